@@ -1,0 +1,42 @@
+"""Named training recipes: the papers' settings (``paper``, for a GPU) and this machine's (``cpu``).
+
+Same code, different sizes. ``cpu`` presets are sized so each run finishes in about 1-2 hours on a
+2-core CPU with bf16 autocast; ``paper`` presets are the published hyper-parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (model, preset) -> TrainConfig fields. The recipe field picks the task.
+RECIPES: dict[tuple[str, str], dict[str, Any]] = {
+    # SPyNet from scratch on synthetic-motion pairs with exact flow.
+    ("spynet", "cpu"): dict(recipe="spynet", steps=4000, batch=16, patch=128, lr=2e-4, warmup=200),
+    ("spynet", "paper"): dict(recipe="spynet", steps=100_000, batch=32, patch=256, lr=1e-4,
+                              warmup=1000),
+    # BasicVSR (Chan et al.): Adam 2e-4, cosine, 300k iters, batch 8 x 15 frames of 64x64 LR,
+    # SPyNet at 2.5e-5 and frozen for the first 5000 iterations.
+    ("basicvsr", "paper"): dict(recipe="vsr", steps=300_000, batch=8, frames=15, patch=64,
+                                lr=2e-4, lr_flow=2.5e-5, freeze_flow_steps=5000),
+    ("basicvsr-uni", "paper"): dict(recipe="vsr", steps=300_000, batch=8, frames=15, patch=64,
+                                    lr=2e-4, lr_flow=2.5e-5, freeze_flow_steps=5000),
+    ("basicvsr", "cpu"): dict(recipe="vsr", steps=3000, batch=4, frames=8, patch=48, lr=4e-4,
+                              lr_flow=2.5e-5, freeze_flow_steps=500, warmup=100),
+    ("basicvsr-uni", "cpu"): dict(recipe="vsr", steps=3000, batch=4, frames=8, patch=48, lr=4e-4,
+                                  lr_flow=2.5e-5, freeze_flow_steps=500, warmup=100),
+    # EDSR / SwinIR teachers: the original recipes (Adam, 2e-4 / L1 family; patch 48 / 64).
+    ("edsr-baseline", "paper"): dict(recipe="image", steps=300_000, batch=16, patch=48, lr=1e-4),
+    ("swinir-lw", "paper"): dict(recipe="image", steps=500_000, batch=64, patch=64, lr=2e-4),
+    ("edsr-baseline", "cpu"): dict(recipe="image", steps=4000, batch=16, patch=48, lr=4e-4,
+                                   warmup=100),
+    ("swinir-lw", "cpu"): dict(recipe="image", steps=3000, batch=16, patch=48, lr=5e-4,
+                               warmup=200),
+}
+
+
+def recipe(model: str, preset: str) -> dict[str, Any]:
+    try:
+        return dict(RECIPES[(model, preset)])
+    except KeyError:
+        known = ", ".join(f"{m}/{p}" for m, p in RECIPES)
+        raise KeyError(f"no recipe for {model!r} with preset {preset!r}; known: {known}") from None

@@ -1,0 +1,176 @@
+"""Super-resolution training tasks: video clips (synthetic motion + real video) and photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._tasks import PhotoPool, load_rgb
+from .data._synth import MotionConfig, render_clip
+from .degrade import degrade, imresize
+from .metrics import psnr_y, ssim_y, to_uint8
+
+
+def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """mean(sqrt((pred - target)^2 + eps^2)), in float32 whatever the autocast dtype."""
+    d = pred.float() - target.float()
+    return torch.sqrt(d * d + eps * eps).mean()
+
+
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """Round to 8-bit levels, as LR frames stored as PNG would be."""
+    return torch.round(x.clamp(0, 1) * 255.0) / 255.0
+
+
+def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flips and transpose of (..., H, W, C) arrays: the 8 dihedral variants."""
+    if rng.random() < 0.5:
+        x = x[..., :, ::-1, :]
+    if rng.random() < 0.5:
+        x = x[..., ::-1, :, :]
+    if rng.random() < 0.5:
+        x = np.swapaxes(x, -3, -2)
+    return np.ascontiguousarray(x)
+
+
+def load_clips(root: Path, split: str) -> list[np.ndarray]:
+    """Real video clips of the corpus as uint8 arrays (T, H, W, 3)."""
+    clips = []
+    for d in sorted((Path(root) / "video" / split).iterdir()):
+        frames = sorted(d.glob("*.png"))
+        clips.append(np.stack([(load_rgb(f) * 255).round().astype(np.uint8) for f in frames]))
+    return clips
+
+
+def sr_metrics(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[float, float]:
+    """Mean PSNR-Y / SSIM-Y over a batch of frames (N, 3, H, W) in [0, 1]."""
+    ps, ss = [], []
+    for a, b in zip(sr, hr):
+        a8, b8 = to_uint8(a), to_uint8(b)
+        ps.append(psnr_y(a8, b8, scale))
+        ss.append(ssim_y(a8, b8, scale))
+    return float(np.mean(ps)), float(np.mean(ss))
+
+
+class VideoSRTask:
+    """Clips of ``frames`` HR frames (patch*scale square): half rendered from photos with synthetic
+    camera motion, half cropped from real video; degraded with BI/BD. Loss: Charbonnier."""
+
+    def __init__(self, cfg: Any, val_frames: int = 16) -> None:
+        self.cfg = cfg
+        root = Path(cfg.data)
+        self.pool = PhotoPool(root, "train")
+        self.clips = load_clips(root, "train")
+        self.motion = MotionConfig(max_speed=6.0 * cfg.scale)  # px/frame at HR
+        self.val = []
+        for clip in load_clips(root, "val"):
+            hr = torch.from_numpy(clip[:val_frames]).permute(0, 3, 1, 2).float() / 255.0
+            h, w = hr.shape[-2:]
+            hr = hr[..., : h - h % cfg.scale, : w - w % cfg.scale]
+            self.val.append((hr, quantise(degrade(hr, cfg.scale, cfg.degradation))))
+
+    def _clip(self, rng: np.random.Generator) -> np.ndarray:
+        t, s = self.cfg.frames, self.cfg.patch * self.cfg.scale
+        if rng.random() < 0.5:
+            src = self.pool.crop(rng, 3 * s, max_down=1.5)
+            fg = self.pool.crop(rng, s, max_down=1.5)
+            frames, _ = render_clip(rng, src, t, (s, s), self.motion, fg_photo=fg,
+                                    speed_scale=rng.uniform(0.1, 1.0))
+            return frames
+        clip = self.clips[rng.integers(len(self.clips))]
+        start = rng.integers(0, max(1, len(clip) - t + 1))
+        seq = clip[start:start + t]
+        if len(seq) < t:  # a short scene: play it back and forth
+            seq = np.concatenate([seq, seq[::-1]] * t)[:t]
+        y = rng.integers(0, seq.shape[1] - s + 1)
+        x = rng.integers(0, seq.shape[2] - s + 1)
+        return seq[:, y:y + s, x:x + s].astype(np.float32) / 255.0
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        per = self.cfg.batch // world
+        clips = []
+        for i in range(self.cfg.batch):
+            c = self._augment_clip(self._clip(rng), rng)
+            if rank * per <= i < (rank + 1) * per:
+                clips.append(c)
+        hr = torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).contiguous()
+        lr = quantise(degrade(hr, self.cfg.scale, self.cfg.degradation))
+        return {"lr": lr, "hr": hr}
+
+    @staticmethod
+    def _augment_clip(c: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        c = _augment(c, rng)
+        return np.ascontiguousarray(c[::-1]) if rng.random() < 0.5 else c  # temporal reversal
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return charbonnier(model(b["lr"]), b["hr"])
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        ps, ss = [], []
+        for hr, lr in self.val:
+            sr = model(lr.unsqueeze(0))[0].float().clamp(0, 1)
+            p, s = sr_metrics(sr, hr, self.cfg.scale)
+            ps.append(p)
+            ss.append(s)
+        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
+
+    def bicubic(self) -> dict[str, float]:
+        ps, ss = [], []
+        for hr, lr in self.val:
+            p, s = sr_metrics(imresize(lr, float(self.cfg.scale)).clamp(0, 1), hr, self.cfg.scale)
+            ps.append(p)
+            ss.append(s)
+        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
+
+
+class ImageSRTask:
+    """Photo patches (patch*scale HR), BI/BD degraded, dihedral augmentation; Charbonnier loss."""
+
+    def __init__(self, cfg: Any, val_crop: int = 384) -> None:
+        self.cfg = cfg
+        root = Path(cfg.data)
+        self.pool = PhotoPool(root, "train")
+        val = PhotoPool(root, "val")
+        s = cfg.scale
+        self.val = []
+        for p in val.photos:
+            h, w = min(p.shape[0], val_crop), min(p.shape[1], val_crop)
+            h, w = h - h % s, w - w % s
+            y, x = (p.shape[0] - h) // 2, (p.shape[1] - w) // 2
+            hr = torch.from_numpy(np.ascontiguousarray(p[y:y + h, x:x + w])).permute(2, 0, 1)
+            self.val.append((hr, quantise(degrade(hr, s, cfg.degradation))))
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        per = self.cfg.batch // world
+        s = self.cfg.patch * self.cfg.scale
+        crops = [_augment(self.pool.crop(rng, s, max_down=1.5)[:s, :s], rng)
+                 for _ in range(self.cfg.batch)][rank * per:(rank + 1) * per]
+        hr = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
+        return {"lr": quantise(degrade(hr, self.cfg.scale, self.cfg.degradation)), "hr": hr}
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return charbonnier(model(b["lr"].to(memory_format=torch.channels_last)), b["hr"])
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        ps, ss = [], []
+        for hr, lr in self.val:
+            sr = model(lr.unsqueeze(0))[0].float().clamp(0, 1)
+            p, s = sr_metrics(sr.unsqueeze(0), hr.unsqueeze(0), self.cfg.scale)
+            ps.append(p)
+            ss.append(s)
+        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
+
+    def bicubic(self) -> dict[str, float]:
+        ps, ss = [], []
+        for hr, lr in self.val:
+            up = imresize(lr, float(self.cfg.scale)).clamp(0, 1)
+            p, s = sr_metrics(up.unsqueeze(0), hr.unsqueeze(0), self.cfg.scale)
+            ps.append(p)
+            ss.append(s)
+        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}

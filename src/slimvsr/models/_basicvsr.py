@@ -1,0 +1,205 @@
+"""BasicVSR (Chan et al., 2021) and its unidirectional variant, with pruned widths.
+
+A pruned network is expressed entirely by its config: every residual block names the trunk channels
+its first conv reads (``in_idx``), its inner width (``mid``) and the trunk channels its last conv adds
+onto (``out_idx``). That is the Residual Sparsity Connection of the SSL paper: the trunk and the
+hidden state stay full width, the blocks are narrow. The upsampler keeps pixel-shuffle groups
+(``up1_idx``, ``up2_idx``: group k is filters 4k..4k+3 of the conv before the shuffle) and
+``hr_idx`` filters of ``conv_hr``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._spynet import SPyNet, SPyNetConfig, flow_warp, match_format
+
+
+@dataclass(frozen=True)
+class ResBlockSpec:
+    in_idx: tuple[int, ...]  # trunk channels the first conv reads (sorted)
+    mid: int  # filters of the first conv = input channels of the last conv
+    out_idx: tuple[int, ...]  # trunk channels the last conv's output is added onto (sorted)
+
+
+@dataclass(frozen=True)
+class BasicVSRConfig:
+    num_feat: int = 64  # trunk / hidden-state width of the paper's BasicVSR
+    num_block: int = 30  # residual blocks per propagation branch, as in BasicVSR
+    bidirectional: bool = True  # False = BasicVSR-uni: forward branch only, causal, streamable
+    spynet: SPyNetConfig = field(default_factory=SPyNetConfig)
+    # None means dense; otherwise one spec per block (len == num_block).
+    forward_blocks: tuple[ResBlockSpec, ...] | None = None
+    backward_blocks: tuple[ResBlockSpec, ...] | None = None
+    up1_idx: tuple[int, ...] | None = None  # kept pixel-shuffle groups of upconv1 (None: all)
+    up2_idx: tuple[int, ...] | None = None  # kept pixel-shuffle groups of upconv2 (None: all)
+    hr_idx: tuple[int, ...] | None = None  # kept filters of conv_hr (None: all)
+
+    @property
+    def scale(self) -> int:
+        return 4
+
+    def block_specs(self, branch: str) -> tuple[ResBlockSpec, ...]:
+        specs = self.forward_blocks if branch == "forward" else self.backward_blocks
+        if specs is None:
+            full = tuple(range(self.num_feat))
+            return tuple(ResBlockSpec(full, self.num_feat, full) for _ in range(self.num_block))
+        if len(specs) != self.num_block:
+            raise ValueError(f"{branch}_blocks has {len(specs)} specs for num_block={self.num_block}")
+        return specs
+
+    def widths(self) -> tuple[int, int, int]:
+        """(upconv1 groups, upconv2 groups, conv_hr filters)."""
+        n = self.num_feat
+        return (
+            n if self.up1_idx is None else len(self.up1_idx),
+            n if self.up2_idx is None else len(self.up2_idx),
+            n if self.hr_idx is None else len(self.hr_idx),
+        )
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 -> ReLU -> conv3x3 on ``in_idx`` channels, added onto ``out_idx`` channels."""
+
+    def __init__(self, num_feat: int, spec: ResBlockSpec) -> None:
+        super().__init__()
+        self.num_feat = num_feat
+        self.dense_in = spec.in_idx == tuple(range(num_feat))
+        self.dense_out = spec.out_idx == tuple(range(num_feat))
+        self.empty = spec.mid == 0 or not spec.in_idx or not spec.out_idx
+        self.register_buffer("in_idx", torch.tensor(spec.in_idx, dtype=torch.long), persistent=False)
+        self.register_buffer("out_idx", torch.tensor(spec.out_idx, dtype=torch.long), persistent=False)
+        if not self.empty:
+            self.conv1 = nn.Conv2d(len(spec.in_idx), spec.mid, 3, 1, 1)
+            self.conv2 = nn.Conv2d(spec.mid, len(spec.out_idx), 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.empty:
+            return x
+        inp = x if self.dense_in else x.index_select(1, self.in_idx)
+        out = self.conv2(F.relu(self.conv1(inp)))
+        if self.dense_out:
+            return x + out
+        return x.index_add(1, self.out_idx, out)
+
+
+class ConvResidualBlocks(nn.Module):
+    def __init__(self, in_ch: int, num_feat: int, specs: tuple[ResBlockSpec, ...]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_ch, num_feat, 3, 1, 1)
+        self.blocks = nn.Sequential(*(ResidualBlock(num_feat, s) for s in specs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(F.leaky_relu(self.conv(match_format(x, self.conv)), 0.1))
+
+
+UniState = tuple[torch.Tensor, torch.Tensor]  # (last LR frame (N,3,H,W), hidden state (N,C,H,W))
+
+
+class BasicVSR(nn.Module):
+    """Recurrent x4 video SR. Input (N, T, 3, H, W) RGB in [0, 1]; output (N, T, 3, 4H, 4W).
+
+    ``forward_chunk`` (unidirectional only) carries the last frame and hidden state across calls,
+    so streaming a video chunk by chunk gives the same frames as one call on the whole sequence.
+    """
+
+    def __init__(self, config: BasicVSRConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or BasicVSRConfig()
+        self.config = cfg
+        c = cfg.num_feat
+        self.spynet = SPyNet(cfg.spynet)
+        if cfg.bidirectional:
+            self.backward_trunk = ConvResidualBlocks(c + 3, c, cfg.block_specs("backward"))
+        self.forward_trunk = ConvResidualBlocks(c + 3, c, cfg.block_specs("forward"))
+        g1, g2, hr = cfg.widths()
+        self.fusion = nn.Conv2d(2 * c if cfg.bidirectional else c, c, 1)
+        self.upconv1 = nn.Conv2d(c, 4 * g1, 3, 1, 1)
+        self.upconv2 = nn.Conv2d(g1, 4 * g2, 3, 1, 1)
+        self.conv_hr = nn.Conv2d(g2, hr, 3, 1, 1)
+        self.conv_last = nn.Conv2d(hr, 3, 3, 1, 1)
+
+    # -- building blocks ------------------------------------------------------------------
+    def _flows(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
+        """Batched SPyNet over frame pairs: ref, supp (N, T, 3, H, W) -> (N, T, 2, H, W)."""
+        n, t, ch, h, w = ref.shape
+        flow = self.spynet(ref.reshape(n * t, ch, h, w), supp.reshape(n * t, ch, h, w))
+        return flow.view(n, t, 2, h, w)
+
+    def upsample(self, feat: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """Fused features (N, C', H, W) and the LR frame (N, 3, H, W) -> SR frame (N, 3, 4H, 4W)."""
+        out = F.leaky_relu(self.fusion(feat), 0.1)
+        out = F.leaky_relu(F.pixel_shuffle(self.upconv1(match_format(out, self.upconv1)), 2), 0.1)
+        out = F.leaky_relu(F.pixel_shuffle(self.upconv2(out), 2), 0.1)
+        out = F.leaky_relu(self.conv_hr(out), 0.1)
+        out = self.conv_last(out)
+        base = F.interpolate(lr, scale_factor=4, mode="bilinear", align_corners=False)
+        return out + base.to(out.dtype)
+
+    # -- public API -------------------------------------------------------------------------
+    def forward(
+        self, lrs: torch.Tensor, *, return_hidden: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Whole-sequence inference. With ``return_hidden`` also returns (H_F,T, H_B,0), the final
+        hidden states of the forward and backward branches (None for uni), for Temporal Finetuning."""
+        if not self.config.bidirectional:
+            out, (_, h_f) = self.forward_chunk(lrs, None)
+            return (out, (h_f, None)) if return_hidden else out
+        n, t, _, h, w = lrs.shape
+        c = self.config.num_feat
+        zero = lrs.new_zeros(n, c, h, w)
+        # Backward branch: step i sees features of step i+1 aligned by flow i -> i+1.
+        feat = zero
+        back: list[torch.Tensor] = [zero] * t
+        if t > 1:
+            flows_b = self._flows(lrs[:, :-1], lrs[:, 1:])
+            flows_f = self._flows(lrs[:, 1:], lrs[:, :-1])
+        for i in range(t - 1, -1, -1):
+            if i < t - 1:
+                feat = flow_warp(feat, flows_b[:, i])
+            feat = self.backward_trunk(torch.cat((lrs[:, i], feat), dim=1))
+            back[i] = feat
+        h_b0 = feat
+        outs = []
+        feat = zero
+        for i in range(t):
+            if i > 0:
+                feat = flow_warp(feat, flows_f[:, i - 1])
+            feat = self.forward_trunk(torch.cat((lrs[:, i], feat), dim=1))
+            outs.append(self.upsample(torch.cat((back[i], feat), dim=1), lrs[:, i]))
+            back[i] = None  # type: ignore[call-overload]  # free as we go
+        out = torch.stack(outs, dim=1)
+        return (out, (feat, h_b0)) if return_hidden else out
+
+    def forward_chunk(
+        self, lrs: torch.Tensor, state: UniState | None
+    ) -> tuple[torch.Tensor, UniState]:
+        """Causal streaming (uni only): frames (N, T, 3, H, W) plus the state left by the previous
+        chunk -> (SR frames, new state). ``state=None`` starts a sequence."""
+        if self.config.bidirectional:
+            raise RuntimeError("forward_chunk is only defined for the unidirectional model")
+        n, t, _, h, w = lrs.shape
+        if state is None:
+            prev_lr, feat = None, lrs.new_zeros(n, self.config.num_feat, h, w)
+        else:
+            prev_lr, feat = state
+        if prev_lr is not None:
+            prevs = torch.cat((prev_lr.unsqueeze(1), lrs[:, :-1]), dim=1)
+            flows = self._flows(lrs, prevs)  # flow i: frame i -> frame i-1
+        elif t > 1:
+            flows = torch.cat(
+                (lrs.new_zeros(n, 1, 2, h, w), self._flows(lrs[:, 1:], lrs[:, :-1])), dim=1
+            )
+        else:
+            flows = None
+        outs = []
+        for i in range(t):
+            if flows is not None and (i > 0 or prev_lr is not None):
+                feat = flow_warp(feat, flows[:, i])
+            feat = self.forward_trunk(torch.cat((lrs[:, i], feat), dim=1))
+            outs.append(self.upsample(feat, lrs[:, i]))
+        return torch.stack(outs, dim=1), (lrs[:, -1], feat)

@@ -1,0 +1,71 @@
+"""What the engine needs to know about a model, beyond its nn.Module."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ._arch import ARCHITECTURES, arch_of
+from ._basicvsr import BasicVSR
+from ._io import load_pretrained
+from ._weights import WEIGHTS, resolve
+
+
+@dataclass(frozen=True)
+class ModelDescriptor:
+    """A loaded model plus its contract: input (N, 3, H, W) or (N, T, 3, H, W) RGB in [0, 1]."""
+
+    name: str
+    model: nn.Module
+    kind: str  # "video" (takes sequences) or "image" (takes single frames)
+    scale: int
+    recurrent: bool  # carries state across frames
+    bidirectional: bool  # needs future frames: runs on overlapping windows, not streamed
+    size_multiple: int = 1  # the model pads internally, so any size works
+    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
+    # Peak activation bytes per LR input pixel at fp32, measured (docs/performance.md); the engine
+    # tiles frames whose estimate exceeds its memory budget.
+    bytes_per_pixel: int = 4096
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def describe(model: nn.Module, name: str = "custom", meta: dict[str, Any] | None = None) -> ModelDescriptor:
+    arch = arch_of(model)
+    if arch.kind == "flow":
+        raise ModelError(f"{name}: a flow network cannot upscale; pick a video or image model")
+    if isinstance(model, BasicVSR):
+        bi = model.config.bidirectional
+        return ModelDescriptor(name, model, "video", 4, True, bi,
+                               bytes_per_pixel=8192 if bi else 4096, meta=meta or {})
+    scale = model.config.scale
+    bpp = 16384 if arch.name == "swinir" else 2048
+    return ModelDescriptor(name, model, "image", scale, False, False, bytes_per_pixel=bpp,
+                           meta=meta or {})
+
+
+def load_model(name_or_path: str | Path, scale: int | None = None,
+               device: str | torch.device = "cpu") -> ModelDescriptor:
+    """Load registered weights by name (``"ssl-uni"``) or a model folder by path."""
+    p = Path(name_or_path)
+    if str(name_or_path) not in WEIGHTS and p.is_dir():
+        model, cfg = load_pretrained(p, device=device)
+        desc = describe(model, cfg.get("name", p.name), cfg)
+        if scale and scale != desc.scale:
+            raise ModelError(f"{p}: this model upscales x{desc.scale}, not x{scale}")
+        return desc
+    info = resolve(str(name_or_path), scale)
+    if not info.present:
+        raise ModelError(
+            f"model {info.entry.name!r} x{info.scale}: weights are not installed (not bundled, "
+            f"not in the Hugging Face cache as {info.entry.repo_id(info.scale)}); "
+            "run 'vsr-upscale --list-models' to see the available ones"
+        )
+    model, cfg = load_pretrained(info.folder, device=device)
+    return describe(model, info.entry.name, cfg)
+
+

@@ -1,0 +1,147 @@
+"""A model is a folder: ``model.safetensors`` + ``config.json``. This module is the one boundary
+where weights are written and read: atomically, strictly, without pickle, sha256-checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import WeightsError
+from ._arch import build_model, model_config_dict
+from ._profile import profile_model
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+FORMAT_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_profile_size(kind: str, scale: int) -> tuple[int, int]:
+    """The LR size the papers quote MACs at: 180x320 for x4 video, 720p output for images."""
+    if kind == "video":
+        return (180, 320)
+    return (720 // scale, 1280 // scale)
+
+
+def save_pretrained(model: nn.Module, folder: str | Path, meta: dict[str, Any] | None = None) -> dict:
+    """Save ``model`` to ``folder`` with its full config and metadata; returns the config.json dict.
+
+    ``meta`` carries the record that travels with the weights: name, scale, degradation, training
+    data and recipe, metrics (each with the command that measured it), licence, provenance.
+    Params, MACs and sha256 are computed here, never passed in.
+    """
+    folder = Path(folder)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".part", dir=_mkdir(folder))
+    os.close(fd)
+    try:
+        save_file(state, tmp, metadata={"format": "slimvsr", "version": str(FORMAT_VERSION)})
+        digest = sha256_file(Path(tmp))
+        os.replace(tmp, folder / WEIGHTS_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    spec = model_config_dict(model)
+    from ._arch import ARCHITECTURES
+
+    arch = ARCHITECTURES[spec["architecture"]]
+    scale = getattr(model.config, "scale", None)
+    size = default_profile_size(arch.kind, scale or 4)
+    prof = profile_model(model, size)
+    cfg = {
+        "format_version": FORMAT_VERSION,
+        **spec,
+        **(meta or {}),
+        "params": prof.params,
+        "macs": prof.macs,
+        "macs_input_size": list(size),
+        "sha256": digest,
+    }
+    atomic_write_bytes(folder / CONFIG_FILE, (json.dumps(cfg, indent=2) + "\n").encode())
+    return cfg
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    folder = Path(folder)
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise WeightsError(f"{folder}: no {CONFIG_FILE}; a model folder holds "
+                           f"{WEIGHTS_FILE} and {CONFIG_FILE}")
+    try:
+        cfg = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WeightsError(f"{path}: not valid JSON ({e}); re-download or re-export the model") from e
+    for key in ("architecture", "config", "sha256"):
+        if key not in cfg:
+            raise WeightsError(f"{path}: missing key {key!r}; re-export the model")
+    return cfg
+
+
+def load_pretrained(
+    folder: str | Path, *, device: str | torch.device = "cpu", verify: bool = True
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model from ``folder`` alone and load its weights strictly.
+
+    The weights file's sha256 must match config.json (``verify``), so a tampered or truncated
+    file is refused before it is parsed. Returns (model in eval mode, config.json dict).
+    """
+    folder = Path(folder)
+    cfg = read_config(folder)
+    wpath = folder / WEIGHTS_FILE
+    if not wpath.is_file():
+        raise WeightsError(f"{folder}: no {WEIGHTS_FILE}")
+    if verify and sha256_file(wpath) != cfg["sha256"]:
+        raise WeightsError(
+            f"{wpath}: sha256 does not match config.json (file truncated or modified); "
+            "re-download or re-export the model"
+        )
+    try:
+        model = build_model(cfg["architecture"], cfg["config"])
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{folder / CONFIG_FILE}: invalid model config ({e})") from e
+    try:
+        state = load_file(wpath, device=str(device))
+    except (SafetensorError, OSError) as e:
+        raise WeightsError(f"{wpath}: unreadable safetensors file ({e})") from e
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise WeightsError(f"{wpath}: weights do not fit the config ({first})") from e
+    return model.to(device).eval(), cfg

@@ -1,0 +1,192 @@
+"""SwinIR (Liang et al., 2021): residual Swin transformer blocks for image SR.
+
+Written from the paper and the public reference structure (conv_first, RSTBs of shifted-window
+transformer layers each closed by a 3x3 conv, a final LayerNorm, conv_after_body, upsampler), so
+that parameter counts match the reference models. Inputs of any size are reflect-padded to a multiple
+of the window and the output is cropped back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._edsr import upsampler as _conv_upsampler
+
+_RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean, as in the reference code
+
+
+@dataclass(frozen=True)
+class SwinIRConfig:
+    embed_dim: int = 60  # SwinIR lightweight's width
+    depths: tuple[int, ...] = (6, 6, 6, 6)  # transformer layers per RSTB (lightweight: 4 x 6)
+    num_heads: tuple[int, ...] = (6, 6, 6, 6)  # attention heads per RSTB
+    window_size: int = 8  # the reference lightweight/classical window
+    mlp_ratio: float = 2.0  # lightweight uses 2 (classical 4) to save parameters
+    upsampler: str = "pixelshuffledirect"  # lightweight: one conv + shuffle; or "pixelshuffle"
+    scale: int = 2
+    num_feat_up: int = 64  # width of the "pixelshuffle" upsampler (unused by pixelshuffledirect)
+
+
+def _window_partition(x: torch.Tensor, ws: int) -> torch.Tensor:
+    b, h, w, c = x.shape
+    x = x.view(b, h // ws, ws, w // ws, ws, c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, c)
+
+
+def _window_reverse(win: torch.Tensor, ws: int, h: int, w: int) -> torch.Tensor:
+    b = win.shape[0] // ((h // ws) * (w // ws))
+    x = win.view(b, h // ws, w // ws, ws, ws, -1)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, -1)
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside a window, with a learned relative position bias."""
+
+    def __init__(self, dim: int, ws: int, heads: int) -> None:
+        super().__init__()
+        self.dim, self.ws, self.heads = dim, ws, heads
+        self.scale = (dim // heads) ** -0.5
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * ws - 1) ** 2, heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        coords = torch.stack(torch.meshgrid(torch.arange(ws), torch.arange(ws), indexing="ij"))
+        flat = coords.flatten(1)
+        rel = (flat[:, :, None] - flat[:, None, :]).permute(1, 2, 0) + (ws - 1)
+        index = rel[..., 0] * (2 * ws - 1) + rel[..., 1]
+        self.register_buffer("relative_position_index", index, persistent=False)
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        bw, n, c = x.shape
+        qkv = self.qkv(x).view(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q * self.scale) @ k.transpose(-2, -1)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        attn = attn + bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0).to(attn.dtype)
+        if mask is not None:
+            nw = mask.shape[0]
+            attn = attn.view(bw // nw, nw, self.heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, self.heads, n, n)
+        attn = attn.softmax(dim=-1)
+        x = (attn @ v).transpose(1, 2).reshape(bw, n, c)
+        return self.proj(x)
+
+
+class SwinLayer(nn.Module):
+    """LayerNorm -> (shifted) window attention -> residual -> LayerNorm -> MLP -> residual."""
+
+    def __init__(self, dim: int, heads: int, ws: int, shift: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.ws, self.shift = ws, shift
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, ws, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def _mask(self, h: int, w: int, device: torch.device) -> torch.Tensor:
+        img = torch.zeros(1, h, w, 1, device=device)
+        ws, s = self.ws, self.shift
+        cnt = 0
+        for hs in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
+            for wsl in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
+                img[:, hs, wsl, :] = cnt
+                cnt += 1
+        win = _window_partition(img, ws).squeeze(-1)
+        mask = win.unsqueeze(1) - win.unsqueeze(2)
+        return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+
+    def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        h, w = hw
+        b, _, c = x.shape
+        shortcut = x
+        x = self.norm1(x).view(b, h, w, c)
+        mask = None
+        if self.shift:
+            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
+            mask = self._mask(h, w, x.device)
+        win = self.attn(_window_partition(x, self.ws), mask)
+        x = _window_reverse(win, self.ws, h, w)
+        if self.shift:
+            x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
+        x = shortcut + x.reshape(b, h * w, c)
+        return x + self.mlp(self.norm2(x))
+
+
+class RSTB(nn.Module):
+    """Residual Swin Transformer Block: N_l transformer layers, a 3x3 conv, a skip connection."""
+
+    def __init__(self, dim: int, depth: int, heads: int, ws: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            SwinLayer(dim, heads, ws, 0 if i % 2 == 0 else ws // 2, mlp_ratio) for i in range(depth)
+        )
+        self.conv = nn.Conv2d(dim, dim, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+        y = x
+        for layer in self.layers:
+            y = layer(y, hw)
+        b, n, c = y.shape
+        y = self.conv(y.transpose(1, 2).reshape(b, c, *hw))
+        return x + y.flatten(2).transpose(1, 2)
+
+
+class SwinIR(nn.Module):
+    """Single-image SR. Input (N, 3, H, W) RGB in [0, 1]; output (N, 3, sH, sW)."""
+
+    def __init__(self, config: SwinIRConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or SwinIRConfig()
+        if len(cfg.depths) != len(cfg.num_heads):
+            raise ValueError("depths and num_heads must have the same length")
+        self.config = cfg
+        c = cfg.embed_dim
+        self.register_buffer("mean", torch.tensor(_RGB_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.conv_first = nn.Conv2d(3, c, 3, 1, 1)
+        self.patch_norm = nn.LayerNorm(c)
+        self.layers = nn.ModuleList(
+            RSTB(c, d, h, cfg.window_size, cfg.mlp_ratio) for d, h in zip(cfg.depths, cfg.num_heads)
+        )
+        self.norm = nn.LayerNorm(c)
+        self.conv_after_body = nn.Conv2d(c, c, 3, 1, 1)
+        s = cfg.scale
+        if cfg.upsampler == "pixelshuffledirect":
+            self.upsample = nn.Sequential(nn.Conv2d(c, 3 * s * s, 3, 1, 1), nn.PixelShuffle(s))
+        elif cfg.upsampler == "pixelshuffle":
+            nf = cfg.num_feat_up
+            self.upsample = nn.Sequential(
+                nn.Conv2d(c, nf, 3, 1, 1), nn.LeakyReLU(inplace=True),
+                _conv_upsampler(nf, s), nn.Conv2d(nf, 3, 3, 1, 1),
+            )
+        else:
+            raise ValueError(f"unknown upsampler {cfg.upsampler!r}")
+
+    def deep_feature_modules(self) -> list[nn.Module]:
+        """The deep-feature module of the prune-then-distil paper (its density d is measured here)."""
+        return [self.layers, self.norm, self.conv_after_body]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ws = self.config.window_size
+        ph, pw = (-h) % ws, (-w) % ws
+        mean = self.mean.to(x.dtype)
+        x = x - mean
+        if ph or pw:
+            # Reflect needs pad < size; replicate covers the tiny-input case.
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        hp, wp = h + ph, w + pw
+        x = self.conv_first(x)
+        b, c = x.shape[:2]
+        t = self.patch_norm(x.flatten(2).transpose(1, 2))
+        for layer in self.layers:
+            t = layer(t, (hp, wp))
+        t = self.norm(t).transpose(1, 2).reshape(b, c, hp, wp)
+        x = x + self.conv_after_body(t)
+        s = self.config.scale
+        return self.upsample(x)[..., : h * s, : w * s] + mean
