@@ -28,8 +28,9 @@ def _corpus_summary(data: Path) -> dict[str, Any]:
     }
 
 
-def export_run(model: nn.Module, cfg: Any, folder: Path, command: str,
-               extra: dict[str, Any] | None = None) -> Path:
+def export_run(
+    model: nn.Module, cfg: Any, folder: Path, command: str, extra: dict[str, Any] | None = None
+) -> Path:
     """Write ``folder`` (model.safetensors + config.json) for a finished training run."""
     records = read_log(Path(cfg.out))
     vals = [r for r in records if "val" in r]

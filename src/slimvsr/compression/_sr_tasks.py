@@ -49,7 +49,7 @@ def load_clips(root: Path, split: str) -> list[np.ndarray]:
 def sr_metrics(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[float, float]:
     """Mean PSNR-Y / SSIM-Y over a batch of frames (N, 3, H, W) in [0, 1]."""
     ps, ss = [], []
-    for a, b in zip(sr, hr):
+    for a, b in zip(sr, hr, strict=False):
         a8, b8 = to_uint8(a), to_uint8(b)
         ps.append(psnr_y(a8, b8, scale))
         ss.append(ssim_y(a8, b8, scale))
@@ -78,17 +78,18 @@ class VideoSRTask:
         if rng.random() < 0.5:
             src = self.pool.crop(rng, 3 * s, max_down=1.5)
             fg = self.pool.crop(rng, s, max_down=1.5)
-            frames, _ = render_clip(rng, src, t, (s, s), self.motion, fg_photo=fg,
-                                    speed_scale=rng.uniform(0.1, 1.0))
+            frames, _ = render_clip(
+                rng, src, t, (s, s), self.motion, fg_photo=fg, speed_scale=rng.uniform(0.1, 1.0)
+            )
             return frames
         clip = self.clips[rng.integers(len(self.clips))]
         start = rng.integers(0, max(1, len(clip) - t + 1))
-        seq = clip[start:start + t]
+        seq = clip[start : start + t]
         if len(seq) < t:  # a short scene: play it back and forth
             seq = np.concatenate([seq, seq[::-1]] * t)[:t]
         y = rng.integers(0, seq.shape[1] - s + 1)
         x = rng.integers(0, seq.shape[2] - s + 1)
-        return seq[:, y:y + s, x:x + s].astype(np.float32) / 255.0
+        return seq[:, y : y + s, x : x + s].astype(np.float32) / 255.0
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])
@@ -142,15 +143,16 @@ class ImageSRTask:
             h, w = min(p.shape[0], val_crop), min(p.shape[1], val_crop)
             h, w = h - h % s, w - w % s
             y, x = (p.shape[0] - h) // 2, (p.shape[1] - w) // 2
-            hr = torch.from_numpy(np.ascontiguousarray(p[y:y + h, x:x + w])).permute(2, 0, 1)
+            hr = torch.from_numpy(np.ascontiguousarray(p[y : y + h, x : x + w])).permute(2, 0, 1)
             self.val.append((hr, quantise(degrade(hr, s, cfg.degradation))))
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])
         per = self.cfg.batch // world
         s = self.cfg.patch * self.cfg.scale
-        crops = [_augment(self.pool.crop(rng, s, max_down=1.5)[:s, :s], rng)
-                 for _ in range(self.cfg.batch)][rank * per:(rank + 1) * per]
+        crops = [_augment(self.pool.crop(rng, s, max_down=1.5)[:s, :s], rng) for _ in range(self.cfg.batch)][
+            rank * per : (rank + 1) * per
+        ]
         hr = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
         return {"lr": quantise(degrade(hr, self.cfg.scale, self.cfg.degradation)), "hr": hr}
 

@@ -44,7 +44,7 @@ class PhotoPool:
         s = min(int(side * f), p.shape[0], p.shape[1])
         y = rng.integers(0, p.shape[0] - s + 1)
         x = rng.integers(0, p.shape[1] - s + 1)
-        c = p[y:y + s, x:x + s]
+        c = p[y : y + s, x : x + s]
         out = side if s >= int(side * f) else max(1, round(s / f))
         if out != s:
             c = cv2.resize(c, (out, out), interpolation=cv2.INTER_AREA)
@@ -67,21 +67,25 @@ class SpyNetTask:
         for _ in range(n):
             src = pool.crop(rng, 3 * p, max_down=2.5)
             fg = pool.crop(rng, p, max_down=2.0)
-            frames, fl = render_clip(rng, src, 2, (p, p), self.motion, fg_photo=fg,
-                                     speed_scale=rng.uniform(0.2, 1.0))
+            frames, fl = render_clip(
+                rng, src, 2, (p, p), self.motion, fg_photo=fg, speed_scale=rng.uniform(0.2, 1.0)
+            )
             frames = frames + rng.normal(0, rng.uniform(0, 0.01), frames.shape).astype(np.float32)
             refs.append(frames[1])
             supps.append(frames[0])
             flows.append(fl[1])
         t = lambda a: torch.from_numpy(np.stack(a)).float()  # noqa: E731
-        return {"ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
-                "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1), "flow": t(flows)}
+        return {
+            "ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
+            "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1),
+            "flow": t(flows),
+        }
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])
         b = self._pairs(rng, self.pool, self.cfg.batch)
         per = self.cfg.batch // world
-        return {k: v[rank * per:(rank + 1) * per] for k, v in b.items()}
+        return {k: v[rank * per : (rank + 1) * per] for k, v in b.items()}
 
     @staticmethod
     def epe(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ seen, and N data-parallel processes see the same global batch as one process.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -32,6 +33,9 @@ class TrainConfig:
     recipe: str  # "spynet" (flow, EPE), "vsr" (video SR), "image" (single-image SR)
     model: str  # a named configuration, e.g. "basicvsr-uni"
     out: str  # run folder: checkpoint, log, final weights
+    # (field, value) changes to the named configuration, e.g. (("num_feat", 8),) for experiments
+    # and smoke tests; recorded with the run like every other field.
+    model_overrides: tuple[tuple[str, Any], ...] = ()
     data: str = "data/corpus"  # corpus prepared by `vsr-compress data prepare`
     scale: int = 4
     steps: int = 3000
@@ -86,26 +90,42 @@ def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
 
 
 def build_for_training(cfg: TrainConfig) -> nn.Module:
+    named = named_config(cfg.model)
+    arch_cfg = named.config(cfg.scale if named.arch != "spynet" else None)
+    if cfg.model_overrides:
+        arch_cfg = dataclasses.replace(arch_cfg, **dict(cfg.model_overrides))
+    model = build_model(named.arch, arch_cfg)
     if cfg.init:
         init_model, _ = load_pretrained(cfg.init)
-        named = named_config(cfg.model)
-        model = named.build(cfg.scale if named.arch != "spynet" else None)
         if type(init_model) is type(model):
             model.load_state_dict(init_model.state_dict())
         else:  # e.g. a trained SPyNet into BasicVSR
             model.spynet.load_state_dict(init_model.state_dict())
-        return model
-    named = named_config(cfg.model)
-    return named.build(cfg.scale if named.arch != "spynet" else None)
+    return model
 
 
-def _save_ckpt(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int,
-               cfg: TrainConfig, extra: dict[str, Any]) -> None:
+def _save_ckpt(
+    path: Path,
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    step: int,
+    cfg: TrainConfig,
+    extra: dict[str, Any],
+) -> None:
     import io
 
     buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "config": asdict(cfg), "torch_rng": torch.get_rng_state(), "extra": extra}, buf)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "config": asdict(cfg),
+            "torch_rng": torch.get_rng_state(),
+            "extra": extra,
+        },
+        buf,
+    )
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -169,12 +189,24 @@ def train(cfg: TrainConfig, task: Any | None = None) -> nn.Module:
             if rank == 0 and (step % cfg.log_every == 0 or step == cfg.steps):
                 ips = (step - s0) / max(now - t0, 1e-9)
                 eta = (cfg.steps - step) / max(ips, 1e-9)
-                rec = {"step": step, "loss": loss.item(), "lr": opt.param_groups[0]["lr"],
-                       "it_per_s": ips, "wall_s": wall0 + now - t0}
+                rec = {
+                    "step": step,
+                    "loss": loss.item(),
+                    "lr": opt.param_groups[0]["lr"],
+                    "it_per_s": ips,
+                    "wall_s": wall0 + now - t0,
+                }
                 logf.write(json.dumps(rec) + "\n")
                 logf.flush()
-                log.info("step %d/%d loss %.5f lr %.2e %.2f it/s ETA %.0f min", step, cfg.steps,
-                         rec["loss"], rec["lr"], ips, eta / 60)
+                log.info(
+                    "step %d/%d loss %.5f lr %.2e %.2f it/s ETA %.0f min",
+                    step,
+                    cfg.steps,
+                    rec["loss"],
+                    rec["lr"],
+                    ips,
+                    eta / 60,
+                )
             if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
                 model.eval()
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):

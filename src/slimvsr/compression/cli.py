@@ -31,8 +31,10 @@ def cmd_profile(a: argparse.Namespace) -> int:
     if a.json:
         print(json.dumps({"name": a.name, **p.as_dict(), "include_flow": a.include_flow}))
     else:
-        print(f"{a.name}: {p.params / 1e6:.3f} M params, {p.macs / 1e9:.2f} G MACs "
-              f"({p.attn_macs / 1e9:.2f} G attention) at {a.input_size[0]}x{a.input_size[1]}")
+        print(
+            f"{a.name}: {p.params / 1e6:.3f} M params, {p.macs / 1e9:.2f} G MACs "
+            f"({p.attn_macs / 1e9:.2f} G attention) at {a.input_size[0]}x{a.input_size[1]}"
+        )
     return 0
 
 
@@ -40,22 +42,34 @@ def cmd_data(a: argparse.Namespace) -> int:
     from .data._prepare import prepare
 
     m = prepare(Path(a.root))
-    print(f"{a.root}: {len(m['images']['train'])} train / {len(m['images']['val'])} val photos, "
-          f"{len(m['video']['train'])} train / {len(m['video']['val'])} val video clips")
+    print(
+        f"{a.root}: {len(m['images']['train'])} train / {len(m['images']['val'])} val photos, "
+        f"{len(m['video']['train'])} train / {len(m['video']['val'])} val video clips"
+    )
     return 0
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from ._publish import export_run
     from ._recipes import recipe
     from ._train import TrainConfig, train
-    from ._publish import export_run
 
     fields = recipe(a.model, a.preset)
-    overrides = {k: v for k, v in (("steps", a.steps), ("batch", a.batch), ("init", a.init),
-                                   ("precision", a.precision), ("threads", a.threads),
-                                   ("degradation", a.degradation)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("steps", a.steps),
+            ("batch", a.batch),
+            ("init", a.init),
+            ("precision", a.precision),
+            ("threads", a.threads),
+            ("degradation", a.degradation),
+        )
+        if v is not None
+    }
     fields.update(overrides)
-    out = a.out or f"runs/{a.model}-x{a.scale}-{a.preset}"
+    scale_tag = "" if a.model == "spynet" else f"-x{a.scale}"
+    out = a.out or f"runs/{a.model}{scale_tag}-{a.preset}"
     cfg = TrainConfig(model=a.model, out=out, data=a.data, scale=a.scale, **fields)
     model = train(cfg)
     if int(os.environ.get("RANK", "0")) == 0:

@@ -19,9 +19,9 @@ def cubic(x: torch.Tensor) -> torch.Tensor:
     """Keys' cubic convolution kernel with a = -0.5 (MATLAB's ``cubic``)."""
     ax = x.abs()
     ax2, ax3 = ax * ax, ax * ax * ax
-    return (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1) + (
-        -0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2
-    ) * ((ax > 1) & (ax <= 2))
+    return (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * (
+        (ax > 1) & (ax <= 2)
+    )
 
 
 @lru_cache(maxsize=64)
@@ -48,7 +48,9 @@ def resize_matrix(in_len: int, out_len: int, scale: float) -> torch.Tensor:
     return m
 
 
-def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] | None = None) -> torch.Tensor:
+def imresize(
+    x: torch.Tensor, scale: float | None = None, size: tuple[int, int] | None = None
+) -> torch.Tensor:
     """MATLAB-compatible bicubic resize of (..., H, W) by ``scale`` or to ``size`` (H, W).
 
     Values are not clamped or rounded (MATLAB rounds only for uint8 input); callers quantise.

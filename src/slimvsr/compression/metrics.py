@@ -39,5 +39,15 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
     from skimage.metrics import structural_similarity
 
     a, b = _crop(rgb_to_y(sr), border), _crop(rgb_to_y(hr), border)
-    return float(structural_similarity(a, b, data_range=255.0, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False, K1=0.01, K2=0.03))
+    return float(
+        structural_similarity(
+            a,
+            b,
+            data_range=255.0,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            K1=0.01,
+            K2=0.03,
+        )
+    )

@@ -1,1 +1,45 @@
-"""engine"""
+"""Decode -> chunked (recurrent) inference -> encode, as generators the CLI and GUI both drive."""
+
+from ._encode import CODECS, CONTAINERS, IMAGE_OUT, EncodeSettings
+from ._media import IMAGE_EXTS, VideoInfo, probe
+from ._pipeline import (
+    Event,
+    Finished,
+    Job,
+    Progress,
+    Started,
+    UpscaleOptions,
+    cpu_has_bf16,
+    default_output,
+    expand_inputs,
+    pick_precision,
+    upscale,
+)
+from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, make_runner, tiled
+
+__all__ = [
+    "CODECS",
+    "CONTAINERS",
+    "IMAGE_EXTS",
+    "IMAGE_OUT",
+    "EncodeSettings",
+    "Event",
+    "Finished",
+    "ImageRunner",
+    "Job",
+    "Precision",
+    "Progress",
+    "Started",
+    "UniRunner",
+    "UpscaleOptions",
+    "VideoInfo",
+    "WindowRunner",
+    "cpu_has_bf16",
+    "default_output",
+    "expand_inputs",
+    "make_runner",
+    "pick_precision",
+    "probe",
+    "tiled",
+    "upscale",
+]

@@ -76,8 +76,10 @@ class NamedConfig:
         scale = scale or self.default_scale
         supported = ARCHITECTURES[self.arch].scales
         if supported and scale not in supported:
-            raise ModelError(f"{self.name} cannot be built for x{scale}; it supports "
-                             + ", ".join(f"x{s}" for s in supported))
+            raise ModelError(
+                f"{self.name} cannot be built for x{scale}; it supports "
+                + ", ".join(f"x{s}" for s in supported)
+            )
         return self.make(scale)
 
     def build(self, scale: int | None = None) -> nn.Module:
@@ -91,26 +93,55 @@ def _bvsr(feat: int, bi: bool) -> Callable[[int], BasicVSRConfig]:
 NAMED_CONFIGS: dict[str, NamedConfig] = _unique(
     [
         NamedConfig("spynet", "spynet", lambda s: SPyNetConfig(), "SPyNet flow network", 4),
-        NamedConfig("basicvsr", "basicvsr", _bvsr(64, True),
-                    "BasicVSR, bidirectional recurrent video SR (teacher of SSL-bi)", 4),
-        NamedConfig("basicvsr-uni", "basicvsr", _bvsr(64, False),
-                    "BasicVSR-uni, forward-only recurrent video SR (teacher of SSL-uni)", 4),
+        NamedConfig(
+            "basicvsr",
+            "basicvsr",
+            _bvsr(64, True),
+            "BasicVSR, bidirectional recurrent video SR (teacher of SSL-bi)",
+            4,
+        ),
+        NamedConfig(
+            "basicvsr-uni",
+            "basicvsr",
+            _bvsr(64, False),
+            "BasicVSR-uni, forward-only recurrent video SR (teacher of SSL-uni)",
+            4,
+        ),
         # Width 32 gives the FLOPs of the 0.5-ratio pruned networks (see docs/model-sizes.md).
-        NamedConfig("basicvsr-lite", "basicvsr", _bvsr(32, True),
-                    "BasicVSR uniformly narrowed to 32 features", 4),
-        NamedConfig("basicvsr-uni-lite", "basicvsr", _bvsr(32, False),
-                    "BasicVSR-uni uniformly narrowed to 32 features", 4),
-        NamedConfig("edsr-baseline", "edsr", lambda s: EDSRConfig(scale=s),
-                    "EDSR baseline (N_c 64, N_l 1, N_b 16)", 2),
-        NamedConfig("edsrmini", "edsr",
-                    lambda s: EDSRConfig(num_feat=16, num_layer=1, num_block=8, scale=s),
-                    "EDSRmini (N_c 16, N_l 1, N_b 8), distilled from EDSR baseline", 2),
-        NamedConfig("swinir-lw", "swinir", lambda s: SwinIRConfig(scale=s),
-                    "SwinIR lightweight (embed 60, 4 RSTBs of 6 layers)", 2),
-        NamedConfig("swinirmini", "swinir",
-                    lambda s: SwinIRConfig(embed_dim=24, depths=(4, 4, 4), num_heads=(6, 6, 6),
-                                           scale=s),
-                    "SwinIRmini (embed 24, 3 RSTBs of 4 layers), distilled from SwinIR-LW", 2),
+        NamedConfig(
+            "basicvsr-lite", "basicvsr", _bvsr(32, True), "BasicVSR uniformly narrowed to 32 features", 4
+        ),
+        NamedConfig(
+            "basicvsr-uni-lite",
+            "basicvsr",
+            _bvsr(32, False),
+            "BasicVSR-uni uniformly narrowed to 32 features",
+            4,
+        ),
+        NamedConfig(
+            "edsr-baseline", "edsr", lambda s: EDSRConfig(scale=s), "EDSR baseline (N_c 64, N_l 1, N_b 16)", 2
+        ),
+        NamedConfig(
+            "edsrmini",
+            "edsr",
+            lambda s: EDSRConfig(num_feat=16, num_layer=1, num_block=8, scale=s),
+            "EDSRmini (N_c 16, N_l 1, N_b 8), distilled from EDSR baseline",
+            2,
+        ),
+        NamedConfig(
+            "swinir-lw",
+            "swinir",
+            lambda s: SwinIRConfig(scale=s),
+            "SwinIR lightweight (embed 60, 4 RSTBs of 6 layers)",
+            2,
+        ),
+        NamedConfig(
+            "swinirmini",
+            "swinir",
+            lambda s: SwinIRConfig(embed_dim=24, depths=(4, 4, 4), num_heads=(6, 6, 6), scale=s),
+            "SwinIRmini (embed 24, 3 RSTBs of 4 layers), distilled from SwinIR-LW",
+            2,
+        ),
     ],
     "named configuration",
 )

@@ -175,9 +175,7 @@ class BasicVSR(nn.Module):
         out = torch.stack(outs, dim=1)
         return (out, (feat, h_b0)) if return_hidden else out
 
-    def forward_chunk(
-        self, lrs: torch.Tensor, state: UniState | None
-    ) -> tuple[torch.Tensor, UniState]:
+    def forward_chunk(self, lrs: torch.Tensor, state: UniState | None) -> tuple[torch.Tensor, UniState]:
         """Causal streaming (uni only): frames (N, T, 3, H, W) plus the state left by the previous
         chunk -> (SR frames, new state). ``state=None`` starts a sequence."""
         if self.config.bidirectional:
@@ -191,9 +189,7 @@ class BasicVSR(nn.Module):
             prevs = torch.cat((prev_lr.unsqueeze(1), lrs[:, :-1]), dim=1)
             flows = self._flows(lrs, prevs)  # flow i: frame i -> frame i-1
         elif t > 1:
-            flows = torch.cat(
-                (lrs.new_zeros(n, 1, 2, h, w), self._flows(lrs[:, 1:], lrs[:, :-1])), dim=1
-            )
+            flows = torch.cat((lrs.new_zeros(n, 1, 2, h, w), self._flows(lrs[:, 1:], lrs[:, :-1])), dim=1)
         else:
             flows = None
         outs = []

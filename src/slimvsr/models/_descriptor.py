@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
-from ._arch import ARCHITECTURES, arch_of
+from ._arch import arch_of
 from ._basicvsr import BasicVSR
 from ._io import load_pretrained
 from ._weights import WEIGHTS, resolve
@@ -40,16 +40,17 @@ def describe(model: nn.Module, name: str = "custom", meta: dict[str, Any] | None
         raise ModelError(f"{name}: a flow network cannot upscale; pick a video or image model")
     if isinstance(model, BasicVSR):
         bi = model.config.bidirectional
-        return ModelDescriptor(name, model, "video", 4, True, bi,
-                               bytes_per_pixel=8192 if bi else 4096, meta=meta or {})
+        return ModelDescriptor(
+            name, model, "video", 4, True, bi, bytes_per_pixel=8192 if bi else 4096, meta=meta or {}
+        )
     scale = model.config.scale
     bpp = 16384 if arch.name == "swinir" else 2048
-    return ModelDescriptor(name, model, "image", scale, False, False, bytes_per_pixel=bpp,
-                           meta=meta or {})
+    return ModelDescriptor(name, model, "image", scale, False, False, bytes_per_pixel=bpp, meta=meta or {})
 
 
-def load_model(name_or_path: str | Path, scale: int | None = None,
-               device: str | torch.device = "cpu") -> ModelDescriptor:
+def load_model(
+    name_or_path: str | Path, scale: int | None = None, device: str | torch.device = "cpu"
+) -> ModelDescriptor:
     """Load registered weights by name (``"ssl-uni"``) or a model folder by path."""
     p = Path(name_or_path)
     if str(name_or_path) not in WEIGHTS and p.is_dir():
@@ -67,5 +68,3 @@ def load_model(name_or_path: str | Path, scale: int | None = None,
         )
     model, cfg = load_pretrained(info.folder, device=device)
     return describe(model, info.entry.name, cfg)
-
-

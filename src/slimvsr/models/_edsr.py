@@ -58,9 +58,7 @@ class EDSR(nn.Module):
         c = cfg.num_feat
         self.register_buffer("mean", torch.tensor(_RGB_MEAN).view(1, 3, 1, 1), persistent=False)
         self.head = nn.Conv2d(3, c, 3, 1, 1)
-        self.body = nn.Sequential(
-            *(_ResBlock(c, cfg.num_layer, cfg.res_scale) for _ in range(cfg.num_block))
-        )
+        self.body = nn.Sequential(*(_ResBlock(c, cfg.num_layer, cfg.res_scale) for _ in range(cfg.num_block)))
         self.body_end = nn.Conv2d(c, c, 3, 1, 1)
         self.upsample = upsampler(c, cfg.scale)
         self.conv_last = nn.Conv2d(c, 3, 3, 1, 1)

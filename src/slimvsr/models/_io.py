@@ -101,8 +101,9 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     folder = Path(folder)
     path = folder / CONFIG_FILE
     if not path.is_file():
-        raise WeightsError(f"{folder}: no {CONFIG_FILE}; a model folder holds "
-                           f"{WEIGHTS_FILE} and {CONFIG_FILE}")
+        raise WeightsError(
+            f"{folder}: no {CONFIG_FILE}; a model folder holds {WEIGHTS_FILE} and {CONFIG_FILE}"
+        )
     try:
         cfg = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -28,14 +28,16 @@ class Profile:
     input_size: tuple[int, int]  # LR (H, W)
 
     def as_dict(self) -> dict[str, object]:
-        return {"params": self.params, "macs": self.macs, "attn_macs": self.attn_macs,
-                "input_size": list(self.input_size)}
+        return {
+            "params": self.params,
+            "macs": self.macs,
+            "attn_macs": self.attn_macs,
+            "input_size": list(self.input_size),
+        }
 
 
 def count_params(model: nn.Module, include_flow: bool = True) -> int:
-    return sum(
-        p.numel() for n, p in model.named_parameters() if include_flow or not n.startswith("spynet.")
-    )
+    return sum(p.numel() for n, p in model.named_parameters() if include_flow or not n.startswith("spynet."))
 
 
 def _count_macs(model: nn.Module, run: callable) -> tuple[int, int, int]:  # type: ignore[valid-type]
@@ -45,14 +47,17 @@ def _count_macs(model: nn.Module, run: callable) -> tuple[int, int, int]:  # typ
     for name, mod in model.named_modules():
         bucket = "flow" if name.startswith("spynet") or isinstance(model, SPyNet) else "main"
         if isinstance(mod, nn.Conv2d):
-            def hook(m, inp, out, b=bucket):  # noqa: ANN001
+
+            def hook(m, inp, out, b=bucket):
                 k = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
                 totals[b] += out.numel() * k
         elif isinstance(mod, nn.Linear):
-            def hook(m, inp, out, b=bucket):  # noqa: ANN001
+
+            def hook(m, inp, out, b=bucket):
                 totals[b] += out.numel() * m.in_features
         elif isinstance(mod, WindowAttention):
-            def hook(m, inp, out):  # noqa: ANN001
+
+            def hook(m, inp, out):
                 bw, n, c = inp[0].shape
                 totals["attn"] += 2 * bw * n * n * c  # q@k^T and attn@v, all heads together
         else:
@@ -67,9 +72,7 @@ def _count_macs(model: nn.Module, run: callable) -> tuple[int, int, int]:  # typ
     return totals["main"], totals["flow"], totals["attn"]
 
 
-def profile_model(
-    model: nn.Module, input_size: tuple[int, int], *, include_flow: bool = False
-) -> Profile:
+def profile_model(model: nn.Module, input_size: tuple[int, int], *, include_flow: bool = False) -> Profile:
     """Count params and MACs for one LR input of ``input_size`` (H, W); shapes only, no compute."""
     h, w = input_size
     with torch.device("meta"):

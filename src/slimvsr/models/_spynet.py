@@ -35,7 +35,7 @@ def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") 
     Output pixel (i, j) samples ``x`` at (i + dy, j + dx) bilinearly, so a flow from frame t to
     frame t-1 aligns frame t-1 (or its features) to frame t.
     """
-    n, _, h, w = x.shape
+    _n, _, h, w = x.shape
     # Coordinates are built in float32 whatever the input precision: in bf16 a pixel coordinate
     # near 300 is only representable to +-1 pixel, which would ruin the alignment.
     flow = flow.float()
@@ -94,13 +94,16 @@ class SPyNet(nn.Module):
             refs.insert(0, F.avg_pool2d(refs[0], 2, 2, count_include_pad=False))
             supps.insert(0, F.avg_pool2d(supps[0], 2, 2, count_include_pad=False))
         n, _, h, w = refs[0].shape
-        flow = refs[0].new_zeros(n, 2, h // 2, w // 2)
+        flow = refs[0].new_zeros(n, 2, h, w)  # the upsampled zero flow of the reference design
         for level, module in enumerate(self.basic_module):
-            up = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
-            # Odd sizes at coarse levels (e.g. 96 -> 3): grow the upsampled flow by replication.
-            dh, dw = refs[level].shape[2] - up.shape[2], refs[level].shape[3] - up.shape[3]
-            if dh or dw:
-                up = F.pad(up, [0, dw, 0, dh], mode="replicate")
+            if level == 0:
+                up = flow
+            else:
+                up = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+                # Odd sizes at coarse levels (e.g. 96 -> 3): grow the upsampled flow by replication.
+                dh, dw = refs[level].shape[2] - up.shape[2], refs[level].shape[3] - up.shape[3]
+                if dh or dw:
+                    up = F.pad(up, [0, dw, 0, dh], mode="replicate")
             warped = flow_warp(supps[level], up, padding_mode="border")
             flow = up + module(torch.cat((refs[level], warped, up), dim=1))
         return flow

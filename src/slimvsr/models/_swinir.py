@@ -131,7 +131,7 @@ class RSTB(nn.Module):
         y = x
         for layer in self.layers:
             y = layer(y, hw)
-        b, n, c = y.shape
+        b, _n, c = y.shape
         y = self.conv(y.transpose(1, 2).reshape(b, c, *hw))
         return x + y.flatten(2).transpose(1, 2)
 
@@ -150,7 +150,8 @@ class SwinIR(nn.Module):
         self.conv_first = nn.Conv2d(3, c, 3, 1, 1)
         self.patch_norm = nn.LayerNorm(c)
         self.layers = nn.ModuleList(
-            RSTB(c, d, h, cfg.window_size, cfg.mlp_ratio) for d, h in zip(cfg.depths, cfg.num_heads)
+            RSTB(c, d, h, cfg.window_size, cfg.mlp_ratio)
+            for d, h in zip(cfg.depths, cfg.num_heads, strict=False)
         )
         self.norm = nn.LayerNorm(c)
         self.conv_after_body = nn.Conv2d(c, c, 3, 1, 1)
@@ -160,8 +161,10 @@ class SwinIR(nn.Module):
         elif cfg.upsampler == "pixelshuffle":
             nf = cfg.num_feat_up
             self.upsample = nn.Sequential(
-                nn.Conv2d(c, nf, 3, 1, 1), nn.LeakyReLU(inplace=True),
-                _conv_upsampler(nf, s), nn.Conv2d(nf, 3, 3, 1, 1),
+                nn.Conv2d(c, nf, 3, 1, 1),
+                nn.LeakyReLU(inplace=True),
+                _conv_upsampler(nf, s),
+                nn.Conv2d(nf, 3, 3, 1, 1),
             )
         else:
             raise ValueError(f"unknown upsampler {cfg.upsampler!r}")

@@ -52,21 +52,34 @@ def _entries(items: list[WeightsEntry]) -> dict[str, WeightsEntry]:
 
 WEIGHTS: dict[str, WeightsEntry] = _entries(
     [
-        WeightsEntry("ssl-uni", "basicvsr-uni", "video", (4,),
-                     "BasicVSR-uni pruned by SSL (ratio 0.5): online, fast", default=True),
-        WeightsEntry("ssl-bi", "basicvsr", "video", (4,),
-                     "BasicVSR pruned by SSL (ratio 0.5): bidirectional, sharper"),
-        WeightsEntry("basicvsr-uni", "basicvsr-uni", "video", (4,),
-                     "BasicVSR-uni teacher (unpruned)"),
+        WeightsEntry(
+            "ssl-uni",
+            "basicvsr-uni",
+            "video",
+            (4,),
+            "BasicVSR-uni pruned by SSL (ratio 0.5): online, fast",
+            default=True,
+        ),
+        WeightsEntry(
+            "ssl-bi", "basicvsr", "video", (4,), "BasicVSR pruned by SSL (ratio 0.5): bidirectional, sharper"
+        ),
+        WeightsEntry("basicvsr-uni", "basicvsr-uni", "video", (4,), "BasicVSR-uni teacher (unpruned)"),
         WeightsEntry("basicvsr", "basicvsr", "video", (4,), "BasicVSR teacher (unpruned)"),
-        WeightsEntry("edsrmini", "edsrmini", "image", (2, 4),
-                     "EDSRmini: 50K params, distilled from EDSR baseline", default=True),
-        WeightsEntry("swinirmini", "swinirmini", "image", (2, 4),
-                     "SwinIRmini: 99K params, distilled from SwinIR-LW"),
-        WeightsEntry("edsr-baseline", "edsr-baseline", "image", (2, 4),
-                     "EDSR baseline teacher (1.4M params)"),
-        WeightsEntry("swinir-lw", "swinir-lw", "image", (2, 4),
-                     "SwinIR lightweight teacher (0.9M params)"),
+        WeightsEntry(
+            "edsrmini",
+            "edsrmini",
+            "image",
+            (2, 4),
+            "EDSRmini: 50K params, distilled from EDSR baseline",
+            default=True,
+        ),
+        WeightsEntry(
+            "swinirmini", "swinirmini", "image", (2, 4), "SwinIRmini: 99K params, distilled from SwinIR-LW"
+        ),
+        WeightsEntry(
+            "edsr-baseline", "edsr-baseline", "image", (2, 4), "EDSR baseline teacher (1.4M params)"
+        ),
+        WeightsEntry("swinir-lw", "swinir-lw", "image", (2, 4), "SwinIR lightweight teacher (0.9M params)"),
     ]
 )
 
@@ -83,10 +96,13 @@ def _hub_folder(repo_id: str) -> Path | None:
     except ImportError:  # pragma: no cover - huggingface-hub is a runtime dependency
         return None
     try:
-        path = snapshot_download(repo_id, local_files_only=True)
+        # The cache location is read at call time, so HF_HUB_CACHE set after import still counts.
+        path = snapshot_download(
+            repo_id, local_files_only=True, cache_dir=os.environ.get("HF_HUB_CACHE") or None
+        )
     except (LocalEntryNotFoundError, OSError, ValueError):
         return None
-    except Exception:  # noqa: BLE001 - any hub-side failure means "not cached"
+    except Exception:
         return None
     p = Path(path)
     return p if (p / WEIGHTS_FILE).is_file() and (p / CONFIG_FILE).is_file() else None
@@ -118,8 +134,7 @@ def resolve(name: str, scale: int | None = None) -> WeightsInfo:
     scale = scale or e.scales[0]
     if scale not in e.scales:
         raise ModelError(
-            f"model {name!r} does not do x{scale}; it supports "
-            + ", ".join(f"x{s}" for s in e.scales)
+            f"model {name!r} does not do x{scale}; it supports " + ", ".join(f"x{s}" for s in e.scales)
         )
     local = bundled_root() / e.folder_name(scale)
     if (local / WEIGHTS_FILE).is_file() and (local / CONFIG_FILE).is_file():

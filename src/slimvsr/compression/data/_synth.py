@@ -30,8 +30,14 @@ def _affine(cx: float, cy: float, angle: float, zoom: float, ox: float, oy: floa
     return np.array([[c, -s, cx - c * ox + s * oy], [s, c, cy - s * ox - c * oy], [0, 0, 1]])
 
 
-def _trajectory(rng: np.random.Generator, t: int, src_hw: tuple[int, int], out_hw: tuple[int, int],
-                cfg: MotionConfig, speed_scale: float = 1.0) -> list[np.ndarray]:
+def _trajectory(
+    rng: np.random.Generator,
+    t: int,
+    src_hw: tuple[int, int],
+    out_hw: tuple[int, int],
+    cfg: MotionConfig,
+    speed_scale: float = 1.0,
+) -> list[np.ndarray]:
     h, w = out_hw
     sh, sw = src_hw
     static = rng.random() < cfg.static_p
@@ -67,8 +73,13 @@ def _flow_from(mats: list[np.ndarray], hw: tuple[int, int]) -> np.ndarray:
 
 
 def _warp(src: np.ndarray, m: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    return cv2.warpAffine(src, m[:2], (hw[1], hw[0]), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(
+        src,
+        m[:2],
+        (hw[1], hw[0]),
+        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
 
 
 def render_clip(

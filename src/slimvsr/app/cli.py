@@ -1,0 +1,189 @@
+"""``vsr-upscale``: upscale videos and images with a small, fast model.
+
+vsr-upscale in.mp4 -m ssl-uni            # -> in.ssl-uni-x4.mp4 next to the input
+vsr-upscale photo.jpg -m edsrmini -s 2   # -> photo.edsrmini-x2.jpg
+vsr-upscale a.mp4 b.mkv -o out/          # several inputs into a folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import SlimVSRError, UsageError
+
+EXIT_USAGE = 2
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ..engine import CODECS
+
+    p = argparse.ArgumentParser(
+        prog="vsr-upscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("inputs", nargs="*", type=Path, help="video/image files or folders of them")
+    p.add_argument(
+        "-m", "--model", default="ssl-uni", help="registered model name or model folder (default: ssl-uni)"
+    )
+    p.add_argument("-s", "--scale", type=int, default=None, help="upscaling factor (model's own)")
+    p.add_argument(
+        "-o", "--output", type=Path, default=None, help="output file (one input) or folder (several inputs)"
+    )
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] | mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    p.add_argument("--codec", default="h264", choices=sorted(CODECS))
+    p.add_argument("--crf", type=int, default=18, help="constant quality (lower = better)")
+    p.add_argument("--preset", default=None, help="encoder speed preset, e.g. medium, slow")
+    p.add_argument("--pix-fmt", default=None, help="output pixel format (default: from codec/input)")
+    p.add_argument("--start", type=_positive_float, default=0.0, help="start at SECONDS")
+    p.add_argument("--duration", type=_positive_float, default=None, help="upscale SECONDS only")
+    p.add_argument("--chunk", type=int, default=8, help="frames per inference call")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size for large frames")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--list-models", action="store_true", help="list models and exit")
+    p.add_argument("--json", action="store_true", help="with --list-models: JSON output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def list_models(as_json: bool) -> int:
+    from ..models import list_weights, named_config
+
+    rows = []
+    for w in list_weights():
+        meta = w.meta
+        val = (meta.get("validation") or {}).get("last") or {}
+        named = named_config(w.entry.config_name)
+        rows.append(
+            {
+                "name": w.entry.name,
+                "kind": w.entry.kind,
+                "scale": w.scale,
+                "scales": list(w.entry.scales),
+                "params": meta.get("params"),
+                "macs": meta.get("macs"),
+                "psnr_y": val.get("psnr_y"),
+                "ssim_y": val.get("ssim_y"),
+                "present": w.present,
+                "source": w.source,
+                "default": w.entry.default,
+                "description": w.entry.description,
+                "architecture": named.arch,
+            }
+        )
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'name':<14} {'kind':<6} {'x':<3} {'params':>9} {'GMACs':>8} {'PSNR-Y':>7} present")
+    for r in rows:
+        params = f"{r['params'] / 1e6:.3f}M" if r["params"] else "-"
+        macs = f"{r['macs'] / 1e9:.1f}" if r["macs"] else "-"
+        psnr = f"{r['psnr_y']:.2f}" if r["psnr_y"] else "-"
+        star = "*" if r["default"] else " "
+        print(
+            f"{r['name'] + star:<14} {r['kind']:<6} {r['scale']:<3} {params:>9} {macs:>8} "
+            f"{psnr:>7} {'yes (' + r['source'] + ')' if r['present'] else 'no'}"
+        )
+    print("* default of its kind. GMACs per output frame at 180x320 (video) or 720p output (image).")
+    return 0
+
+
+def _bar(done: int, total: int | None, fps: float, eta: float | None, width: int = 30) -> str:
+    if total:
+        frac = min(1.0, done / total)
+        fill = int(frac * width)
+        bar = "#" * fill + "-" * (width - fill)
+        e = f"ETA {int(eta // 60):d}:{int(eta % 60):02d}" if eta is not None else "ETA --:--"
+        return f"[{bar}] {done}/{total} {fps:5.2f} fps {e}"
+    return f"{done} frames {fps:5.2f} fps"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..engine import (
+        EncodeSettings,
+        Finished,
+        Job,
+        Progress,
+        Started,
+        UpscaleOptions,
+        expand_inputs,
+    )
+
+    if not args.inputs:
+        raise UsageError("no input given; run 'vsr-upscale --help'")
+    inputs = expand_inputs(args.inputs)
+    if len(inputs) > 1 and args.output is not None and not args.output.is_dir():
+        raise UsageError(f"{args.output}: with several inputs, -o must be an existing folder")
+    opts = UpscaleOptions(
+        model=args.model,
+        scale=args.scale,
+        device=args.device,
+        precision=args.precision,
+        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt),
+        start=args.start,
+        duration=args.duration,
+        chunk=args.chunk,
+        tile=args.tile,
+        overwrite=args.overwrite,
+    )
+    desc = None
+    tty = sys.stderr.isatty()
+    for inp in inputs:
+        job = Job(inp, args.output, opts, desc)
+        gen = job.run()
+        try:
+            for ev in gen:
+                if isinstance(ev, Started):
+                    desc = job.desc  # reuse the loaded model for the next input
+                    if not args.quiet:
+                        print(
+                            f"{ev.input} -> {ev.output} ({ev.model}, {ev.size[1]}x{ev.size[0]}"
+                            f" -> {ev.out_size[1]}x{ev.out_size[0]}, {ev.device} {ev.precision})",
+                            file=sys.stderr,
+                        )
+                elif isinstance(ev, Progress) and not args.quiet:
+                    line = _bar(ev.frames_done, ev.total_frames, ev.fps, ev.eta_s)
+                    print(
+                        ("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True
+                    )
+                elif isinstance(ev, Finished) and not args.quiet:
+                    if tty:
+                        print(file=sys.stderr)
+                    print(f"wrote {ev.output} ({ev.frames} frames in {ev.elapsed_s:.1f} s)", file=sys.stderr)
+        finally:
+            gen.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.list_models:
+            return list_models(args.json)
+        return run(args)
+    except KeyboardInterrupt:
+        print("\nvsr-upscale: interrupted; no partial output was left", file=sys.stderr)
+        return 130
+    except SlimVSRError as e:
+        if os.environ.get("SLIMVSR_DEBUG") == "1":
+            raise
+        print(f"vsr-upscale: error: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Writing the output with PyAV: the upscaled video, plus every audio and subtitle stream of the
+input copied packet for packet, interleaved by time; or an image file."""
+
+from __future__ import annotations
+
+import errno
+import logging
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import OutputError, RunError
+from ._media import VideoInfo
+
+log = logging.getLogger(__name__)
+
+# codec option -> (encoder, 8-bit pix_fmt, high-bit-depth pix_fmt)
+CODECS: dict[str, tuple[str, str, str]] = {
+    "h264": ("libx264", "yuv420p", "yuv420p10le"),
+    "hevc": ("libx265", "yuv420p", "yuv420p10le"),
+    "av1": ("libsvtav1", "yuv420p", "yuv420p10le"),
+    "vp9": ("libvpx-vp9", "yuv420p", "yuv420p10le"),
+    "prores": ("prores_ks", "yuv422p10le", "yuv422p10le"),
+    "ffv1": ("ffv1", "yuv444p", "yuv444p10le"),
+}
+# container (by extension) -> (FFmpeg muxer, codecs it can hold)
+CONTAINERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    ".mp4": ("mp4", ("h264", "hevc", "av1", "vp9")),
+    ".m4v": ("mp4", ("h264", "hevc", "av1")),
+    ".mov": ("mov", ("h264", "hevc", "prores")),
+    ".mkv": ("matroska", ("h264", "hevc", "av1", "vp9", "prores", "ffv1")),
+    ".webm": ("webm", ("vp9", "av1")),
+}
+IMAGE_OUT = {
+    ".png": "png",
+    ".jpg": "mjpeg",
+    ".jpeg": "mjpeg",
+    ".webp": "libwebp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+
+
+def check_output(path: Path, codec: str) -> str:
+    """Validate the output's container/codec pair; returns the muxer name."""
+    ext = path.suffix.lower()
+    if ext not in CONTAINERS:
+        raise OutputError(
+            f"{path}: unsupported output container {ext or '(none)'}; use " + ", ".join(CONTAINERS)
+        )
+    if codec not in CODECS:
+        raise OutputError(f"unknown codec {codec!r}; use one of {', '.join(CODECS)}")
+    mux, allowed = CONTAINERS[ext]
+    if codec not in allowed:
+        raise OutputError(
+            f"{path}: a {ext} file cannot hold {codec}; use one of "
+            f"{', '.join(allowed)}, or another container (e.g. .mkv)"
+        )
+    if CODECS[codec][0] not in av.codecs_available:
+        raise OutputError(f"the {codec} encoder ({CODECS[codec][0]}) is not in this FFmpeg build")
+    return mux
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    codec: str = "h264"  # the most widely playable
+    crf: int | None = 18  # visually lossless for x264/x265; None: the encoder's default
+    preset: str | None = None  # encoder speed preset (x264: ultrafast..veryslow)
+    pix_fmt: str | None = None  # None: 8-bit 4:2:0, or 10-bit when the input has > 8 bits
+
+
+def _raise_os(e: OSError, path: Path) -> None:
+    if e.errno == errno.ENOSPC:
+        raise OutputError(
+            f"{path}: no space left on the device; free some space or write elsewhere with -o"
+        ) from e
+    raise RunError(f"{path}: write failed ({e})") from e
+
+
+class VideoSink:
+    """Encode SR frames into ``tmp_path`` and copy the input's audio/subtitle packets alongside.
+
+    Call ``write(pts, rgb)`` for each frame in order, then ``close()``; ``abort()`` on failure.
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        info: VideoInfo,
+        size: tuple[int, int],
+        settings: EncodeSettings,
+        start: float = 0.0,
+        duration: float | None = None,
+        final_path: Path | None = None,
+    ) -> None:
+        self.path = tmp_path
+        self.final = final_path or tmp_path
+        self.info = info
+        mux = check_output(self.final, settings.codec)
+        encoder, pf8, pf10 = CODECS[settings.codec]
+        self.hbd = info.bit_depth > 8
+        pix_fmt = settings.pix_fmt or (pf10 if self.hbd else pf8)
+        try:
+            self.out = av.open(str(tmp_path), "w", format=mux)
+        except OSError as e:
+            _raise_os(e, self.final)
+        tb = info.time_base
+        self.vs = self.out.add_stream(encoder, rate=info.rate or Fraction(25))
+        self.vs.width, self.vs.height = size[1], size[0]
+        self.vs.pix_fmt = pix_fmt
+        self.vs.time_base = tb
+        cc = self.vs.codec_context
+        cc.time_base = tb
+        opts = {}
+        if settings.crf is not None and settings.codec in ("h264", "hevc", "av1", "vp9"):
+            opts["crf"] = str(settings.crf)
+            if settings.codec == "vp9":
+                opts["b"] = "0"  # constant-quality mode for libvpx
+        if settings.preset:
+            opts["preset"] = settings.preset
+        if settings.codec == "hevc":
+            opts["x265-params"] = "log-level=error"
+        cc.options = opts
+        c = info.color
+        if c.primaries:
+            cc.color_primaries = c.primaries
+        if c.trc:
+            cc.color_trc = c.trc
+        if c.matrix:
+            cc.colorspace = c.matrix
+        if c.range:
+            cc.color_range = c.range
+        if info.rotation:
+            self.vs.set_display_rotation(info.rotation)
+        # Audio and subtitles: a second demuxer on the input, pumped up to the video's time.
+        self.copy_in = None
+        self.copy_map: dict[int, av.stream.Stream] = {}
+        if info.other_streams:
+            self.copy_in = av.open(str(info.path), "r")
+            for idx in info.other_streams:
+                s = self.copy_in.streams[idx]
+                try:
+                    self.copy_map[idx] = self.out.add_stream_from_template(s)
+                except (ValueError, av.error.FFmpegError) as e:
+                    raise OutputError(
+                        f"{self.final}: the input's {s.type} stream #{idx} "
+                        f"({s.codec_context.name}) cannot be stored in {self.final.suffix}; "
+                        "use a .mkv output"
+                    ) from e
+            streams = [self.copy_in.streams[i] for i in self.copy_map]
+            if start > 0:
+                self.copy_in.seek(int((info.start_time + start) * av.time_base), backward=True)
+            self.packets = self.copy_in.demux(*streams)
+        self.t0 = info.start_time + start
+        self.cut_start = start > 0
+        self.t_end = None if duration is None else self.t0 + duration
+        self.pending = None  # a copied packet read ahead of the video
+        self.frames = 0
+
+    def _pump(self, until: float | None) -> None:
+        """Mux copied packets with time < ``until`` (all remaining ones if None)."""
+        if self.copy_in is None:
+            return
+        while True:
+            pkt = self.pending
+            self.pending = None
+            if pkt is None:
+                pkt = next(self.packets, None)
+                if pkt is None:
+                    self.copy_in.close()
+                    self.copy_in = None
+                    return
+            if pkt.dts is None or pkt.size == 0:  # flush/empty packets are not muxed
+                continue
+            tb = pkt.time_base
+            t = float(pkt.pts * tb) if pkt.pts is not None else float(pkt.dts * tb)
+            if self.cut_start and t < self.t0 - 1e-6:
+                continue  # before --start (without --start, even negative-pts priming is kept)
+            if self.t_end is not None and t >= self.t_end:
+                continue  # drain without muxing, so the demuxer reaches its end
+            if until is not None and t > until:
+                self.pending = pkt
+                return
+            shift = round(self.t0 / tb) if self.t0 else 0
+            if pkt.pts is not None:
+                pkt.pts -= shift
+            pkt.dts -= shift
+            pkt.stream = self.copy_map[pkt.stream_index]
+            self.out.mux(pkt)
+
+    def write(self, pts: int, rgb: np.ndarray) -> None:
+        fmt = "rgb48le" if rgb.dtype == np.uint16 else "rgb24"
+        frame = av.VideoFrame.from_ndarray(rgb, format=fmt)
+        kw = {}
+        c = self.info.color
+        if c.matrix:
+            kw["dst_colorspace"] = c.matrix
+        if c.range:
+            kw["dst_color_range"] = c.range
+        try:
+            frame = frame.reformat(format=self.vs.pix_fmt, **kw)
+        except (ValueError, av.error.FFmpegError):
+            frame = frame.reformat(format=self.vs.pix_fmt)
+        shift = round(self.t0 / self.info.time_base) if self.t0 else 0
+        frame.pts = pts - shift
+        frame.time_base = self.info.time_base
+        try:
+            self._pump(float(frame.pts * self.info.time_base) + self.t0)
+            self.out.mux(self.vs.encode(frame))
+        except OSError as e:
+            _raise_os(e, self.final)
+        self.frames += 1
+
+    def close(self) -> None:
+        try:
+            self.out.mux(self.vs.encode(None))
+            self._pump(None)
+            self.out.close()
+        except OSError as e:
+            _raise_os(e, self.final)
+
+    def abort(self) -> None:
+        for c in (self.copy_in, self.out):
+            try:
+                if c is not None:
+                    c.close()
+            except Exception:
+                pass
+
+
+def write_image(path: Path, rgb: np.ndarray, final: Path | None = None) -> None:
+    """Write one RGB image (uint8, or uint16 for PNG/TIFF) with PyAV."""
+    final = final or path
+    ext = final.suffix.lower()
+    if ext not in IMAGE_OUT:
+        raise OutputError(f"{final}: unsupported image format {ext}; use " + ", ".join(IMAGE_OUT))
+    codec = IMAGE_OUT[ext]
+    deep = rgb.dtype == np.uint16 and codec in ("png", "tiff")
+    if rgb.dtype == np.uint16 and not deep:
+        rgb = (rgb.astype(np.float32) / 257.0).round().astype(np.uint8)
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if deep else "rgb24")
+    try:
+        with av.open(str(path), "w", format="image2", options={"update": "1"}) as out:
+            s = out.add_stream(codec, rate=1)
+            s.width, s.height = rgb.shape[1], rgb.shape[0]
+            pix = {
+                "png": "rgb48be" if deep else "rgb24",
+                "tiff": "rgb48le" if deep else "rgb24",
+                "mjpeg": "yuvj444p",
+                "libwebp": "yuv420p",
+            }[codec]
+            s.pix_fmt = pix
+            if codec == "libwebp":
+                s.codec_context.options = {"quality": "95"}
+            if codec == "mjpeg":
+                s.codec_context.options = {"q:v": "2"}
+                s.codec_context.color_range = 2
+            out.mux(s.encode(frame.reformat(format=pix)))
+            out.mux(s.encode(None))
+    except OSError as e:
+        _raise_os(e, final)

@@ -1,0 +1,184 @@
+"""Reading media with PyAV: probing, decoding video frames with their timestamps, images.
+
+Frames leave this module as (pts, ndarray) with the array (H, W, 3) RGB, uint8 for 8-bit sources
+and uint16 (full 16-bit range) for deeper sources, so 10-bit video is never truncated to 8 bits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
+
+
+@dataclass(frozen=True)
+class ColorInfo:
+    primaries: int | None = None
+    trc: int | None = None
+    matrix: int | None = None  # AVColorSpace
+    range: int | None = None  # 1 = limited (tv), 2 = full (pc)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int
+    height: int
+    time_base: Fraction
+    rate: Fraction | None  # average frame rate, for the encoder's rate control
+    frames: int | None  # best estimate of the frame count (None: unknown)
+    duration_s: float | None
+    bit_depth: int  # 8, 10, 12, 16
+    pix_fmt: str
+    color: ColorInfo
+    rotation: int  # degrees of the display matrix, carried to the output
+    other_streams: tuple[int, ...] = field(default=())  # audio/subtitle stream indices to copy
+    is_image: bool = False
+    start_time: float = 0.0  # seconds of the first video timestamp
+
+
+def _bit_depth(fmt: av.VideoFormat) -> int:
+    try:
+        return max(c.bits for c in fmt.components)
+    except (AttributeError, ValueError):
+        return 8
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise InputError(
+            f"{path}: is a folder; pass the files in it, or the folder as an image sequence with --sequence"
+        )
+    try:
+        return av.open(str(path), "r")
+    except av.error.InvalidDataError as e:
+        raise InputError(
+            f"{path}: not a media file FFmpeg can read ({e.strerror}); pass a video or image file"
+        ) from e
+    except av.error.FFmpegError as e:
+        raise InputError(f"{path}: cannot open ({e}); pass a video or image file") from e
+
+
+def probe(path: Path) -> VideoInfo:
+    """Describe the first video stream of ``path`` (a video, or an image file)."""
+    with _open(path) as c:
+        if not c.streams.video:
+            raise InputError(f"{path}: no video stream found; pass a video or image file")
+        vs = c.streams.video[0]
+        is_image = path.suffix.lower() in IMAGE_EXTS or c.format.name in (
+            "image2",
+            "png_pipe",
+            "jpeg_pipe",
+            "webp_pipe",
+            "tiff_pipe",
+            "bmp_pipe",
+        )
+        first = None
+        try:
+            for frame in c.decode(vs):
+                first = frame
+                break
+        except av.error.FFmpegError as e:
+            raise InputError(
+                f"{path}: the video stream cannot be decoded ({e}); the file is corrupt or truncated"
+            ) from e
+        if first is None:
+            raise InputError(
+                f"{path}: the video stream has no decodable frames; the file is empty, corrupt or truncated"
+            )
+        rotation = round(first.rotation or 0)
+        fmt = first.format
+        color = ColorInfo(
+            primaries=int(first.color_primaries) if first.color_primaries else None,
+            trc=int(first.color_trc) if first.color_trc else None,
+            matrix=int(first.colorspace) if first.colorspace else None,
+            range=int(first.color_range) if first.color_range else None,
+        )
+        duration = None
+        if vs.duration is not None and vs.time_base:
+            duration = float(vs.duration * vs.time_base)
+        elif c.duration:
+            duration = c.duration / av.time_base
+        rate = vs.average_rate or vs.guessed_rate
+        frames = vs.frames or None
+        if frames is None and duration and rate:
+            frames = round(duration * float(rate))
+        if is_image:
+            frames = 1
+        start = float(first.pts * vs.time_base) if first.pts is not None and vs.time_base else 0.0
+        others = tuple(s.index for s in c.streams if s.type in ("audio", "subtitle"))
+        return VideoInfo(
+            path=path,
+            width=first.width,
+            height=first.height,
+            time_base=vs.time_base or Fraction(1, 25),
+            rate=Fraction(rate) if rate else None,
+            frames=frames,
+            duration_s=duration,
+            bit_depth=_bit_depth(fmt),
+            pix_fmt=fmt.name,
+            color=color,
+            rotation=rotation,
+            other_streams=others,
+            is_image=is_image,
+            start_time=start,
+        )
+
+
+def _rgb_format(info: VideoInfo) -> str:
+    return "rgb48le" if info.bit_depth > 8 else "rgb24"
+
+
+def frame_to_array(frame: av.VideoFrame, info: VideoInfo) -> np.ndarray:
+    """Decoded frame -> (H, W, 3) RGB array; uses the source's own matrix and range."""
+    kw = {}
+    if info.color.matrix:
+        kw["src_colorspace"] = info.color.matrix
+    if info.color.range:
+        kw["src_color_range"] = info.color.range
+    try:
+        return frame.reformat(format=_rgb_format(info), **kw).to_ndarray()
+    except (ValueError, av.error.FFmpegError):  # unusual matrix values: let swscale decide
+        return frame.to_ndarray(format=_rgb_format(info))
+
+
+def decode_frames(
+    info: VideoInfo,
+    start: float = 0.0,
+    duration: float | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (pts, RGB array) for every frame with start <= t < start + duration (seconds from
+    the first frame). Threaded decoding; seeks to the keyframe before ``start``."""
+    path = info.path
+    with _open(path) as c:
+        vs = c.streams.video[0]
+        vs.thread_type = "AUTO"
+        tb = vs.time_base or info.time_base
+        t0 = info.start_time
+        if start > 0:
+            c.seek(int((t0 + start) / tb), stream=vs, backward=True)
+        end = None if duration is None else t0 + start + duration
+        try:
+            for frame in c.decode(vs):
+                pts = frame.pts if frame.pts is not None else 0
+                t = float(pts * tb)
+                if t < t0 + start - 1e-6:
+                    continue
+                if end is not None and t >= end - 1e-6:
+                    break
+                yield pts, frame_to_array(frame, info)
+        except av.error.FFmpegError as e:
+            raise InputError(f"{path}: decoding failed ({e}); the file is corrupt or truncated") from e

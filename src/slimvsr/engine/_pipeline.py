@@ -1,0 +1,428 @@
+"""The upscaling job: decode -> chunked inference -> encode, as a generator of progress events.
+
+Decoding and encoding run in their own threads with bounded queues, so the model is never idle
+waiting for I/O and memory stays bounded whatever the input's length. The generator runs the model
+in the caller's thread and yields an event after every chunk; closing the generator (or calling
+``Job.cancel()``) stops the job between chunks. The output is written to a temporary file next to
+the final name and renamed only when complete, so a failed or cancelled job leaves nothing under
+the final name and an existing file is never half-overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
+from ..models import ModelDescriptor, load_model
+from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
+from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
+from ._runners import Precision, make_runner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UpscaleOptions:
+    model: str = "ssl-uni"  # the DEFAULT video model; a registered name or a model folder
+    scale: int | None = None  # None: the model's own scale
+    device: str = "auto"  # auto | cpu | cuda[:N] | mps
+    precision: str = "auto"  # auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32
+    encode: EncodeSettings = field(default_factory=EncodeSettings)
+    start: float = 0.0  # seconds into the input (a quick preview of a part)
+    duration: float | None = None  # seconds to upscale from start (None: to the end)
+    chunk: int = 8  # frames per inference call: big enough to batch SPyNet, small enough to cancel
+    window: int = 16  # bidirectional models: frames kept per window
+    margin: int = 4  # bidirectional models: context frames computed and discarded on each side
+    tile: int | None = None  # LR tile side; None: chosen from memory_budget
+    memory_budget_mb: int = 4096  # activation memory the model may use before frames are tiled
+    overwrite: bool = False  # replace an existing output file
+    queue_frames: int = 32  # bound of each I/O queue (frames)
+
+
+@dataclass(frozen=True)
+class Started:
+    input: Path
+    output: Path
+    total_frames: int | None
+    size: tuple[int, int]  # input (H, W)
+    out_size: tuple[int, int]
+    model: str
+    device: str
+    precision: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    frames_done: int
+    total_frames: int | None
+    fps: float  # end-to-end output frames per second so far
+    eta_s: float | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Finished:
+    output: Path
+    frames: int
+    elapsed_s: float
+    busy_s: dict[str, float]  # seconds each stage spent working: decode, model, encode
+
+
+Event = Started | Progress | Finished
+
+
+def pick_precision(device: str, precision: str) -> Precision:
+    """Resolve ``--device`` / ``--precision`` to a concrete device and compute dtype."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise DeviceError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from e
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        idx = dev.index or 0
+        if idx >= n:
+            raise DeviceError(
+                f"CUDA device {device} is not available ({n} CUDA devices found); use --device cpu"
+            )
+    elif dev.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise DeviceError("MPS (Apple GPU) is not available here; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unsupported device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+    if precision == "auto":
+        if dev.type in ("cuda", "mps"):
+            precision = "fp16"
+        elif cpu_has_bf16():
+            precision = "bf16"
+        else:
+            precision = "fp32"
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes:
+        raise DeviceError(f"unknown precision {precision!r}; use auto, fp32, fp16 or bf16")
+    if dev.type == "cpu" and precision == "fp16":
+        raise DeviceError("fp16 is not supported on the CPU; use --precision bf16 or fp32")
+    return Precision(dev, dtypes[precision], channels_last=dev.type == "cpu" and precision == "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """Native bf16 matrix units (AVX512-BF16 or AMX): where bf16 autocast is ~10x fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def default_output(inp: Path, model: str, scale: int, is_image: bool) -> Path:
+    """Next to the input: ``clip.mp4`` -> ``clip.ssl-uni-x4.mp4`` (images keep their format;
+    video containers FFmpeg cannot write, like .avi, become .mp4)."""
+    ext = inp.suffix.lower()
+    if is_image:
+        ext = ext if ext in IMAGE_OUT else ".png"
+    elif ext not in CONTAINERS:
+        ext = ".mp4"
+    stem = Path(model).name if Path(model).is_dir() else model
+    return inp.with_name(f"{inp.stem}.{stem}-x{scale}{ext}")
+
+
+def _tmp_name(final: Path) -> Path:
+    return final.with_name(f".{final.stem}.{os.getpid()}.partial{final.suffix}")
+
+
+def _to_tensor(frames: list[np.ndarray]) -> torch.Tensor:
+    a = np.stack(frames)
+    scale = 65535.0 if a.dtype == np.uint16 else 255.0
+    return torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(scale)
+
+
+def _to_array(x: torch.Tensor, deep: bool) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8 / uint16."""
+    m = 65535.0 if deep else 255.0
+    y = x.mul(m).round_().permute(1, 2, 0)
+    return y.to(torch.int32).numpy().astype(np.uint16 if deep else np.uint8)
+
+
+class _Stage(threading.Thread):
+    """A worker thread that records its exception and its busy time."""
+
+    def __init__(self, name: str, target) -> None:
+        super().__init__(name=name, daemon=True)
+        self.fn = target
+        self.error: BaseException | None = None
+        self.busy = 0.0
+
+    def run(self) -> None:
+        try:
+            self.fn(self)
+        except BaseException as e:
+            self.error = e
+
+
+_END = object()
+
+
+class Job:
+    """One input -> one output. Iterate ``run()`` for events; ``cancel()`` from any thread."""
+
+    def __init__(
+        self, inp: Path, out: Path | None, opts: UpscaleOptions, desc: ModelDescriptor | None = None
+    ) -> None:
+        self.inp, self.opts = Path(inp), opts
+        self._cancel = threading.Event()
+        self.desc = desc
+        self.out = Path(out) if out else None
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    # -- setup ---------------------------------------------------------------------------
+    def _prepare(self) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
+        info = probe(self.inp)
+        prec = pick_precision(self.opts.device, self.opts.precision)
+        desc = self.desc or load_model(self.opts.model, self.opts.scale)
+        if self.opts.scale and self.opts.scale != desc.scale:
+            raise InputError(f"model {desc.name} upscales x{desc.scale}, not x{self.opts.scale}")
+        out = self.out or default_output(self.inp, self.opts.model, desc.scale, info.is_image)
+        if out.is_dir():
+            out = out / default_output(self.inp, self.opts.model, desc.scale, info.is_image).name
+        if out.resolve() == self.inp.resolve():
+            raise OutputError(f"{out}: the output would overwrite the input; choose another -o")
+        if out.exists() and not self.opts.overwrite:
+            raise OutputError(f"{out}: already exists; pass --overwrite to replace it")
+        if not out.parent.is_dir():
+            raise OutputError(f"{out.parent}: output folder does not exist")
+        if info.is_image:
+            if out.suffix.lower() not in IMAGE_OUT:
+                raise OutputError(
+                    f"{out}: an image input needs an image output (" + ", ".join(IMAGE_OUT) + ")"
+                )
+        else:
+            check_output(out, self.opts.encode.codec)
+        return info, desc, prec, out
+
+    def _tile(self, desc: ModelDescriptor, info: VideoInfo) -> int | None:
+        if self.opts.tile:
+            return self.opts.tile
+        need = info.width * info.height * desc.bytes_per_pixel
+        budget = self.opts.memory_budget_mb * 2**20
+        if need <= budget:
+            return None
+        side = int((budget / desc.bytes_per_pixel) ** 0.5)
+        return max(64, side)
+
+    # -- run ------------------------------------------------------------------------------
+    def run(self) -> Iterator[Event]:
+        info, desc, prec, out = self._prepare()
+        s = desc.scale
+        out_size = (info.height * s, info.width * s)
+        total = info.frames
+        if self.opts.duration is not None and info.rate:
+            total = min(total or 10**12, round(self.opts.duration * float(info.rate)) + 1)
+        yield Started(
+            self.inp, out, total, (info.height, info.width), out_size, desc.name, str(prec.device), prec.name
+        )
+        tmp = _tmp_name(out)
+        t_start = time.monotonic()
+        runner = make_runner(
+            desc, prec, window=self.opts.window, margin=self.opts.margin, tile=self._tile(desc, info)
+        )
+        q_in: queue.Queue = queue.Queue(maxsize=self.opts.queue_frames)
+        q_out: queue.Queue = queue.Queue(maxsize=self.opts.queue_frames)
+        stop = threading.Event()
+        deep = info.bit_depth > 8
+
+        def put(q: queue.Queue, item: object) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def decode(st: _Stage) -> None:
+            t = time.monotonic()
+            for item in decode_frames(info, self.opts.start, self.opts.duration):
+                st.busy += time.monotonic() - t
+                if not put(q_in, item):
+                    return
+                t = time.monotonic()
+            put(q_in, _END)
+
+        sink_box: dict[str, VideoSink] = {}
+
+        def encode(st: _Stage) -> None:
+            t = time.monotonic()
+            if info.is_image:
+                item = q_out.get()
+                if item is _END or stop.is_set():
+                    return
+                write_image(tmp, _to_array(item[1], deep), final=out)
+                st.busy += time.monotonic() - t
+                return
+            sink = VideoSink(
+                tmp, info, out_size, self.opts.encode, self.opts.start, self.opts.duration, final_path=out
+            )
+            sink_box["sink"] = sink
+            st.busy += time.monotonic() - t
+            while True:
+                item = q_out.get()
+                if item is _END or stop.is_set():
+                    break
+                t = time.monotonic()
+                sink.write(item[0], _to_array(item[1], deep))
+                st.busy += time.monotonic() - t
+            if not stop.is_set():
+                t = time.monotonic()
+                sink.close()
+                st.busy += time.monotonic() - t
+
+        dec, enc = _Stage("slimvsr-decode", decode), _Stage("slimvsr-encode", encode)
+        dec.start()
+        enc.start()
+        done, model_busy = 0, 0.0
+        pts_pending: list[int] = []
+        ok = False
+        try:
+            ended = False
+            while not ended:
+                frames: list[np.ndarray] = []
+                while len(frames) < self.opts.chunk:
+                    item = self._get(q_in, dec, enc)
+                    if item is _END:
+                        ended = True
+                        break
+                    pts_pending.append(item[0])
+                    frames.append(item[1])
+                if self._cancel.is_set():
+                    raise Cancelled(f"{self.inp}: cancelled; no output written")
+                t = time.monotonic()
+                outs = []
+                if frames:
+                    y = runner.push(_to_tensor(frames))
+                    if y is not None:
+                        outs.append(y)
+                if ended:
+                    y = runner.flush()
+                    if y is not None:
+                        outs.append(y)
+                model_busy += time.monotonic() - t
+                for y in outs:
+                    for f in y:
+                        if not self._put_out(q_out, (pts_pending.pop(0), f), enc):
+                            raise RunError(f"{out}: encoder stopped")
+                        done += 1
+                if outs or ended:
+                    el = time.monotonic() - t_start
+                    fps = done / el if el > 0 else 0.0
+                    eta = (total - done) / fps if total and fps > 0 else None
+                    yield Progress(done, total, fps, eta, el)
+            if done == 0:
+                raise InputError(
+                    f"{self.inp}: no frames in the requested range "
+                    f"(start {self.opts.start}s); check --start/--duration"
+                )
+            self._put_out(q_out, _END, enc)
+            enc.join()
+            if enc.error:
+                raise enc.error
+            dec.join()
+            os.replace(tmp, out)
+            ok = True
+            busy = {"decode": dec.busy, "model": model_busy, "encode": enc.busy}
+            yield Finished(out, done, time.monotonic() - t_start, busy)
+        except torch.OutOfMemoryError as e:
+            raise RunError(
+                f"{self.inp}: out of memory in the model; pass --tile 256 or a smaller --chunk"
+            ) from e
+        finally:
+            stop.set()
+            if not ok:
+                for q in (q_in, q_out):
+                    try:
+                        while True:
+                            q.get_nowait()
+                    except queue.Empty:
+                        pass
+                dec.join(timeout=5)
+                enc.join(timeout=5)
+                sink = sink_box.get("sink")
+                if sink is not None:
+                    sink.abort()
+                tmp.unlink(missing_ok=True)
+
+    def _get(self, q: queue.Queue, dec: _Stage, enc: _Stage) -> object:
+        while True:
+            if self._cancel.is_set():
+                raise Cancelled(f"{self.inp}: cancelled; no output written")
+            for st in (dec, enc):
+                if st.error is not None:
+                    raise _wrap(st.error, self.inp)
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                if not dec.is_alive() and q.empty() and dec.error is None:
+                    return _END
+
+    def _put_out(self, q: queue.Queue, item: object, enc: _Stage) -> bool:
+        while True:
+            if enc.error is not None:
+                raise _wrap(enc.error, self.inp)
+            if not enc.is_alive():
+                return False
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if self._cancel.is_set():
+                    raise Cancelled(f"{self.inp}: cancelled; no output written") from None
+
+
+def _wrap(e: BaseException, inp: Path) -> BaseException:
+    if isinstance(e, SlimVSRError):
+        return e
+    return RunError(f"{inp}: {type(e).__name__}: {e}")
+
+
+def upscale(
+    inp: str | Path, out: str | Path | None = None, opts: UpscaleOptions | None = None
+) -> Iterator[Event]:
+    """Upscale one file; yields Started, Progress..., Finished. See :class:`Job`."""
+    return Job(Path(inp), Path(out) if out else None, opts or UpscaleOptions()).run()
+
+
+def expand_inputs(paths: list[Path]) -> list[Path]:
+    """Files stay as they are; folders expand to the images and videos directly inside them."""
+    out: list[Path] = []
+    video_exts = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
+    for p in paths:
+        if p.is_dir():
+            kids = sorted(
+                k
+                for k in p.iterdir()
+                if k.is_file() and k.suffix.lower() in IMAGE_EXTS | video_exts and not k.name.startswith(".")
+            )
+            if not kids:
+                raise InputError(f"{p}: folder has no images or videos")
+            out.extend(kids)
+        else:
+            out.append(p)
+    return out

@@ -1,0 +1,206 @@
+"""Inference runners: turn a stream of LR frames into a stream of SR frames, chunk by chunk.
+
+* ``UniRunner`` streams causal recurrent models exactly: the hidden state and the last frame
+  carry over between chunks, so the output equals whole-sequence inference.
+* ``WindowRunner`` runs bidirectional models on windows with ``margin`` extra frames on each side
+  that are computed and discarded: memory stays bounded, and every kept frame sees at least
+  ``margin`` frames of past and future context.
+* ``ImageRunner`` runs single-image models frame by frame, tiling frames that exceed the budget.
+
+Each runner is fed chunks with ``push`` and returns the SR frames that are final; ``flush`` returns
+the rest at the end of the stream. Frames are float tensors (T, 3, H, W) in [0, 1] on the CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from ..models import BasicVSR, ModelDescriptor
+
+
+@dataclass(frozen=True)
+class Precision:
+    device: torch.device
+    dtype: torch.dtype  # compute dtype: float32, bfloat16 (CPU autocast) or float16 (CUDA)
+    channels_last: bool
+
+    @property
+    def name(self) -> str:
+        return {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+class _Base:
+    def __init__(self, desc: ModelDescriptor, prec: Precision) -> None:
+        self.desc = desc
+        self.prec = prec
+        model = desc.model.to(prec.device).eval()
+        if prec.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+
+    def _to_dev(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.prec.device, non_blocking=True)
+
+    def _out(self, y: torch.Tensor) -> torch.Tensor:
+        return y.float().clamp_(0, 1).cpu()
+
+
+class UniRunner(_Base):
+    """Exact streaming for causal recurrent models (BasicVSR-uni and its pruned variants)."""
+
+    def __init__(self, desc: ModelDescriptor, prec: Precision, tile: int | None = None) -> None:
+        super().__init__(desc, prec)
+        self.state = None
+        self.tile = tile
+
+    @torch.no_grad()
+    def push(self, frames: torch.Tensor) -> torch.Tensor:
+        m: BasicVSR = self.model
+        with self.prec.autocast(), upsample_tiling(m, self.tile):
+            out, self.state = m.forward_chunk(self._to_dev(frames).unsqueeze(0), self.state)
+        return self._out(out[0])
+
+    def flush(self) -> torch.Tensor | None:
+        return None
+
+
+class WindowRunner(_Base):
+    """Overlapping windows for bidirectional models. ``window`` frames are kept per run,
+    ``margin`` frames on each side are context that is discarded."""
+
+    def __init__(
+        self,
+        desc: ModelDescriptor,
+        prec: Precision,
+        window: int = 16,
+        margin: int = 4,
+        tile: int | None = None,
+    ) -> None:
+        super().__init__(desc, prec)
+        self.window, self.margin, self.tile = window, margin, tile
+        self.buf: list[torch.Tensor] = []  # frames not yet emitted, plus left context
+        self.left = 0  # how many frames at the start of buf are left context only
+
+    @torch.no_grad()
+    def _run(self, frames: list[torch.Tensor], keep: slice) -> torch.Tensor:
+        x = self._to_dev(torch.stack(frames)).unsqueeze(0)
+        with self.prec.autocast(), upsample_tiling(self.model, self.tile):
+            y = self.model(x)[0]
+        return self._out(y[keep])
+
+    def push(self, frames: torch.Tensor) -> torch.Tensor | None:
+        self.buf.extend(frames.unbind(0))
+        outs = []
+        # Emit a window once its right margin has arrived.
+        while len(self.buf) - self.left >= self.window + self.margin:
+            seg = self.buf[: self.left + self.window + self.margin]
+            outs.append(self._run(seg, slice(self.left, self.left + self.window)))
+            drop = self.left + self.window - self.margin
+            self.buf = self.buf[drop:]
+            self.left = self.margin
+        return torch.cat(outs) if outs else None
+
+    def flush(self) -> torch.Tensor | None:
+        if len(self.buf) <= self.left:
+            return None
+        out = self._run(self.buf, slice(self.left, len(self.buf)))
+        self.buf, self.left = [], 0
+        return out
+
+
+class ImageRunner(_Base):
+    """Frame-by-frame single-image SR; frames larger than ``tile`` (LR pixels per side) are cut
+    into tiles with ``overlap`` pixels of context on each side that is cropped away."""
+
+    def __init__(
+        self, desc: ModelDescriptor, prec: Precision, tile: int | None = None, overlap: int = 16
+    ) -> None:
+        super().__init__(desc, prec)
+        self.tile, self.overlap = tile, overlap
+
+    @torch.no_grad()
+    def _sr(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._to_dev(x)
+        if self.prec.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with self.prec.autocast():
+            return self.model(x)
+
+    @torch.no_grad()
+    def push(self, frames: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for f in frames.unbind(0):
+            if self.tile and max(f.shape[-2:]) > self.tile:
+                outs.append(
+                    self._out(tiled(self._sr, f.unsqueeze(0), self.desc.scale, self.tile, self.overlap)[0])
+                )
+            else:
+                outs.append(self._out(self._sr(f.unsqueeze(0))[0]))
+        return torch.stack(outs)
+
+    def flush(self) -> torch.Tensor | None:
+        return None
+
+
+def tiled(fn, x: torch.Tensor, scale: int, tile: int, overlap: int) -> torch.Tensor:
+    """Apply the SR function ``fn`` to (N, C, H, W) ``x`` in tiles of ``tile`` pixels whose
+    ``overlap`` borders are computed and cropped. Exact when ``overlap`` covers ``fn``'s receptive
+    field; otherwise the seams are only approximately invisible."""
+    n, _c, h, w = x.shape
+    out = None
+    for y0 in range(0, h, tile):
+        for x0 in range(0, w, tile):
+            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+            ya, xa = max(0, y0 - overlap), max(0, x0 - overlap)
+            yb, xb = min(h, y1 + overlap), min(w, x1 + overlap)
+            y = fn(x[..., ya:yb, xa:xb])
+            if out is None:
+                out = y.new_zeros(n, y.shape[1], h * scale, w * scale)
+            out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = y[
+                ..., (y0 - ya) * scale : (y1 - ya) * scale, (x0 - xa) * scale : (x1 - xa) * scale
+            ]
+    return out
+
+
+# The BasicVSR upsampler (fusion 1x1, 3x3 at LR, 3x3 at 2x, two 3x3 at 4x, bilinear base) sees
+# 2 LR pixels around each output pixel; 4 is a safe margin that makes tiling exact.
+UPSAMPLER_MARGIN = 4
+
+
+@contextlib.contextmanager
+def upsample_tiling(model: torch.nn.Module, tile: int | None):
+    """Temporarily make ``model.upsample`` work in LR tiles of ``tile`` pixels (exactly)."""
+    if not tile or not isinstance(model, BasicVSR):
+        yield
+        return
+    orig = model.upsample
+
+    def upsample(feat: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        both = torch.cat((feat, lr.to(feat.dtype)), dim=1)
+        nf = feat.shape[1]
+        return tiled(lambda t: orig(t[:, :nf], t[:, nf:]), both, 4, tile, UPSAMPLER_MARGIN)
+
+    model.upsample = upsample  # instance attribute shadows the method
+    try:
+        yield
+    finally:
+        del model.upsample
+        assert model.upsample == orig
+
+
+def make_runner(
+    desc: ModelDescriptor, prec: Precision, *, window: int = 16, margin: int = 4, tile: int | None = None
+) -> _Base:
+    if desc.kind == "image":
+        return ImageRunner(desc, prec, tile=tile)
+    if desc.bidirectional:
+        return WindowRunner(desc, prec, window=window, margin=margin, tile=tile)
+    return UniRunner(desc, prec, tile=tile)

@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+import errno
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from media import write_clip
+from slimvsr.app.cli import main as upscale_main
+from slimvsr.engine import (
+    Finished,
+    Job,
+    Precision,
+    Progress,
+    Started,
+    UniRunner,
+    UpscaleOptions,
+    WindowRunner,
+    probe,
+)
+from slimvsr.engine._media import decode_frames
+from slimvsr.models import EDSR, BasicVSR, describe, save_pretrained
+from tiny import tiny_config
+
+CPU32 = Precision(torch.device("cpu"), torch.float32, channels_last=False)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    out = {}
+    for name, model in (
+        ("uni", BasicVSR(tiny_config("basicvsr", 0))),
+        ("bi", BasicVSR(tiny_config("basicvsr", 1))),
+        ("edsr", EDSR(tiny_config("edsr", 0, scale=2))),
+    ):
+        save_pretrained(model, root / name, {"name": f"tiny-{name}"})
+        out[name] = root / name
+    return out
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("media") / "clip.mp4", n=12)
+
+
+def _video(path: Path) -> tuple[list[float], av.video.stream.VideoStream, tuple[int, int], str]:
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        frames = list(c.decode(vs))
+        ts = [float(f.pts * vs.time_base) for f in frames]
+        return ts, vs.codec_context.name, (frames[0].height, frames[0].width), frames[0].format.name
+
+
+def _packets(path: Path, kind: str) -> list[bytes]:
+    with av.open(str(path)) as c:
+        s = next(s for s in c.streams if s.type == kind)
+        return [bytes(p) for p in c.demux(s) if p.size]
+
+
+def _run(inp: Path, out: Path | None, **kw) -> list:
+    return list(Job(inp, out, UpscaleOptions(**kw)).run())
+
+
+def test_clip_with_audio_keeps_frames_timestamps_and_audio(clip, models, tmp_path) -> None:
+    out = tmp_path / "out.mp4"
+    events = _run(clip, out, model=str(models["uni"]), precision="fp32")
+    assert isinstance(events[0], Started) and isinstance(events[-1], Finished)
+    assert any(isinstance(e, Progress) for e in events)
+    ts_in, _, size_in, _ = _video(clip)
+    ts_out, codec, size_out, _ = _video(out)
+    assert size_out == (size_in[0] * 4, size_in[1] * 4)
+    assert codec == "h264"
+    assert ts_out == ts_in
+    assert _packets(out, "audio") == _packets(clip, "audio")
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_vfr_stays_vfr(models, tmp_path) -> None:
+    src = write_clip(tmp_path / "vfr.mp4", n=9, vfr=True, audio=False)
+    out = tmp_path / "vfr-out.mkv"
+    _run(src, out, model=str(models["edsr"]), precision="fp32")
+    ts_in, ts_out = _video(src)[0], _video(out)[0]
+    assert len(set(np.round(np.diff(ts_in), 3))) > 1  # the input really is VFR
+    assert np.allclose(ts_out, ts_in, atol=1e-3)  # mkv stores milliseconds
+
+
+def test_ten_bit_stays_ten_bit(models, tmp_path) -> None:
+    src = write_clip(tmp_path / "10bit.mkv", n=4, ten_bit=True, audio=False)
+    info = probe(src)
+    assert info.bit_depth == 10
+    _, arr = next(iter(decode_frames(info)))
+    # Decoded to 16-bit without an 8-bit round trip: levels between 8-bit steps are present.
+    assert arr.dtype == np.uint16 and np.mean(arr % 257 != 0) > 0.5
+    out = tmp_path / "10bit-out.mkv"
+    _run(src, out, model=str(models["edsr"]), precision="fp32", encode=_enc("hevc"))
+    assert _video(out)[3] == "yuv420p10le"
+
+
+def _enc(codec: str):
+    from slimvsr.engine import EncodeSettings
+
+    return EncodeSettings(codec=codec)
+
+
+def test_rotation_and_colour_metadata_survive(models, tmp_path) -> None:
+    src = write_clip(tmp_path / "rot.mp4", n=4, rotation=90, bt709=True, audio=False)
+    info = probe(src)
+    assert info.rotation != 0 and info.color.matrix == 1
+    out = tmp_path / "rot-out.mp4"
+    _run(src, out, model=str(models["edsr"]), precision="fp32")
+    o = probe(out)
+    assert o.rotation == info.rotation
+    assert (o.color.primaries, o.color.trc, o.color.matrix, o.color.range) == (1, 1, 1, 1)
+
+
+def test_streaming_uni_equals_whole_sequence(models) -> None:
+    from slimvsr.models import load_model
+
+    desc = load_model(models["uni"])
+    x = torch.rand(10, 3, 12, 14)
+    with torch.no_grad():
+        whole = desc.model(x.unsqueeze(0))[0]
+    r = UniRunner(desc, CPU32)
+    streamed = torch.cat([r.push(x[i : i + 3]) for i in range(0, 10, 3)])
+    # Same recurrence; only batched-SPyNet summation order differs: 1e-5 in [0, 1] units.
+    assert torch.allclose(streamed, whole.clamp(0, 1), atol=1e-5)
+    tiled = UniRunner(desc, CPU32, tile=5)
+    streamed_tiled = torch.cat([tiled.push(x[i : i + 4]) for i in range(0, 10, 4)])
+    # Upsampler tiling with a 4-pixel margin covers its receptive field: exact up to float.
+    assert torch.allclose(streamed_tiled, whole.clamp(0, 1), atol=1e-5)
+
+
+def test_bidirectional_windows_close_to_whole_sequence(models) -> None:
+    from slimvsr.models import load_model
+
+    desc = load_model(models["bi"])
+    assert desc.bidirectional
+    x = torch.rand(23, 3, 12, 14)
+    with torch.no_grad():
+        whole = desc.model(x.unsqueeze(0))[0].clamp(0, 1)
+    r = WindowRunner(desc, CPU32, window=6, margin=3)
+    outs = [y for i in range(0, 23, 5) if (y := r.push(x[i : i + 5])) is not None]
+    outs.append(r.flush())
+    win = torch.cat(outs)
+    assert win.shape == whole.shape
+    # Each kept frame sees >= 3 frames of context each way; the rest of the sequence reaches
+    # it only through the recurrent state. Stated tolerance: PSNR >= 40 dB against whole.
+    mse = torch.mean((win - whole) ** 2).item()
+    assert 10 * np.log10(1 / max(mse, 1e-12)) >= 40
+
+
+def test_cancel_leaves_no_output(models, tmp_path) -> None:
+    src = write_clip(tmp_path / "long.mp4", n=40, audio=True)
+    out = tmp_path / "long-out.mp4"
+    job = Job(src, out, UpscaleOptions(model=str(models["uni"]), chunk=4, precision="fp32"))
+    from slimvsr.errors import Cancelled
+
+    with pytest.raises(Cancelled):
+        for ev in job.run():
+            if isinstance(ev, Progress) and ev.frames_done >= 8:
+                job.cancel()
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_closing_generator_leaves_no_output(models, tmp_path, clip) -> None:
+    out = tmp_path / "closed.mp4"
+    gen = Job(clip, out, UpscaleOptions(model=str(models["uni"]), chunk=2)).run()
+    for ev in gen:
+        if isinstance(ev, Progress):
+            break
+    gen.close()
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_start_duration_preview(models, tmp_path) -> None:
+    src = write_clip(tmp_path / "p.mp4", n=20, fps=10)
+    out = tmp_path / "p-out.mp4"
+    _run(src, out, model=str(models["edsr"]), start=0.5, duration=1.0)
+    ts = _video(out)[0]
+    assert len(ts) == 10 and ts[0] == pytest.approx(0.0)
+    audio_s = sum(1024 for _ in _packets(out, "audio")) / 48000
+    assert 0.9 <= audio_s <= 1.2
+
+
+def test_image_in_image_out(models, tmp_path) -> None:
+    from PIL import Image
+
+    src = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8)).save(src)
+    assert upscale_main([str(src), "-m", str(models["edsr"]), "-q"]) == 0
+    out = tmp_path / "photo.edsr-x2.png"
+    assert Image.open(out).size == (48, 40)
+    # A second run refuses to overwrite; --overwrite replaces.
+    assert upscale_main([str(src), "-m", str(models["edsr"]), "-q"]) == 2
+    assert upscale_main([str(src), "-m", str(models["edsr"]), "-q", "--overwrite"]) == 0
+
+
+def test_several_inputs_into_folder(models, tmp_path, clip) -> None:
+    from PIL import Image
+
+    img = tmp_path / "a.jpg"
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(img)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    assert upscale_main([str(clip), str(img), "-m", str(models["edsr"]), "-o", str(outdir), "-q"]) == 0
+    assert sorted(p.name for p in outdir.iterdir()) == ["a.edsr-x2.jpg", "clip.edsr-x2.mp4"]
+
+
+# -- errors: one line, exit code 2 for usage/input errors -------------------------------------
+def _err(capsys, argv: list[str]) -> tuple[int, str]:
+    code = upscale_main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err[-1] if err else ""
+
+
+def test_error_missing_file(capsys, tmp_path) -> None:
+    code, msg = _err(capsys, [str(tmp_path / "nope.mp4")])
+    assert code == 2 and "nope.mp4: no such file" in msg
+
+
+def test_error_not_media(capsys, tmp_path) -> None:
+    p = tmp_path / "notes.mp4"
+    p.write_text("this is not a video")
+    code, msg = _err(capsys, [str(p)])
+    assert code == 2 and "not a media file" in msg
+
+
+def test_error_no_video_stream(capsys, tmp_path) -> None:
+    p = tmp_path / "sound.m4a"
+    with av.open(str(p), "w", format="mp4") as out:
+        a = out.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        for k in range(0, 48000, 1024):
+            f = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            f.sample_rate, f.pts, f.time_base = 48000, k, Fraction(1, 48000)
+            out.mux(a.encode(f))
+        out.mux(a.encode(None))
+    code, msg = _err(capsys, [str(p)])
+    assert code == 2 and "no video stream" in msg
+
+
+def test_error_truncated(capsys, clip, tmp_path) -> None:
+    p = tmp_path / "cut.mp4"
+    p.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    code, msg = _err(capsys, [str(p)])
+    assert code == 2 and "cut.mp4" in msg
+
+
+def test_error_unknown_model_and_scale(capsys, clip) -> None:
+    code, msg = _err(capsys, [str(clip), "-m", "nope"])
+    assert code == 2 and "unknown model 'nope'" in msg
+    code, msg = _err(capsys, [str(clip), "-m", "edsrmini", "-s", "3"])
+    assert code == 2 and "does not do x3" in msg
+
+
+def test_error_codec_container_mismatch(capsys, clip, models, tmp_path) -> None:
+    code, msg = _err(
+        capsys, [str(clip), "-m", str(models["edsr"]), "-o", str(tmp_path / "x.webm"), "--codec", "h264"]
+    )
+    assert code == 2 and "cannot hold h264" in msg
+
+
+def test_error_missing_cuda_device(capsys, clip, models) -> None:
+    code, msg = _err(capsys, [str(clip), "-m", str(models["edsr"]), "--device", "cuda:7"])
+    assert code == 2 and "cuda:7 is not available" in msg
+
+
+def test_error_no_space_left(capsys, clip, models, tmp_path, monkeypatch) -> None:
+    from slimvsr.engine import _encode
+
+    monkeypatch.setattr(
+        _encode.VideoSink,
+        "write",
+        lambda self, pts, rgb: _encode._raise_os(
+            OSError(errno.ENOSPC, "No space left on device"), self.final
+        ),
+    )
+    out = tmp_path / "full.mp4"
+    code, msg = _err(capsys, [str(clip), "-m", str(models["edsr"]), "-o", str(out)])
+    assert code == 2 and "no space left" in msg
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_error_output_is_input(capsys, clip, models) -> None:
+    code, msg = _err(capsys, [str(clip), "-m", str(models["edsr"]), "-o", str(clip), "--overwrite"])
+    assert code == 2 and "would overwrite the input" in msg
+
+
+def test_debug_env_shows_traceback(clip, monkeypatch) -> None:
+    from slimvsr.errors import ModelError
+
+    monkeypatch.setenv("SLIMVSR_DEBUG", "1")
+    with pytest.raises(ModelError):
+        upscale_main([str(clip), "-m", "nope"])
+
+
+def test_describe_rejects_flow_network() -> None:
+    from slimvsr.errors import ModelError
+    from slimvsr.models import SPyNet
+
+    with pytest.raises(ModelError):
+        describe(SPyNet())

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from slimvsr.errors import WeightsError
+from slimvsr.models import (
+    NAMED_CONFIGS,
+    BasicVSR,
+    build_model,
+    config_from_dict,
+    config_to_dict,
+    flow_warp,
+    load_pretrained,
+    save_pretrained,
+)
+from tiny import ARCH_NAMES, pruned_basicvsr_config, tiny_config
+
+
+def _input(model: torch.nn.Module, h: int = 13, w: int = 17) -> tuple[torch.Tensor, ...]:
+    if isinstance(model, BasicVSR):
+        return (torch.rand(1, 3, 3, h, w),)
+    if type(model).__name__ == "SPyNet":
+        return (torch.rand(1, 3, h, w), torch.rand(1, 3, h, w))
+    return (torch.rand(1, 3, h, w),)
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_forward_shape(arch: str, seed: int) -> None:
+    model = build_model(arch, tiny_config(arch, seed)).eval()
+    x = _input(model)
+    with torch.no_grad():
+        y = model(*x)
+    if arch == "spynet":
+        assert y.shape == (1, 2, 13, 17)
+    elif arch == "basicvsr":
+        assert y.shape == (1, 3, 3, 52, 68)
+    else:
+        assert y.shape == (1, 3, 26, 34)
+    assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("arch", ARCH_NAMES)
+def test_save_load_roundtrip(arch: str, tmp_path) -> None:
+    model = build_model(arch, tiny_config(arch, 1)).eval()
+    cfg = save_pretrained(model, tmp_path / "m", {"name": f"tiny-{arch}"})
+    loaded, meta = load_pretrained(tmp_path / "m")
+    assert meta["sha256"] == cfg["sha256"]
+    assert type(loaded) is type(model)
+    x = _input(model)
+    with torch.no_grad():
+        assert torch.equal(model(*x), loaded(*x))
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_pruned_basicvsr_roundtrip(bidirectional: bool, tmp_path) -> None:
+    cfg = pruned_basicvsr_config(3, bidirectional)
+    model = BasicVSR(cfg).eval()
+    save_pretrained(model, tmp_path / "p")
+    # The folder alone rebuilds the pruned network: widths and kept indices come from config.json.
+    saved = json.loads((tmp_path / "p" / "config.json").read_text())
+    assert saved["config"]["forward_blocks"][0]["in_idx"] == list(cfg.forward_blocks[0].in_idx)
+    loaded, _ = load_pretrained(tmp_path / "p")
+    assert loaded.config == cfg
+    x = torch.rand(1, 4, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+def test_config_dict_roundtrip() -> None:
+    cfg = pruned_basicvsr_config(5)
+    assert config_from_dict(type(cfg), json.loads(json.dumps(config_to_dict(cfg)))) == cfg
+
+
+def test_unknown_config_key_refused() -> None:
+    with pytest.raises(ValueError, match="unknown config keys"):
+        config_from_dict(type(tiny_config("edsr")), {"num_feat": 4, "bogus": 1})
+
+
+def test_tampered_and_truncated_weights_refused(tmp_path) -> None:
+    model = build_model("edsr", tiny_config("edsr"))
+    save_pretrained(model, tmp_path / "m")
+    w = tmp_path / "m" / "model.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 0xFF
+    w.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256 does not match"):
+        load_pretrained(tmp_path / "m")
+    w.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(WeightsError, match="sha256 does not match"):
+        load_pretrained(tmp_path / "m")
+    # Without the checksum guard, the truncated file is still refused by the safe loader.
+    with pytest.raises(WeightsError, match="unreadable safetensors"):
+        load_pretrained(tmp_path / "m", verify=False)
+
+
+def test_weights_that_do_not_fit_config_refused(tmp_path) -> None:
+    model = build_model("edsr", tiny_config("edsr"))
+    save_pretrained(model, tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["config"]["num_feat"] += 4
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(WeightsError, match="do not fit the config"):
+        load_pretrained(tmp_path / "m")
+
+
+def test_flow_warp_integer_shift_is_exact() -> None:
+    x = torch.rand(1, 3, 8, 9)
+    flow = torch.zeros(1, 2, 8, 9)
+    flow[:, 0] = 2.0  # sample 2 px to the right
+    y = flow_warp(x, flow)
+    assert torch.allclose(y[..., :, :-2], x[..., :, 2:], atol=1e-6)
+    assert torch.equal(y[..., :, -2:], torch.zeros_like(y[..., :, -2:]))  # zero padding outside
+
+
+def test_flow_warp_bf16_keeps_subpixel_accuracy() -> None:
+    # Coordinates are computed in float32 even for bf16 features (bf16 cannot represent 300.5).
+    x = torch.arange(320, dtype=torch.float32).view(1, 1, 1, 320).repeat(1, 1, 4, 1)
+    flow = torch.full((1, 2, 4, 320), 0.5)
+    flow[:, 1] = 0
+    y = flow_warp(x.bfloat16(), flow.bfloat16()).float()
+    assert (y[..., :-1] - (x[..., :-1] + 0.5)).abs().max() <= 2.0  # bf16 value rounding only
+
+
+@pytest.mark.parametrize("name", sorted(NAMED_CONFIGS))
+def test_named_configs_build(name: str) -> None:
+    with torch.device("meta"):
+        m = NAMED_CONFIGS[name].build()
+    assert sum(p.numel() for p in m.parameters()) > 0
+
+
+def test_basicvsr_uni_chunked_equals_whole_sequence() -> None:
+    # The causal model carries (last frame, hidden state) across chunks: identical maths, so the
+    # only differences are float reassociation in batched SPyNet calls (tolerance 1e-5).
+    model = BasicVSR(tiny_config("basicvsr", 0)).eval()
+    assert not model.config.bidirectional
+    x = torch.rand(1, 7, 3, 16, 20)
+    with torch.no_grad():
+        whole = model(x)
+        a, st = model.forward_chunk(x[:, :3], None)
+        b, st = model.forward_chunk(x[:, 3:4], st)
+        c, _ = model.forward_chunk(x[:, 4:], st)
+    assert torch.allclose(torch.cat([a, b, c], 1), whole, atol=1e-5)

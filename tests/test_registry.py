@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from slimvsr.app.cli import main as upscale_main
+from slimvsr.errors import ModelError
+from slimvsr.models import (
+    WEIGHTS,
+    _weights,
+    build_model,
+    list_weights,
+    load_model,
+    named_config,
+    profile_model,
+    resolve,
+    save_pretrained,
+    sha256_file,
+)
+from slimvsr.models._io import default_profile_size
+from tiny import tiny_config
+
+
+def test_one_default_per_kind() -> None:
+    kinds = {e.kind for e in WEIGHTS.values()}
+    for k in kinds:
+        assert sum(e.default for e in WEIGHTS.values() if e.kind == k) == 1
+
+
+def test_entries_point_at_named_configs() -> None:
+    for e in WEIGHTS.values():
+        named = named_config(e.config_name)
+        for s in e.scales:
+            with torch.device("meta"):
+                assert named.build(s).config.scale == s
+
+
+def test_unknown_model_and_scale_errors() -> None:
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        resolve("nope")
+    with pytest.raises(ModelError, match="does not do x3"):
+        resolve("edsrmini", 3)
+
+
+def _check_meta(folder: Path) -> None:
+    """Recompute params, MACs and sha256 and compare them with config.json."""
+    meta = json.loads((folder / "config.json").read_text())
+    model, _ = load_model(folder).model, None
+    assert sha256_file(folder / "model.safetensors") == meta["sha256"]
+    kind = "video" if meta["architecture"] == "basicvsr" else "image"
+    size = default_profile_size(kind, meta["config"].get("scale", 4))
+    prof = profile_model(model, size)
+    assert prof.params == meta["params"]
+    assert prof.macs == meta["macs"]
+    assert meta["macs_input_size"] == list(size)
+
+
+@pytest.mark.parametrize(
+    "info", [w for w in list_weights() if w.present], ids=lambda w: f"{w.entry.name}-x{w.scale}"
+)
+def test_bundled_weights_metadata_is_true(info) -> None:
+    _check_meta(info.folder)
+    meta = info.meta
+    assert meta["licence"]
+    assert meta["validation"]["command"]
+    assert meta["training"]["data"]
+
+
+def test_metadata_check_catches_lies(tmp_path) -> None:
+    save_pretrained(build_model("edsr", tiny_config("edsr")), tmp_path / "m")
+    _check_meta(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["params"] += 1
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(AssertionError):
+        _check_meta(tmp_path / "m")
+
+
+def _fake_hub(cache: Path, repo_id: str, src: Path) -> Path:
+    """Lay out ``src`` as huggingface_hub's cache does: blobs, a snapshot, refs/main."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = "0" * 40
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    for f in src.iterdir():
+        (snap / f.name).write_bytes(f.read_bytes())
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return snap
+
+
+def test_resolves_from_hub_cache_offline(tmp_path, _isolated_hub_cache, monkeypatch) -> None:
+    monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "nothing-bundled")
+    assert not resolve("edsrmini", 2).present
+    model = named_config("edsrmini").build(2)
+    save_pretrained(model, tmp_path / "src", {"name": "edsrmini"})
+    snap = _fake_hub(_isolated_hub_cache, "slimvsr/edsrmini-x2", tmp_path / "src")
+    info = resolve("edsrmini", 2)
+    assert info.present and info.source == "hub-cache" and info.folder == snap
+    desc = load_model("edsrmini", 2)
+    assert desc.scale == 2 and desc.kind == "image"
+
+
+def test_bundled_takes_precedence(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path)
+    save_pretrained(named_config("edsrmini").build(4), tmp_path / "edsrmini-x4")
+    info = resolve("edsrmini", 4)
+    assert info.source == "bundled"
+    _check_meta(info.folder)
+
+
+def test_missing_weights_error_is_actionable(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path)
+    with pytest.raises(ModelError, match="weights are not installed"):
+        load_model("swinirmini", 2)
+
+
+def test_list_models_json(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path)
+    save_pretrained(
+        named_config("edsrmini").build(2),
+        tmp_path / "edsrmini-x2",
+        {"validation": {"last": {"psnr_y": 30.5, "ssim_y": 0.9}, "command": "x"}},
+    )
+    assert upscale_main(["--list-models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    names = {(r["name"], r["scale"]) for r in rows}
+    assert names == {(e.name, s) for e in WEIGHTS.values() for s in e.scales}
+    row = next(r for r in rows if r["name"] == "edsrmini" and r["scale"] == 2)
+    assert row["present"] and row["kind"] == "image" and row["psnr_y"] == 30.5
+    assert row["params"] == 49603
+    assert not next(r for r in rows if r["name"] == "swinirmini")["present"]
+    assert upscale_main(["--list-models"]) == 0
+    assert "edsrmini" in capsys.readouterr().out

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from media import moving_pattern
+from slimvsr.compression._train import TrainConfig, lr_at, train
+from slimvsr.models import load_pretrained
+
+
+def make_corpus(root: Path) -> Path:
+    """A tiny corpus in the prepared layout: smooth textured photos and two short clips."""
+    from PIL import Image
+
+    for split, n in (("train", 3), ("val", 1)):
+        d = root / "images" / split
+        d.mkdir(parents=True)
+        for i in range(n):
+            f = moving_pattern(1, 72, 80, seed=i + (10 if split == "val" else 0))[0]
+            Image.fromarray(f).save(d / f"p{i}.png")
+        clip = root / "video" / split / "c0"
+        clip.mkdir(parents=True)
+        for j, f in enumerate(moving_pattern(6, 48, 56, seed=5)):
+            Image.fromarray(f).save(clip / f"{j:05d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def _cfg(out: Path, corpus: Path, **kw) -> TrainConfig:
+    base = dict(
+        recipe="image",
+        model="edsrmini",
+        out=str(out),
+        data=str(corpus),
+        scale=2,
+        steps=6,
+        batch=4,
+        patch=12,
+        lr=1e-3,
+        precision="fp32",
+        val_every=3,
+        log_every=1,
+        ckpt_every_s=0.0,
+        model_overrides=(("num_feat", 8), ("num_block", 1)),
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_cosine_schedule_is_pure() -> None:
+    cfg = TrainConfig(recipe="image", model="edsrmini", out="x", steps=100, lr=1.0, min_lr=0.0, warmup=10)
+    assert lr_at(0, cfg, 1.0) == pytest.approx(0.1)
+    assert lr_at(10, cfg, 1.0) == pytest.approx(1.0)
+    assert lr_at(55, cfg, 1.0) == pytest.approx(0.5)
+    assert lr_at(100, cfg, 1.0) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "recipe,model", [("image", "edsrmini"), ("vsr", "basicvsr-uni"), ("spynet", "spynet")]
+)
+def test_smoke_each_recipe(recipe, model, corpus, tmp_path) -> None:
+    over = {
+        "spynet": (),
+        "image": (("num_feat", 8), ("num_block", 1)),
+        "vsr": (("num_feat", 8), ("num_block", 1)),
+    }[recipe]
+    cfg = _cfg(
+        tmp_path / recipe,
+        corpus,
+        recipe=recipe,
+        model=model,
+        steps=2,
+        val_every=2,
+        scale=4 if recipe == "vsr" else 2,
+        frames=3,
+        patch={"vsr": 8, "image": 16, "spynet": 32}[recipe],
+        batch=2,
+        model_overrides=over,
+    )
+    train(cfg)
+    log = (tmp_path / recipe / "log.jsonl").read_text()
+    assert '"val"' in log and '"loss"' in log
+
+
+class _Crash:
+    """Wraps a task and raises at step ``at``, like a killed process."""
+
+    def __init__(self, task, at: int) -> None:
+        self.task, self.at = task, at
+
+    def batch(self, step, rank, world):
+        if step == self.at:
+            raise KeyboardInterrupt
+        return self.task.batch(step, rank, world)
+
+    def __getattr__(self, name):
+        return getattr(self.task, name)
+
+
+def test_resume_is_exact(corpus, tmp_path) -> None:
+    from slimvsr.compression._tasks import make_task
+
+    straight = train(_cfg(tmp_path / "a", corpus))
+    cfg = _cfg(tmp_path / "b", corpus)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, task=_Crash(make_task(cfg), at=4))
+    resumed = train(cfg)
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=False):
+        assert torch.equal(a, b), k
+
+
+def test_bf16_training_step_runs(corpus, tmp_path) -> None:
+    model = train(_cfg(tmp_path / "bf", corpus, precision="bf16", steps=2))
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+DDP_SCRIPT = """
+import sys, torch
+from slimvsr.compression._train import TrainConfig, train
+cfg = TrainConfig(recipe="image", model="edsrmini", out=sys.argv[1], data=sys.argv[2], scale=2,
+                  steps=4, batch=4, patch=12, lr=1e-3, precision="fp32", val_every=100,
+                  log_every=1, ckpt_every_s=0.0, model_overrides=(("num_feat", 8), ("num_block", 1)),
+                  threads=1)
+model = train(cfg)
+rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+torch.save(model.state_dict(), f"{sys.argv[1]}/final-rank{rank}.pt")
+"""
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_one(corpus, tmp_path) -> None:
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    two, one = tmp_path / "two", tmp_path / "one"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29533",
+            str(script),
+            str(two),
+            str(corpus),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [sys.executable, str(script), str(one), str(corpus)], check=True, capture_output=True, timeout=300
+    )
+    r0 = torch.load(two / "final-rank0.pt", weights_only=True)
+    r1 = torch.load(two / "final-rank1.pt", weights_only=True)
+    ref = torch.load(one / "final-rank0.pt", weights_only=True)
+    for k in ref:
+        assert torch.equal(r0[k], r1[k]), f"ranks out of sync at {k}"
+        # Gradients are averaged across 2 half-batches instead of summed over one batch:
+        # same maths, different float summation order.
+        assert torch.allclose(r0[k], ref[k], atol=1e-5, rtol=1e-4), k
+
+
+def test_export_writes_metadata(corpus, tmp_path) -> None:
+    from slimvsr.compression._publish import export_run
+
+    cfg = _cfg(tmp_path / "e", corpus, steps=3)
+    model = train(cfg)
+    folder = export_run(model, cfg, tmp_path / "e" / "model", command="vsr-compress train ...")
+    m, meta = load_pretrained(folder)
+    assert meta["training"]["steps"] == 3
+    assert meta["validation"]["last"]["psnr_y"] > 0
+    assert meta["params"] == sum(p.numel() for p in m.parameters())
+    assert np.isfinite(meta["validation"]["last"]["ssim_y"])
