@@ -85,3 +85,20 @@ def write_clip(
                 out.mux(a.encode(af))
             out.mux(a.encode(None))
     return path
+
+
+def make_corpus(root: Path) -> Path:
+    """A tiny corpus in the prepared layout: smooth textured photos and two short clips."""
+    from PIL import Image
+
+    for split, n in (("train", 3), ("val", 1)):
+        d = root / "images" / split
+        d.mkdir(parents=True)
+        for i in range(n):
+            f = moving_pattern(1, 72, 80, seed=i + (10 if split == "val" else 0))[0]
+            Image.fromarray(f).save(d / f"p{i}.png")
+        clip = root / "video" / split / "c0"
+        clip.mkdir(parents=True)
+        for j, f in enumerate(moving_pattern(6, 48, 56, seed=5)):
+            Image.fromarray(f).save(clip / f"{j:05d}.png")
+    return root

@@ -11,7 +11,7 @@ from typing import Any
 # (model, preset) -> TrainConfig fields. The recipe field picks the task.
 RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # SPyNet from scratch on synthetic-motion pairs with exact flow.
-    ("spynet", "cpu"): dict(recipe="spynet", steps=4000, batch=16, patch=128, lr=2e-4, warmup=200),
+    ("spynet", "cpu"): dict(recipe="spynet", steps=2500, batch=16, patch=128, lr=2e-4, warmup=200),
     ("spynet", "paper"): dict(recipe="spynet", steps=100_000, batch=32, patch=256, lr=1e-4, warmup=1000),
     # BasicVSR (Chan et al.): Adam 2e-4, cosine, 300k iters, batch 8 x 15 frames of 64x64 LR,
     # SPyNet at 2.5e-5 and frozen for the first 5000 iterations.

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._tasks import PhotoPool, load_rgb
+from ._tasks import PhotoPool, load_clips
 from .data._synth import MotionConfig, render_clip
 from .degrade import degrade, imresize
 from .metrics import psnr_y, ssim_y, to_uint8
@@ -35,15 +35,6 @@ def _augment(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         x = np.swapaxes(x, -3, -2)
     return np.ascontiguousarray(x)
-
-
-def load_clips(root: Path, split: str) -> list[np.ndarray]:
-    """Real video clips of the corpus as uint8 arrays (T, H, W, 3)."""
-    clips = []
-    for d in sorted((Path(root) / "video" / split).iterdir()):
-        frames = sorted(d.glob("*.png"))
-        clips.append(np.stack([(load_rgb(f) * 255).round().astype(np.uint8) for f in frames]))
-    return clips
 
 
 def sr_metrics(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[float, float]:

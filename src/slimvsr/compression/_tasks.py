@@ -22,6 +22,15 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
 
 
+def load_clips(root: Path, split: str) -> list[np.ndarray]:
+    """Real video clips of the corpus as uint8 arrays (T, H, W, 3)."""
+    clips = []
+    for d in sorted((Path(root) / "video" / split).iterdir()):
+        frames = sorted(d.glob("*.png"))
+        clips.append(np.stack([(load_rgb(f) * 255).round().astype(np.uint8) for f in frames]))
+    return clips
+
+
 class PhotoPool:
     """The training (or validation) photos of the corpus, held in memory."""
 
@@ -52,34 +61,84 @@ class PhotoPool:
 
 
 class SpyNetTask:
-    """Supervised flow: frame pairs rendered with exact flow; loss = mean end-point error."""
+    """Supervised flow; loss = mean end-point error. Each training pair is one of:
+
+    * synthetic motion at photo scale, with exact flow (``1 - real_p - lr_p`` of the pairs);
+    * synthetic motion rendered at 4x and BI-degraded to LR, the domain BasicVSR feeds SPyNet,
+      with the exact flow averaged over each 4x4 block and divided by 4 (``lr_p``);
+    * consecutive frames of the real training video (randomly reduced by 1-2.5x), labelled with
+      OpenCV's DIS flow as pseudo ground truth, for real motion, noise and compression (``real_p``).
+    """
+
+    real_p = 0.35
+    lr_p = 0.3
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
         self.pool = PhotoPool(Path(cfg.data), "train")
         self.val_pool = PhotoPool(Path(cfg.data), "val")
+        self.clips = load_clips(Path(cfg.data), "train")
         self.motion = MotionConfig(max_speed=10.0)
-        self._val = self._pairs(np.random.default_rng(12345), self.val_pool, 32)
+        self._dis = None
+        self._val = self._pairs(np.random.default_rng(12345), self.val_pool, 32, synthetic_only=True)
 
-    def _pairs(self, rng: np.random.Generator, pool: PhotoPool, n: int) -> dict[str, torch.Tensor]:
+    def _synthetic(self, rng: np.random.Generator, pool: PhotoPool, p: int, lr: bool):
+        if lr:
+            from .degrade import bi_degrade
+
+            s = 4 * p
+            src = pool.crop(rng, 2 * s)
+            fg = pool.crop(rng, s // 2)
+            frames, fl = render_clip(rng, src, 2, (s, s), MotionConfig(max_speed=24.0), fg_photo=fg,
+                                     speed_scale=rng.uniform(0.1, 1.0))
+            x = bi_degrade(torch.from_numpy(frames).permute(0, 3, 1, 2), 4).clamp(0, 1)
+            x = torch.round(x * 255) / 255
+            flow = fl[1].reshape(2, p, 4, p, 4).mean(axis=(2, 4)) / 4.0
+            return x[1].permute(1, 2, 0).numpy(), x[0].permute(1, 2, 0).numpy(), flow
+        src = pool.crop(rng, 3 * p, max_down=2.5)
+        fg = pool.crop(rng, p, max_down=2.0)
+        frames, fl = render_clip(rng, src, 2, (p, p), self.motion, fg_photo=fg,
+                                 speed_scale=rng.uniform(0.2, 1.0))
+        return frames[1], frames[0], fl[1]
+
+    def _real(self, rng: np.random.Generator, p: int):
+        if self._dis is None:
+            self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        clip = self.clips[rng.integers(len(self.clips))]
+        t = int(rng.integers(1, len(clip)))
+        cur, prev = clip[t], clip[t - 1]
+        if rng.random() < 0.5:
+            cur, prev = prev, cur
+        f = rng.uniform(1.0, 2.5)
+        h, w = cur.shape[:2]
+        size = (max(p, int(w / f)), max(p, int(h / f)))
+        cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
+        prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
+        y = int(rng.integers(0, cur.shape[0] - p + 1))
+        x = int(rng.integers(0, cur.shape[1] - p + 1))
+        cur, prev = cur[y:y + p, x:x + p], prev[y:y + p, x:x + p]
+        g = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)  # noqa: E731
+        flow = self._dis.calc(g(cur), g(prev), None).transpose(2, 0, 1)
+        return cur.astype(np.float32) / 255, prev.astype(np.float32) / 255, flow
+
+    def _pairs(self, rng: np.random.Generator, pool: PhotoPool, n: int,
+               synthetic_only: bool = False) -> dict[str, torch.Tensor]:
         p = self.cfg.patch
         refs, supps, flows = [], [], []
         for _ in range(n):
-            src = pool.crop(rng, 3 * p, max_down=2.5)
-            fg = pool.crop(rng, p, max_down=2.0)
-            frames, fl = render_clip(
-                rng, src, 2, (p, p), self.motion, fg_photo=fg, speed_scale=rng.uniform(0.2, 1.0)
-            )
-            frames = frames + rng.normal(0, rng.uniform(0, 0.01), frames.shape).astype(np.float32)
-            refs.append(frames[1])
-            supps.append(frames[0])
-            flows.append(fl[1])
+            u = 1.0 if synthetic_only else rng.random()
+            if u < self.real_p and self.clips:
+                ref, supp, fl = self._real(rng, p)
+            else:
+                ref, supp, fl = self._synthetic(rng, pool, p, lr=u < self.real_p + self.lr_p)
+                noise = rng.normal(0, rng.uniform(0, 0.01), (2, *ref.shape)).astype(np.float32)
+                ref, supp = ref + noise[0], supp + noise[1]
+            refs.append(ref)
+            supps.append(supp)
+            flows.append(fl)
         t = lambda a: torch.from_numpy(np.stack(a)).float()  # noqa: E731
-        return {
-            "ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
-            "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1),
-            "flow": t(flows),
-        }
+        return {"ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
+                "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1), "flow": t(flows)}
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])

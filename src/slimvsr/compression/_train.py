@@ -13,6 +13,8 @@ import json
 import logging
 import math
 import os
+import queue
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,6 +106,44 @@ def build_for_training(cfg: TrainConfig) -> nn.Module:
     return model
 
 
+class _Prefetch:
+    """Builds the batches of the coming steps in a background thread (data synthesis in numpy and
+    OpenCV releases the GIL), so the model does not wait for them. Batches are a pure function of
+    the step, so prefetching changes nothing in what is trained."""
+
+    def __init__(self, task: Any, start: int, stop: int, rank: int, world: int, depth: int = 2) -> None:
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.halt = threading.Event()
+
+        def work() -> None:
+            for s in range(start, stop):
+                try:
+                    item = (s, task.batch(s, rank, world), None)
+                except BaseException as e:
+                    item = (s, None, e)
+                while not self.halt.is_set():
+                    try:
+                        self.q.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if self.halt.is_set() or item[2] is not None:
+                    return
+
+        self.thread = threading.Thread(target=work, name="slimvsr-data", daemon=True)
+        self.thread.start()
+
+    def get(self, step: int) -> dict[str, torch.Tensor]:
+        s, batch, err = self.q.get()
+        if err is not None:
+            raise err
+        assert s == step, (s, step)
+        return batch
+
+    def close(self) -> None:
+        self.halt.set()
+
+
 def _save_ckpt(
     path: Path,
     model: nn.Module,
@@ -172,13 +212,14 @@ def train(cfg: TrainConfig, task: Any | None = None) -> nn.Module:
     t0, s0 = time.monotonic(), step
     wall0 = extra["wall_s"]
     model.train()
+    batches = _Prefetch(task, step, cfg.steps, rank, world)
     try:
         while step < cfg.steps:
             if flow_params and step == cfg.freeze_flow_steps and not flow_params[0].requires_grad:
                 ddp = wrap()
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg, g["base_lr"])
-            batch = task.batch(step, rank, world)
+            batch = batches.get(step)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):
                 loss = task.loss(ddp, batch)
             opt.zero_grad(set_to_none=True)
@@ -220,6 +261,7 @@ def train(cfg: TrainConfig, task: Any | None = None) -> nn.Module:
                 _save_ckpt(ckpt, model, opt, step, cfg, extra)
                 t_last_ckpt = now
     finally:
+        batches.close()
         if logf:
             logf.close()
     return model.to(memory_format=torch.contiguous_format)

