@@ -70,7 +70,7 @@ def stage_rates(inp: Path, model: str, chunk: int) -> dict[str, float]:
     t = time.perf_counter()
     outs = []
     for i in range(0, len(frames), chunk):
-        y = runner.push(_to_tensor(frames[i:i + chunk]))
+        y = runner.push(_to_tensor(frames[i : i + chunk]))
         if y is not None:
             outs.append(y)
     y = runner.flush()
@@ -86,8 +86,12 @@ def stage_rates(inp: Path, model: str, chunk: int) -> dict[str, float]:
     sink.close()
     encode_fps = len(sr) / (time.perf_counter() - t)
     tmp.unlink()
-    return {"decode_fps": decode_fps, "model_fps": model_fps, "encode_fps": encode_fps,
-            "precision": prec.name}
+    return {
+        "decode_fps": decode_fps,
+        "model_fps": model_fps,
+        "encode_fps": encode_fps,
+        "precision": prec.name,
+    }
 
 
 def end_to_end(inp: Path, model: str, chunk: int) -> dict[str, float]:
@@ -97,8 +101,12 @@ def end_to_end(inp: Path, model: str, chunk: int) -> dict[str, float]:
     fin = list(job.run())[-1]
     el = time.perf_counter() - t
     out.unlink()
-    return {"e2e_fps": fin.frames / el, "frames": fin.frames, "busy_s": fin.busy_s,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "e2e_fps": fin.frames / el,
+        "frames": fin.frames,
+        "busy_s": fin.busy_s,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def child(mode: str, inp: str, model: str, chunk: int) -> None:
@@ -107,8 +115,12 @@ def child(mode: str, inp: str, model: str, chunk: int) -> None:
 
 
 def run_child(mode: str, inp: Path, model: str, chunk: int) -> dict:
-    r = subprocess.run([sys.executable, __file__, "--child", mode, str(inp), "--model", model,
-                        "--chunk", str(chunk)], capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(inp), "--model", model, "--chunk", str(chunk)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -129,13 +141,21 @@ def main() -> None:
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     crop = tuple(int(v) for v in a.crop.split("x")) if a.crop else None
-    res: dict = {"model": a.model, "clip": a.src, "crop": a.crop, "chunk": a.chunk,
-                 "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-                            f"torch {torch.__version__}, PyAV {av.__version__}"}
+    res: dict = {
+        "model": a.model,
+        "clip": a.src,
+        "crop": a.crop,
+        "chunk": a.chunk,
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, PyAV {av.__version__}",
+    }
     for label, n in (("short", a.frames), ("long", 10 * a.frames)):
         inp = make_input(Path(a.src), work / f"{label}.mp4", n, crop)
-        res[label] = {**run_child("stages", inp, a.model, a.chunk),
-                      **run_child("e2e", inp, a.model, a.chunk), "input_frames": n}
+        res[label] = {
+            **run_child("stages", inp, a.model, a.chunk),
+            **run_child("e2e", inp, a.model, a.chunk),
+            "input_frames": n,
+        }
     res["e2e_over_model_long"] = res["long"]["e2e_fps"] / res["long"]["model_fps"]
     res["peak_long_over_short"] = res["long"]["peak_rss_mb"] / res["short"]["peak_rss_mb"]
     text = json.dumps(res, indent=2)

@@ -66,8 +66,9 @@ def test_y_channel_and_psnr() -> None:
 def test_synthetic_flow_is_exact(seed: int) -> None:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:200, 0:240] / 12.0
-    photo = np.stack([np.sin(xx) * 0.5 + 0.5, np.cos(yy) * 0.5 + 0.5, np.sin(xx + yy) * 0.5 + 0.5],
-                     -1).astype(np.float32)
+    photo = np.stack(
+        [np.sin(xx) * 0.5 + 0.5, np.cos(yy) * 0.5 + 0.5, np.sin(xx + yy) * 0.5 + 0.5], -1
+    ).astype(np.float32)
     frames, flows = render_clip(rng, photo, 4, (64, 80), MotionConfig(foreground_p=0.0))
     x = torch.from_numpy(frames).permute(0, 3, 1, 2)
     fl = torch.from_numpy(flows[1:])

@@ -3,24 +3,28 @@ from __future__ import annotations
 import json
 
 import pytest
-from media import make_corpus, write_clip
-from tiny import tiny_config
 
+from media import make_corpus, write_clip
 from slimvsr.compression.cli import main as compress_main
-from slimvsr.models import BasicVSR, EDSR, SPyNet, save_pretrained
+from slimvsr.models import EDSR, BasicVSR, SPyNet, save_pretrained
+from tiny import tiny_config
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def corpus(tmp_path_factory: pytest.TempPathFactory):
     root = make_corpus(tmp_path_factory.mktemp("corpus"))
     (root / "manifest.json").write_text("{}")
     return root
 
 
-def test_eval_image_model_json(corpus, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_eval_image_model_json(corpus, tmp_path, capsys) -> None:
     save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), tmp_path / "e", {"name": "tiny"})
-    assert compress_main(["eval", str(tmp_path / "e"), "--data", str(corpus), "--json",
-                          "--degradation", "BI", "BD"]) == 0
+    assert (
+        compress_main(
+            ["eval", str(tmp_path / "e"), "--data", str(corpus), "--json", "--degradation", "BI", "BD"]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert [r["degradation"] for r in rows] == ["BI", "BD"]
     for r in rows:
@@ -28,7 +32,7 @@ def test_eval_image_model_json(corpus, tmp_path, capsys) -> None:  # noqa: ANN00
         assert r["params"] > 0 and r["macs"] > 0
 
 
-def test_eval_video_model_on_folder_of_videos(tmp_path, capsys) -> None:  # noqa: ANN001
+def test_eval_video_model_on_folder_of_videos(tmp_path, capsys) -> None:
     vids = tmp_path / "videos"
     vids.mkdir()
     write_clip(vids / "a.mp4", n=5, size=(32, 48), audio=False)
@@ -41,7 +45,7 @@ def test_eval_video_model_on_folder_of_videos(tmp_path, capsys) -> None:  # noqa
     assert row["per_item"]["a"]["frames"] == 5 and row["scale"] == 4
 
 
-def test_eval_flow(corpus, tmp_path, capsys) -> None:  # noqa: ANN001
+def test_eval_flow(corpus, tmp_path, capsys) -> None:
     save_pretrained(SPyNet(), tmp_path / "s")
     assert compress_main(["eval-flow", str(tmp_path / "s"), "--data", str(corpus)]) == 0
     r = json.loads(capsys.readouterr().out)

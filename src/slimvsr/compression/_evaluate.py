@@ -79,7 +79,8 @@ def load_items(root: Path, kind: str, max_frames: int | None = 16) -> list[Item]
     items = []
     for p in sorted(root.iterdir()):
         if p.is_dir():
-            items.append(Item(p.name, _read_seq(p, max_frames), True))
+            if any(f.suffix.lower() in IMAGE_EXTS for f in p.iterdir()):
+                items.append(Item(p.name, _read_seq(p, max_frames), True))
         elif p.suffix.lower() in VIDEO_EXTS:
             items.append(Item(p.stem, _read_video(p, max_frames), True))
         elif p.suffix.lower() in IMAGE_EXTS:
@@ -95,8 +96,16 @@ def _crop_to_scale(x: torch.Tensor, s: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, name: str, data: Path, *, scale: int, degradation: str = "BI",
-             precision: str = "fp32", max_frames: int | None = 16) -> EvalResult:
+def evaluate(
+    model: nn.Module,
+    name: str,
+    data: Path,
+    *,
+    scale: int,
+    degradation: str = "BI",
+    precision: str = "fp32",
+    max_frames: int | None = 16,
+) -> EvalResult:
     """Score ``model`` on ``data``; video models get sequences, image models frames."""
     is_video = isinstance(model, BasicVSR)
     items = load_items(data, "video" if is_video else "image", max_frames)
@@ -125,8 +134,12 @@ def evaluate(model: nn.Module, name: str, data: Path, *, scale: int, degradation
             s_i.append(ssim_y(a8, b8, scale))
             bp_i.append(psnr_y(c8, b8, scale))
             bs_i.append(ssim_y(c8, b8, scale))
-        per[it.name] = {"psnr_y": float(np.mean(p_i)), "ssim_y": float(np.mean(s_i)),
-                        "bicubic_psnr_y": float(np.mean(bp_i)), "frames": len(p_i)}
+        per[it.name] = {
+            "psnr_y": float(np.mean(p_i)),
+            "ssim_y": float(np.mean(s_i)),
+            "bicubic_psnr_y": float(np.mean(bp_i)),
+            "frames": len(p_i),
+        }
         ps.append(np.mean(p_i))
         ss.append(np.mean(s_i))
         bps.append(np.mean(bp_i))
@@ -134,32 +147,53 @@ def evaluate(model: nn.Module, name: str, data: Path, *, scale: int, degradation
     size = (180, 320) if is_video else (720 // scale, 1280 // scale)
     prof = profile_model(model, size)
     return EvalResult(
-        model=name, degradation=degradation, scale=scale, psnr_y=float(np.mean(ps)),
-        ssim_y=float(np.mean(ss)), bicubic_psnr_y=float(np.mean(bps)),
-        bicubic_ssim_y=float(np.mean(bss)), params=prof.params, macs=prof.macs,
-        seconds_per_frame=t_model / max(n_frames, 1), per_item=per, data=str(data),
+        model=name,
+        degradation=degradation,
+        scale=scale,
+        psnr_y=float(np.mean(ps)),
+        ssim_y=float(np.mean(ss)),
+        bicubic_psnr_y=float(np.mean(bps)),
+        bicubic_ssim_y=float(np.mean(bss)),
+        params=prof.params,
+        macs=prof.macs,
+        seconds_per_frame=t_model / max(n_frames, 1),
+        per_item=per,
+        data=str(data),
     )
 
 
 def format_table(results: list[EvalResult]) -> str:
-    lines = [f"{'model':<22} {'deg':<3} {'x':<2} {'PSNR-Y':>7} {'SSIM-Y':>7} {'params':>9} "
-             f"{'GMACs':>8} {'s/frame':>8}"]
+    lines = [
+        f"{'model':<22} {'deg':<3} {'x':<2} {'PSNR-Y':>7} {'SSIM-Y':>7} {'params':>9} "
+        f"{'GMACs':>8} {'s/frame':>8}"
+    ]
     seen = set()
     for r in results:
         key = (r.degradation, r.scale, r.data)
         if key not in seen:
             seen.add(key)
-            lines.append(f"{'bicubic':<22} {r.degradation:<3} {r.scale:<2} {r.bicubic_psnr_y:7.2f} "
-                         f"{r.bicubic_ssim_y:7.4f} {'-':>9} {'-':>8} {'-':>8}")
-        lines.append(f"{r.model:<22} {r.degradation:<3} {r.scale:<2} {r.psnr_y:7.2f} {r.ssim_y:7.4f} "
-                     f"{r.params / 1e6:8.3f}M {r.macs / 1e9:8.1f} {r.seconds_per_frame:8.3f}")
+            lines.append(
+                f"{'bicubic':<22} {r.degradation:<3} {r.scale:<2} {r.bicubic_psnr_y:7.2f} "
+                f"{r.bicubic_ssim_y:7.4f} {'-':>9} {'-':>8} {'-':>8}"
+            )
+        lines.append(
+            f"{r.model:<22} {r.degradation:<3} {r.scale:<2} {r.psnr_y:7.2f} {r.ssim_y:7.4f} "
+            f"{r.params / 1e6:8.3f}M {r.macs / 1e9:8.1f} {r.seconds_per_frame:8.3f}"
+        )
     return "\n".join(lines)
 
 
 # -- SPyNet --------------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate_flow(spynet: nn.Module, data: Path, *, pairs: int = 64, size: int = 128,
-                  video_scale: int = 4, max_frames: int = 16) -> dict[str, Any]:
+def evaluate_flow(
+    spynet: nn.Module,
+    data: Path,
+    *,
+    pairs: int = 64,
+    size: int = 128,
+    video_scale: int = 4,
+    max_frames: int = 16,
+) -> dict[str, Any]:
     """End-point error on held-out synthetic pairs with exact flow, and on the real validation
     clips (at the LR size BasicVSR sees, BI x``video_scale``) the warping error (mean absolute
     difference, 0-255 scale) of SPyNet against no motion compensation and OpenCV's DIS flow."""
@@ -175,8 +209,15 @@ def evaluate_flow(spynet: nn.Module, data: Path, *, pairs: int = 64, size: int =
     for _ in range(pairs):
         src = pool.crop(rng, 3 * size, max_down=2.5)
         fg = pool.crop(rng, size, max_down=2.0)
-        fr, fl = render_clip(rng, src, 2, (size, size), MotionConfig(max_speed=10.0), fg_photo=fg,
-                             speed_scale=rng.uniform(0.2, 1.0))
+        fr, fl = render_clip(
+            rng,
+            src,
+            2,
+            (size, size),
+            MotionConfig(max_speed=10.0),
+            fg_photo=fg,
+            speed_scale=rng.uniform(0.2, 1.0),
+        )
         ref = torch.from_numpy(fr[1]).permute(2, 0, 1)[None]
         supp = torch.from_numpy(fr[0]).permute(2, 0, 1)[None]
         pred = spynet(ref, supp)
@@ -187,10 +228,12 @@ def evaluate_flow(spynet: nn.Module, data: Path, *, pairs: int = 64, size: int =
     warp = {"spynet": [], "none": [], "dis": []}
     t_spy, t_dis, n = 0.0, 0.0, 0
     for it in load_items(Path(data), "video", max_frames):
-        lr = torch.round(degrade(_crop_to_scale(it.frames, video_scale), video_scale, "BI")
-                         .clamp(0, 1) * 255) / 255
+        lr = (
+            torch.round(degrade(_crop_to_scale(it.frames, video_scale), video_scale, "BI").clamp(0, 1) * 255)
+            / 255
+        )
         for t in range(1, len(lr)):
-            cur, prev = lr[t:t + 1], lr[t - 1:t]
+            cur, prev = lr[t : t + 1], lr[t - 1 : t]
             t0 = time.perf_counter()
             f = spynet(cur, prev)
             t_spy += time.perf_counter() - t0
@@ -206,11 +249,15 @@ def evaluate_flow(spynet: nn.Module, data: Path, *, pairs: int = 64, size: int =
             warp["none"].append(float((prev - cur).abs()[..., m:-m, m:-m].mean() * 255))
             n += 1
     return {
-        "synthetic_pairs": pairs, "synthetic_size": size,
-        "epe": float(np.mean(epe)), "epe_zero_flow": float(np.mean(epe0)),
-        "real_pairs": n, "real_lr_scale": video_scale,
+        "synthetic_pairs": pairs,
+        "synthetic_size": size,
+        "epe": float(np.mean(epe)),
+        "epe_zero_flow": float(np.mean(epe0)),
+        "real_pairs": n,
+        "real_lr_scale": video_scale,
         "warp_error_spynet": float(np.mean(warp["spynet"])),
         "warp_error_dis": float(np.mean(warp["dis"])),
         "warp_error_none": float(np.mean(warp["none"])),
-        "ms_per_pair_spynet": 1000 * t_spy / max(n, 1), "ms_per_pair_dis": 1000 * t_dis / max(n, 1),
+        "ms_per_pair_spynet": 1000 * t_spy / max(n, 1),
+        "ms_per_pair_dis": 1000 * t_dis / max(n, 1),
     }

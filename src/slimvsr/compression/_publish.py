@@ -22,9 +22,9 @@ def _corpus_summary(data: Path) -> dict[str, Any]:
     m = json.loads(manifest.read_text())
     return {
         "corpus": "slimvsr packaged-media corpus (docs/data.md)",
-        "sources": [{k: s[k] for k in ("package", "version", "licence")} for s in m["sources"]],
-        "train_photos": len(m["images"]["train"]),
-        "train_clips": len(m["video"]["train"]),
+        "sources": [{k: s[k] for k in ("package", "version", "licence")} for s in m.get("sources", [])],
+        "train_photos": len(m.get("images", {}).get("train", [])),
+        "train_clips": len(m.get("video", {}).get("train", [])),
     }
 
 

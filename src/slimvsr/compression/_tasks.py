@@ -89,16 +89,24 @@ class SpyNetTask:
             s = 4 * p
             src = pool.crop(rng, 2 * s)
             fg = pool.crop(rng, s // 2)
-            frames, fl = render_clip(rng, src, 2, (s, s), MotionConfig(max_speed=24.0), fg_photo=fg,
-                                     speed_scale=rng.uniform(0.1, 1.0))
+            frames, fl = render_clip(
+                rng,
+                src,
+                2,
+                (s, s),
+                MotionConfig(max_speed=24.0),
+                fg_photo=fg,
+                speed_scale=rng.uniform(0.1, 1.0),
+            )
             x = bi_degrade(torch.from_numpy(frames).permute(0, 3, 1, 2), 4).clamp(0, 1)
             x = torch.round(x * 255) / 255
             flow = fl[1].reshape(2, p, 4, p, 4).mean(axis=(2, 4)) / 4.0
             return x[1].permute(1, 2, 0).numpy(), x[0].permute(1, 2, 0).numpy(), flow
         src = pool.crop(rng, 3 * p, max_down=2.5)
         fg = pool.crop(rng, p, max_down=2.0)
-        frames, fl = render_clip(rng, src, 2, (p, p), self.motion, fg_photo=fg,
-                                 speed_scale=rng.uniform(0.2, 1.0))
+        frames, fl = render_clip(
+            rng, src, 2, (p, p), self.motion, fg_photo=fg, speed_scale=rng.uniform(0.2, 1.0)
+        )
         return frames[1], frames[0], fl[1]
 
     def _real(self, rng: np.random.Generator, p: int):
@@ -116,13 +124,14 @@ class SpyNetTask:
         prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
         y = int(rng.integers(0, cur.shape[0] - p + 1))
         x = int(rng.integers(0, cur.shape[1] - p + 1))
-        cur, prev = cur[y:y + p, x:x + p], prev[y:y + p, x:x + p]
+        cur, prev = cur[y : y + p, x : x + p], prev[y : y + p, x : x + p]
         g = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)  # noqa: E731
         flow = self._dis.calc(g(cur), g(prev), None).transpose(2, 0, 1)
         return cur.astype(np.float32) / 255, prev.astype(np.float32) / 255, flow
 
-    def _pairs(self, rng: np.random.Generator, pool: PhotoPool, n: int,
-               synthetic_only: bool = False) -> dict[str, torch.Tensor]:
+    def _pairs(
+        self, rng: np.random.Generator, pool: PhotoPool, n: int, synthetic_only: bool = False
+    ) -> dict[str, torch.Tensor]:
         p = self.cfg.patch
         refs, supps, flows = [], [], []
         for _ in range(n):
@@ -137,8 +146,11 @@ class SpyNetTask:
             supps.append(supp)
             flows.append(fl)
         t = lambda a: torch.from_numpy(np.stack(a)).float()  # noqa: E731
-        return {"ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
-                "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1), "flow": t(flows)}
+        return {
+            "ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
+            "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1),
+            "flow": t(flows),
+        }
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])

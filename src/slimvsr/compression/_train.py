@@ -75,9 +75,14 @@ def _dist() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def is_flow_param(name: str) -> bool:
+    """SPyNet's parameters, also inside a wrapper (``model.spynet.*``)."""
+    return name.startswith("spynet.") or ".spynet." in name
+
+
 def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    flow = [p for n, p in model.named_parameters() if n.startswith("spynet.")]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("spynet.")]
+    flow = [p for n, p in model.named_parameters() if is_flow_param(n)]
+    rest = [p for n, p in model.named_parameters() if not is_flow_param(n)]
     groups = [{"params": rest, "base_lr": cfg.lr}]
     if flow:
         groups.append({"params": flow, "base_lr": cfg.lr_flow})
@@ -169,8 +174,11 @@ def _save_ckpt(
     atomic_write_bytes(path, buf.getvalue())
 
 
-def train(cfg: TrainConfig, task: Any | None = None) -> nn.Module:
-    """Run (or resume) the training described by ``cfg``; returns the trained model."""
+def train(cfg: TrainConfig, task: Any | None = None, model: nn.Module | None = None) -> nn.Module:
+    """Run (or resume) the training described by ``cfg``; returns the trained model.
+
+    ``task`` and ``model`` replace the ones ``cfg`` names (pruning and distillation stages pass
+    their own loss and their scaled or pruned networks); everything else is the same loop."""
     from ._tasks import make_task
 
     rank, world = _dist()
@@ -181,7 +189,7 @@ def train(cfg: TrainConfig, task: Any | None = None) -> nn.Module:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = build_for_training(cfg)
+    model = model if model is not None else build_for_training(cfg)
     task = task or make_task(cfg)
     opt = _make_optimizer(model, cfg)
     step, extra = 0, {"wall_s": 0.0}
@@ -197,7 +205,7 @@ def train(cfg: TrainConfig, task: Any | None = None) -> nn.Module:
     cl = cfg.precision == "bf16"
     if cl:
         model = model.to(memory_format=torch.channels_last)
-    flow_params = [p for n, p in model.named_parameters() if n.startswith("spynet.")]
+    flow_params = [p for n, p in model.named_parameters() if is_flow_param(n)]
 
     def wrap() -> nn.Module:
         # A frozen SPyNet is excluded from autograd altogether (not just lr 0): its backward is

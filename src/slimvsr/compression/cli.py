@@ -77,20 +77,88 @@ def cmd_train(a: argparse.Namespace) -> int:
         return 0
     extra = {}
     if cfg.recipe == "spynet":
-        extra["flow_metrics"] = {**evaluate_flow(model, Path(cfg.data)),
-                                 "command": f"vsr-compress eval-flow {out}/model --data {cfg.data}"}
+        extra["flow_metrics"] = {
+            **evaluate_flow(model, Path(cfg.data)),
+            "command": f"vsr-compress eval-flow {out}/model --data {cfg.data}",
+        }
     else:
-        res = evaluate(model, a.model, Path(cfg.data), scale=cfg.scale,
-                       degradation=cfg.degradation)
+        res = evaluate(model, a.model, Path(cfg.data), scale=cfg.scale, degradation=cfg.degradation)
         extra["metrics"] = {
             "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
             "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
-            "per_item": res.per_item, "precision": "fp32", "degradation": cfg.degradation,
+            "per_item": res.per_item,
+            "precision": "fp32",
+            "degradation": cfg.degradation,
             "data": "validation split of the corpus (docs/data.md), first 16 frames per clip",
             "command": f"vsr-compress eval {out}/model --data {cfg.data} --scale {cfg.scale}",
         }
     folder = export_run(model, cfg, Path(out) / "model", command=" ".join(sys.argv), extra=extra)
     print(f"trained {a.model}: {folder}")
+    return 0
+
+
+def _model_dir(name: str, scale: int | None = None) -> Path:
+    """A registered model's folder, or the folder given."""
+    from ..models import resolve
+
+    if Path(name).is_dir():
+        return Path(name)
+    info = resolve(name, scale)
+    if not info.present:
+        raise FileNotFoundError(f"{name}: weights not installed; pass a model folder")
+    return info.folder
+
+
+def cmd_ssl(a: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..models import read_config
+    from ._evaluate import evaluate
+    from ._publish import export_run
+    from ._recipes import recipe
+    from ._ssl_pipeline import SSL_PRESETS, SSLConfig, run_ssl
+    from ._train import TrainConfig
+
+    teacher = _model_dir(a.teacher)
+    tmeta = read_config(teacher)
+    config_name = tmeta.get("name", a.teacher)
+    fields = recipe(
+        config_name
+        if config_name in ("basicvsr", "basicvsr-uni")
+        else ("basicvsr" if tmeta["config"]["bidirectional"] else "basicvsr-uni"),
+        a.preset,
+    )
+    if a.batch:
+        fields["batch"] = a.batch
+    sc = SSLConfig(
+        ratio=a.ratio, criterion=a.criterion, temporal_finetune=not a.no_tf, **SSL_PRESETS[a.preset]
+    )
+    if a.finetune_steps:
+        sc = dataclasses.replace(sc, finetune_steps=a.finetune_steps)
+    name = a.name or ("ssl-bi" if tmeta["config"]["bidirectional"] else "ssl-uni")
+    out = Path(a.out or f"runs/{name}-{a.preset}")
+    base = TrainConfig(
+        model=config_name if config_name in ("basicvsr", "basicvsr-uni") else "basicvsr-uni",
+        out=str(out),
+        data=a.data,
+        **fields,
+    )
+    model = run_ssl(teacher, out, base, sc)
+    res = evaluate(model, name, Path(a.data), scale=4)
+    cfg = dataclasses.replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
+    extra = {
+        "ssl": {**dataclasses.asdict(sc), "teacher": str(teacher), "teacher_metrics": tmeta.get("metrics")},
+        "metrics": {
+            "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
+            "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
+            "per_item": res.per_item,
+            "precision": "fp32",
+            "degradation": "BI",
+            "command": f"vsr-compress eval {out}/model --data {a.data}",
+        },
+    }
+    folder = export_run(model, cfg, out / "model", command=" ".join(sys.argv), extra=extra)
+    print(f"{name}: {folder} PSNR-Y {res.psnr_y:.2f} (bicubic {res.bicubic_psnr_y:.2f})")
     return 0
 
 
@@ -111,8 +179,17 @@ def cmd_eval(a: argparse.Namespace) -> int:
             label = name
         scale = getattr(model.config, "scale", a.scale or 4)
         for deg in a.degradation:
-            results.append(evaluate(model, label, Path(a.data), scale=scale, degradation=deg,
-                                    precision=a.precision, max_frames=a.max_frames))
+            results.append(
+                evaluate(
+                    model,
+                    label,
+                    Path(a.data),
+                    scale=scale,
+                    degradation=deg,
+                    precision=a.precision,
+                    max_frames=a.max_frames,
+                )
+            )
     if a.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -162,10 +239,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int)
     s.set_defaults(fn=cmd_train)
 
+    s = sub.add_parser("ssl", help="Structured Sparsity Learning: prune a BasicVSR teacher")
+    s.add_argument("--teacher", required=True, help="registered name or model folder")
+    s.add_argument("--ratio", type=float, default=0.5)
+    s.add_argument(
+        "--criterion",
+        default="min-global",
+        choices=["min-global", "max-global", "min-local", "max-local", "random"],
+    )
+    s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
+    s.add_argument("--no-tf", action="store_true", help="fine-tune without Temporal Finetuning")
+    s.add_argument("--finetune-steps", type=int)
+    s.add_argument("--batch", type=int)
+    s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
+    s.add_argument("--data", default="data/corpus")
+    s.add_argument("--out", default=None)
+    s.set_defaults(fn=cmd_ssl)
+
     s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")
     s.add_argument("models", nargs="+", help="model folders or registered names")
-    s.add_argument("--data", default="data/corpus",
-                   help="prepared corpus (its val split), or a folder of images / frame folders / videos")
+    s.add_argument(
+        "--data",
+        default="data/corpus",
+        help="prepared corpus (its val split), or a folder of images / frame folders / videos",
+    )
     s.add_argument("--scale", type=int, default=None)
     s.add_argument("--degradation", nargs="+", choices=["BI", "BD"], default=["BI"])
     s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")

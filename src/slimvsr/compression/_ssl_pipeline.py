@@ -1,0 +1,156 @@
+"""``vsr-compress ssl``: teacher -> sparsity-inducing regularisation -> physical pruning ->
+fine-tuning with Temporal Finetuning -> evaluation and export. Each stage leaves its result in the
+run folder and is skipped when that result exists, so an interrupted pipeline resumes where it was
+(the training stages themselves resume from their checkpoints)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..models import BasicVSR, load_pretrained, save_pretrained
+from . import ssl
+from ._sr_tasks import VideoSRTask, charbonnier
+from ._train import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SSLConfig:
+    ratio: float = 0.5  # fraction of units pruned (the paper's main setting)
+    criterion: str = "min-global"  # the paper's choice (Table 3)
+    delta: float = 1e-4  # Delta: alpha increment (paper)
+    t1: int = 5  # T1: steps between increments (paper)
+    tau: float = 0.1  # tau: alpha's ceiling (paper)
+    t2: int = 3375  # T2: steps at tau (paper)
+    finetune_steps: int = 300_000  # T3 (paper)
+    temporal_finetune: bool = True  # L_tf against the unpruned teacher's hidden states
+
+
+SSL_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # 2-core CPU: the same alpha ramp compressed 20x (Delta x20), a short hold, a short fine-tune.
+    "cpu": dict(delta=2e-3, t1=5, tau=0.1, t2=150, finetune_steps=1200),
+}
+
+
+class ScaledModel(nn.Module):
+    """A dense BasicVSR with SSL's scaling factors multiplied in (hooks stay attached)."""
+
+    def __init__(self, model: BasicVSR, gammas: ssl.Gammas | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.gammas = gammas or ssl.Gammas(model)
+        self.gammas.attach(model)
+        self.config = model.config
+
+    def forward(self, x: torch.Tensor, **kw: Any) -> Any:
+        return self.model(x, **kw)
+
+
+class SIRTask:
+    """Charbonnier + alpha(step) * sum(gamma^2) over the selected units; logs Fig. 6's curves."""
+
+    def __init__(self, base: VideoSRTask, scaled: ScaledModel, pruned: set[ssl.Unit], sc: SSLConfig) -> None:
+        self.base, self.scaled, self.pruned, self.sc = base, scaled, pruned, sc
+        self.step = 0
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        b = self.base.batch(step, rank, world)
+        b["step"] = torch.tensor(step)
+        return b
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        alpha = ssl.sir_alpha(int(b["step"]), self.sc.delta, self.sc.t1, self.sc.tau)
+        rec = charbonnier(model(b["lr"]), b["hr"])
+        return rec + ssl.sir_loss(self.scaled.gammas, self.pruned, alpha)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        gp, gk = self.scaled.gammas.mean_gamma(self.pruned)
+        return {**self.base.validate(model), "gamma_pruned": gp, "gamma_kept": gk}
+
+
+class TFTask:
+    """Fine-tuning loss: Charbonnier + Temporal Finetuning against the unpruned teacher."""
+
+    def __init__(self, base: VideoSRTask, teacher: BasicVSR | None) -> None:
+        self.base, self.teacher = base, teacher
+        if teacher is not None:
+            teacher.eval().requires_grad_(False)
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        return self.base.batch(step, rank, world)
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.teacher is None:
+            return charbonnier(model(b["lr"]), b["hr"])
+        out, hid = model(b["lr"], return_hidden=True)
+        with torch.no_grad():
+            _, t_hid = self.teacher(b["lr"], return_hidden=True)
+        return charbonnier(out, b["hr"]) + ssl.tf_loss(hid, t_hid)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        return self.base.validate(model)
+
+
+def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> BasicVSR:
+    """The whole pipeline; returns the pruned, fine-tuned model (run folders under ``out``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    teacher, _ = load_pretrained(teacher_dir)
+    if not isinstance(teacher, BasicVSR):
+        raise ValueError(f"{teacher_dir}: SSL prunes BasicVSR models")
+    # 1. Select the unimportant units on the trained teacher (deterministic; saved for resume).
+    sel_path = out / "selection.json"
+    gam = ssl.Gammas(teacher)
+    if sel_path.exists():
+        pruned = {ssl.Unit(u["layer"], u["index"]) for u in json.loads(sel_path.read_text())}
+    else:
+        pruned = ssl.select(ssl.unit_scores(teacher, gam), sc.ratio, sc.criterion)
+        sel_path.write_text(
+            json.dumps([u.__dict__ for u in sorted(pruned, key=lambda u: (u.layer, u.index))])
+        )
+    # 2. Sparsity-inducing regularisation, SPyNet frozen throughout.
+    reg_dir = out / "regularise"
+    reg_steps = round(sc.tau / sc.delta) * sc.t1 + sc.t2
+    pruned_dir = out / "pruned"
+    if not (pruned_dir / "config.json").exists():
+        dense, _ = load_pretrained(teacher_dir)
+        scaled = ScaledModel(dense)
+        cfg = replace(
+            base,
+            out=str(reg_dir),
+            steps=reg_steps,
+            freeze_flow_steps=reg_steps,
+            warmup=0,
+            init=None,
+            min_lr=base.lr,
+        )  # constant lr while regularising
+        task = SIRTask(VideoSRTask(cfg), scaled, pruned, sc)
+        scaled = train(cfg, task=task, model=scaled)
+        # 3. Physical pruning: fold the gammas, slice the selected units away.
+        small = ssl.prune(scaled.model, scaled.gammas, pruned)
+        save_pretrained(
+            small,
+            pruned_dir,
+            {
+                "name": "ssl-pruned",
+                "ssl": {
+                    "ratio": sc.ratio,
+                    "criterion": sc.criterion,
+                    "teacher": str(teacher_dir),
+                    "regularisation_steps": reg_steps,
+                },
+            },
+        )
+    # 4. Fine-tuning (Charbonnier + TF).
+    small, _ = load_pretrained(pruned_dir)
+    cfg = replace(base, out=str(out / "finetune"), steps=sc.finetune_steps, init=None)
+    task = TFTask(VideoSRTask(cfg), teacher if sc.temporal_finetune else None)
+    return train(cfg, task=task, model=small.train()).eval()

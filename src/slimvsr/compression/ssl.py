@@ -1,0 +1,290 @@
+"""Structured Sparsity Learning (Xia et al., 2023) for BasicVSR and BasicVSR-uni.
+
+The pieces, in the paper's order:
+
+* **Scaling factors** (``Gammas``): one gamma per prunable unit, multiplied onto a dense model
+  through forward hooks, all initialised to 1 so the scaled model equals the unscaled one.
+  Units of each residual block (Residual Sparsity Connection, Fig. 1 d): the input channels its
+  first conv reads (``in``, gamma_{j-1}), the first conv's filters (``mid``, gamma_j) and the last
+  conv's filters (``out``, gamma_{j+1}). Upsampler: pixel-shuffle groups of 4 consecutive filters
+  of upconv1/upconv2 (``up1``, ``up2``, Fig. 2 b) and conv_hr's filters (``hr``). The 1x1 fusion,
+  the trunks' first convs and SPyNet are never pruned.
+* **Criterion** (``select``): L1 norm of each unit's weights; "min"/"max" x "global"/"local", or
+  random; the paper's choice is Min + Global.
+* **Sparsity-inducing regularisation** (``sir_alpha``, ``sir_loss``): alpha * sum(gamma^2) over the
+  selected units only, alpha raised by Delta every T1 steps up to tau, then held for T2 steps.
+* **Physical pruning** (``prune``): fold the gammas into the weights, slice away the selected units
+  and return a genuinely smaller BasicVSR whose config lists the kept indices.
+* **Temporal Finetuning** (``tf_loss``): the pruned network's final hidden states are pulled towards
+  the unpruned teacher's: ||H_F,T - H'_F,T|| + ||H_B,0 - H'_B,0|| (uni: the forward term only).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..models import BasicVSR, BasicVSRConfig, ResBlockSpec
+from ..models._basicvsr import ResidualBlock
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One prunable group: ``layer`` names the gamma vector, ``index`` the entry in it."""
+
+    layer: str
+    index: int
+
+
+def _blocks(model: BasicVSR) -> Iterator[tuple[str, ResidualBlock]]:
+    branches = ["forward"] + (["backward"] if model.config.bidirectional else [])
+    for br in branches:
+        trunk = getattr(model, f"{br}_trunk")
+        for i, blk in enumerate(trunk.blocks):
+            yield f"{br}.{i}", blk
+
+
+def _check_dense(model: BasicVSR) -> None:
+    for name, blk in _blocks(model):
+        if not (blk.dense_in and blk.dense_out) or blk.empty:
+            raise ValueError(f"SSL starts from a dense network; block {name} is already pruned")
+    if any(v is not None for v in (model.config.up1_idx, model.config.up2_idx, model.config.hr_idx)):
+        raise ValueError("SSL starts from a dense network; the upsampler is already pruned")
+
+
+class Gammas(nn.Module):
+    """The scaling factors of a dense BasicVSR, attached with hooks (``attach``/``detach``)."""
+
+    def __init__(self, model: BasicVSR) -> None:
+        super().__init__()
+        _check_dense(model)
+        c = model.config.num_feat
+        self.g = nn.ParameterDict()
+        for name, _ in _blocks(model):
+            for part in ("in", "mid", "out"):
+                self.g[self.key(name, part)] = nn.Parameter(torch.ones(c))
+        for part in ("up1", "up2", "hr"):
+            self.g[part] = nn.Parameter(torch.ones(c))
+        self._handles: list = []
+
+    @staticmethod
+    def key(block: str, part: str) -> str:
+        return f"{block.replace('.', '_')}_{part}"
+
+    def attach(self, model: BasicVSR) -> None:
+        """Multiply the gammas into ``model``'s forward pass (weights untouched)."""
+        self.detach()
+        view = lambda g: g.view(1, -1, 1, 1)  # noqa: E731
+
+        def pre(g: nn.Parameter):
+            return lambda m, args: (args[0] * view(g).to(args[0].dtype),)
+
+        def post(g: nn.Parameter, rep: int = 1):
+            def hook(m, args, out):
+                gg = g.repeat_interleave(rep) if rep > 1 else g
+                return out * view(gg).to(out.dtype)
+
+            return hook
+
+        h = self._handles
+        for name, blk in _blocks(model):
+            h.append(blk.conv1.register_forward_pre_hook(pre(self.g[self.key(name, "in")])))
+            h.append(blk.conv1.register_forward_hook(post(self.g[self.key(name, "mid")])))
+            h.append(blk.conv2.register_forward_hook(post(self.g[self.key(name, "out")])))
+        h.append(model.upconv1.register_forward_hook(post(self.g["up1"], 4)))
+        h.append(model.upconv2.register_forward_hook(post(self.g["up2"], 4)))
+        h.append(model.conv_hr.register_forward_hook(post(self.g["hr"])))
+
+    def detach(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def units(self) -> list[Unit]:
+        return [Unit(k, i) for k, v in self.g.items() for i in range(v.numel())]
+
+    def masked(self, pruned: set[Unit]) -> None:
+        """Zero the gammas of ``pruned`` in place: the masked network of the equivalence test."""
+        with torch.no_grad():
+            for u in pruned:
+                self.g[u.layer][u.index] = 0.0
+
+    def mean_gamma(self, pruned: set[Unit]) -> tuple[float, float]:
+        """Mean |gamma| of pruned and kept units (the paper's Fig. 6 curves)."""
+        pv, kv = [], []
+        for k, v in self.g.items():
+            sel = torch.tensor([Unit(k, i) in pruned for i in range(v.numel())])
+            a = v.detach().abs()
+            pv.append(a[sel])
+            kv.append(a[~sel])
+        p, k_ = torch.cat(pv), torch.cat(kv)
+        return (float(p.mean()) if p.numel() else 0.0, float(k_.mean()) if k_.numel() else 0.0)
+
+
+def unit_scores(model: BasicVSR, gammas: Gammas) -> dict[Unit, float]:
+    """L1 norm of every unit's weights (SSL Sec. 3.2 (2)): filters s = sum|W[k]|, input channels
+    of a block's first conv s' = sum|W[:, k]|, pixel-shuffle groups sum|W[4k:4k+4]|."""
+    s: dict[Unit, float] = {}
+
+    def put(layer: str, vals: torch.Tensor) -> None:
+        for i, v in enumerate(vals.tolist()):
+            s[Unit(layer, i)] = v
+
+    with torch.no_grad():
+        for name, blk in _blocks(model):
+            w1, w2 = blk.conv1.weight.abs(), blk.conv2.weight.abs()
+            put(gammas.key(name, "in"), w1.sum(dim=(0, 2, 3)))
+            put(gammas.key(name, "mid"), w1.sum(dim=(1, 2, 3)))
+            put(gammas.key(name, "out"), w2.sum(dim=(1, 2, 3)))
+        for part, conv, group in (
+            ("up1", model.upconv1, 4),
+            ("up2", model.upconv2, 4),
+            ("hr", model.conv_hr, 1),
+        ):
+            w = conv.weight.abs().sum(dim=(1, 2, 3))
+            put(part, w.view(-1, group).sum(dim=1))
+    return s
+
+
+def select(
+    scores: dict[Unit, float], ratio: float, criterion: str = "min-global", seed: int = 0
+) -> set[Unit]:
+    """The units to prune: ``ratio`` of all units (global) or of each layer (local), by smallest
+    ("min") or largest ("max") score, or at random. Every layer keeps >= 1 unit."""
+    layers: dict[str, list[Unit]] = {}
+    for u in scores:
+        layers.setdefault(u.layer, []).append(u)
+    if criterion == "random":
+        rng = random.Random(seed)
+        order = list(scores)
+        rng.shuffle(order)
+        chosen = order[: round(ratio * len(order))]
+    else:
+        how, scope = criterion.split("-")
+        rev = how == "max"
+        if scope == "global":
+            order = sorted(scores, key=lambda u: scores[u], reverse=rev)
+            chosen = order[: round(ratio * len(order))]
+        elif scope == "local":
+            chosen = []
+            for us in layers.values():
+                order = sorted(us, key=lambda u: scores[u], reverse=rev)
+                chosen += order[: round(ratio * len(us))]
+        else:
+            raise ValueError(f"unknown criterion {criterion!r}")
+    pruned = set(chosen)
+    # Every layer keeps at least its best unit. A block whose inputs or filters were all removed
+    # would still add its conv biases (a constant) in the masked network, which a pruned block
+    # cannot express; and an upsampler with no channel left outputs a constant.
+    for us in layers.values():
+        if all(u in pruned for u in us):
+            pruned.discard(max(us, key=lambda u: scores[u]))
+    return pruned
+
+
+def sir_alpha(step: int, delta: float, t1: int, tau: float) -> float:
+    """alpha_gamma at ``step``: raised by ``delta`` every ``t1`` steps, capped at ``tau``."""
+    return min(tau, delta * (step // t1 + 1))
+
+
+def sir_loss(gammas: Gammas, pruned: set[Unit], alpha: float) -> torch.Tensor:
+    """alpha * sum(gamma^2) over the selected (unimportant) units only (eq. 1)."""
+    by_layer: dict[str, list[int]] = {}
+    for u in pruned:
+        by_layer.setdefault(u.layer, []).append(u.index)
+    total = torch.zeros(())
+    for layer, idx in by_layer.items():
+        g = gammas.g[layer][torch.tensor(sorted(idx))]
+        total = total + (g * g).sum()
+    return alpha * total
+
+
+def _kept(layer: str, gammas: Gammas, pruned: set[Unit]) -> list[int]:
+    return [i for i in range(gammas.g[layer].numel()) if Unit(layer, i) not in pruned]
+
+
+@torch.no_grad()
+def prune(model: BasicVSR, gammas: Gammas, pruned: set[Unit]) -> BasicVSR:
+    """The physically pruned network: gammas folded into the weights, pruned units sliced away.
+
+    Its output equals the masked dense network's (gammas of ``pruned`` set to 0) up to float
+    rounding, and its config records every kept index (so it reloads from config.json alone).
+    """
+    cfg = model.config
+    specs: dict[str, list[ResBlockSpec]] = {"forward": [], "backward": []}
+    kept: dict[str, tuple[list[int], list[int], list[int]]] = {}
+    for name, _ in _blocks(model):
+        k_in = _kept(gammas.key(name, "in"), gammas, pruned)
+        k_mid = _kept(gammas.key(name, "mid"), gammas, pruned)
+        k_out = _kept(gammas.key(name, "out"), gammas, pruned)
+        if not (k_in and k_mid and k_out):
+            raise ValueError(f"block {name}: every layer must keep a unit (see select())")
+        kept[name] = (k_in, k_mid, k_out)
+        specs[name.split(".")[0]].append(ResBlockSpec(tuple(k_in), len(k_mid), tuple(k_out)))
+    k_up1 = _kept("up1", gammas, pruned)
+    k_up2 = _kept("up2", gammas, pruned)
+    k_hr = _kept("hr", gammas, pruned)
+    new_cfg = BasicVSRConfig(
+        num_feat=cfg.num_feat,
+        num_block=cfg.num_block,
+        bidirectional=cfg.bidirectional,
+        spynet=cfg.spynet,
+        forward_blocks=tuple(specs["forward"]),
+        backward_blocks=tuple(specs["backward"]) if cfg.bidirectional else None,
+        up1_idx=tuple(k_up1),
+        up2_idx=tuple(k_up2),
+        hr_idx=tuple(k_hr),
+    )
+    small = BasicVSR(new_cfg)
+    small.spynet.load_state_dict(model.spynet.state_dict())
+    small.fusion.load_state_dict(model.fusion.state_dict())
+    small.conv_last.weight.copy_(model.conv_last.weight[:, k_hr])
+    small.conv_last.bias.copy_(model.conv_last.bias)
+    branches = ["forward"] + (["backward"] if cfg.bidirectional else [])
+    for br in branches:
+        big_t, small_t = getattr(model, f"{br}_trunk"), getattr(small, f"{br}_trunk")
+        small_t.conv.load_state_dict(big_t.conv.state_dict())
+    for name, blk in _blocks(model):
+        k_in, k_mid, k_out = kept[name]
+        br, i = name.split(".")
+        sblk = getattr(small, f"{br}_trunk").blocks[int(i)]
+        g_in = gammas.g[gammas.key(name, "in")][k_in]
+        g_mid = gammas.g[gammas.key(name, "mid")][k_mid]
+        g_out = gammas.g[gammas.key(name, "out")][k_out]
+        w1 = blk.conv1.weight[k_mid][:, k_in] * g_in.view(1, -1, 1, 1) * g_mid.view(-1, 1, 1, 1)
+        sblk.conv1.weight.copy_(w1)
+        sblk.conv1.bias.copy_(blk.conv1.bias[k_mid] * g_mid)
+        sblk.conv2.weight.copy_(blk.conv2.weight[k_out][:, k_mid] * g_out.view(-1, 1, 1, 1))
+        sblk.conv2.bias.copy_(blk.conv2.bias[k_out] * g_out)
+
+    def rows(groups: list[int], size: int) -> list[int]:
+        return [g * size + j for g in groups for j in range(size)]
+
+    r1, r2 = rows(k_up1, 4), rows(k_up2, 4)
+    g1 = gammas.g["up1"].repeat_interleave(4)[r1]
+    g2 = gammas.g["up2"].repeat_interleave(4)[r2]
+    small.upconv1.weight.copy_(model.upconv1.weight[r1] * g1.view(-1, 1, 1, 1))
+    small.upconv1.bias.copy_(model.upconv1.bias[r1] * g1)
+    small.upconv2.weight.copy_(model.upconv2.weight[r2][:, k_up1] * g2.view(-1, 1, 1, 1))
+    small.upconv2.bias.copy_(model.upconv2.bias[r2] * g2)
+    ghr = gammas.g["hr"][k_hr]
+    small.conv_hr.weight.copy_(model.conv_hr.weight[k_hr][:, k_up2] * ghr.view(-1, 1, 1, 1))
+    small.conv_hr.bias.copy_(model.conv_hr.bias[k_hr] * ghr)
+    return small.eval()
+
+
+def tf_loss(
+    student_hidden: tuple[torch.Tensor, torch.Tensor | None],
+    teacher_hidden: tuple[torch.Tensor, torch.Tensor | None],
+) -> torch.Tensor:
+    """Temporal Finetuning (eq. 6): distance of the final forward (and backward) hidden states."""
+    from ._sr_tasks import charbonnier
+
+    loss = charbonnier(student_hidden[0], teacher_hidden[0].detach())
+    if student_hidden[1] is not None and teacher_hidden[1] is not None:
+        loss = loss + charbonnier(student_hidden[1], teacher_hidden[1].detach())
+    return loss

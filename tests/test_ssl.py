@@ -1,0 +1,181 @@
+"""SSL: the equivalences that carry the method's mathematics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from slimvsr.compression import ssl
+from slimvsr.compression.cli import main as compress_main
+from slimvsr.models import BasicVSR, BasicVSRConfig, count_params, load_pretrained, save_pretrained
+
+
+def _dense(bi: bool, seed: int = 0) -> BasicVSR:
+    torch.manual_seed(seed)
+    m = BasicVSR(BasicVSRConfig(num_feat=8, num_block=3, bidirectional=bi)).eval()
+    with torch.no_grad():  # non-trivial biases, so a wrong fold would show
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return m
+
+
+@pytest.mark.parametrize("bi", [True, False])
+def test_scaled_network_equals_unscaled_at_init(bi: bool) -> None:
+    m = _dense(bi)
+    x = torch.rand(1, 4, 3, 10, 12)
+    with torch.no_grad():
+        ref = m(x)
+        g = ssl.Gammas(m)
+        g.attach(m)
+        out = m(x)
+        g.detach()
+    assert torch.equal(out, ref)  # gammas are exactly 1: multiplying by 1.0 is exact
+
+
+@pytest.mark.parametrize("bi", [True, False])
+@pytest.mark.parametrize("criterion", ["min-global", "max-local", "random"])
+def test_physical_prune_equals_masked(bi: bool, criterion: str, tmp_path) -> None:
+    m = _dense(bi, seed=1)
+    g = ssl.Gammas(m)
+    with torch.no_grad():  # trained gammas are not 1: the fold must carry them
+        for v in g.g.values():
+            v.uniform_(0.5, 1.5)
+    pruned = ssl.select(ssl.unit_scores(m, g), 0.5, criterion, seed=3)
+    g.masked(pruned)
+    x = torch.rand(1, 5, 3, 10, 12)
+    with torch.no_grad():
+        g.attach(m)
+        masked = m(x)
+        g.detach()
+        small = ssl.prune(m, g, pruned)
+        out = small(x)
+    # Same sums with fewer zero terms: float32 reassociation only.
+    assert torch.allclose(out, masked, atol=1e-5), (out - masked).abs().max()
+    assert count_params(small) < count_params(m)
+    # The pruned network round-trips through its folder alone.
+    save_pretrained(small, tmp_path / "p")
+    again, _ = load_pretrained(tmp_path / "p")
+    with torch.no_grad():
+        assert torch.equal(again(x), out)
+
+
+def test_pruned_size_is_what_kept_channels_imply(tmp_path, capsys) -> None:
+    m = _dense(False, seed=2)
+    g = ssl.Gammas(m)
+    pruned = ssl.select(ssl.unit_scores(m, g), 0.5)
+    small = ssl.prune(m, g, pruned)
+    cfg, c = small.config, 8
+    expect = sum(
+        p.numel()
+        for n, p in m.named_parameters()
+        if n.startswith(("spynet.", "fusion.", "forward_trunk.conv."))
+    )
+    for s in cfg.forward_blocks:
+        expect += len(s.in_idx) * s.mid * 9 + s.mid + s.mid * len(s.out_idx) * 9 + len(s.out_idx)
+    g1, g2, hr = len(cfg.up1_idx), len(cfg.up2_idx), len(cfg.hr_idx)
+    expect += c * 4 * g1 * 9 + 4 * g1 + g1 * 4 * g2 * 9 + 4 * g2 + g2 * hr * 9 + hr + hr * 3 * 9 + 3
+    assert count_params(small) == expect
+    save_pretrained(small, tmp_path / "p")
+    assert compress_main(["profile", str(tmp_path / "p"), "--input-size", "18x32", "--json"]) == 0
+    import json
+
+    prof = json.loads(capsys.readouterr().out)
+    hw = 18 * 32
+    macs = hw * ((3 + c) * c * 9 + c * c)  # first trunk conv, fusion (unpruned)
+    for s in cfg.forward_blocks:
+        macs += hw * 9 * (len(s.in_idx) * s.mid + s.mid * len(s.out_idx))
+    macs += hw * 9 * c * 4 * g1 + 4 * hw * 9 * g1 * 4 * g2 + 16 * hw * 9 * (g2 * hr + hr * 3)
+    assert prof["macs"] == macs
+
+
+def test_select_counts() -> None:
+    m = _dense(True)
+    g = ssl.Gammas(m)
+    s = ssl.unit_scores(m, g)
+    n = len(s)
+    glob = ssl.select(s, 0.5, "min-global")
+    assert abs(len(glob) - n / 2) <= len({u.layer for u in s})  # minus the keep-one guard
+    # Global: the pruned units are the smallest overall, except the per-layer keep-one guard.
+    guard = {u for u in s if u not in glob and all(v in glob for v in s if v.layer == u.layer and v != u)}
+    assert max(s[u] for u in glob) <= min(s[u] for u in s if u not in glob and u not in guard)
+    loc = ssl.select(s, 0.5, "min-local")
+    for layer in {u.layer for u in s}:
+        assert sum(u.layer == layer for u in loc) == 4  # 8 units per layer, half pruned
+    # Min picks the smallest-L1 units: every pruned score <= every kept score in that layer.
+    for layer in {u.layer for u in s}:
+        pr = [s[u] for u in loc if u.layer == layer]
+        kp = [s[u] for u in s if u.layer == layer and u not in loc]
+        assert max(pr) <= min(kp)
+    mx = ssl.select(s, 0.5, "max-local")
+    assert not (mx & loc)
+
+
+def test_sir_schedule_and_pull() -> None:
+    assert ssl.sir_alpha(0, 1e-4, 5, 0.1) == pytest.approx(1e-4)
+    assert ssl.sir_alpha(9, 1e-4, 5, 0.1) == pytest.approx(2e-4)
+    assert ssl.sir_alpha(10**6, 1e-4, 5, 0.1) == pytest.approx(0.1)
+    m = _dense(False)
+    g = ssl.Gammas(m)
+    pruned = ssl.select(ssl.unit_scores(m, g), 0.5)
+    opt = torch.optim.SGD(g.parameters(), lr=1.0)
+    for _ in range(20):
+        opt.zero_grad()
+        ssl.sir_loss(g, pruned, 0.1).backward()
+        opt.step()
+    p_mean, k_mean = g.mean_gamma(pruned)
+    assert p_mean < 0.05 and k_mean == pytest.approx(1.0)  # only the selected gammas shrink
+
+
+def test_tf_loss() -> None:
+    h = (torch.rand(1, 8, 4, 4), torch.rand(1, 8, 4, 4))
+    assert float(ssl.tf_loss(h, h)) < 1e-5
+    assert float(ssl.tf_loss((h[0] + 1, None), (h[0], None))) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_ssl_refuses_pruned_input() -> None:
+    m = _dense(False)
+    g = ssl.Gammas(m)
+    small = ssl.prune(m, g, ssl.select(ssl.unit_scores(m, g), 0.3))
+    with pytest.raises(ValueError, match="dense"):
+        ssl.Gammas(small)
+
+
+def test_ssl_pipeline_smoke(tmp_path, capsys) -> None:
+    """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus, and its resume."""
+    from media import make_corpus
+    from slimvsr.compression import _recipes, _ssl_pipeline
+
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "manifest.json").write_text("{}")
+    teacher = _dense(False, seed=4)
+    save_pretrained(teacher, tmp_path / "teacher", {"name": "basicvsr-uni"})
+    tiny = dict(
+        recipe="vsr", steps=2, batch=2, frames=3, patch=8, lr=1e-3, precision="fp32", val_every=2, log_every=1
+    )
+    orig = dict(_recipes.RECIPES)
+    _recipes.RECIPES[("basicvsr-uni", "cpu")] = tiny
+    orig_ssl = dict(_ssl_pipeline.SSL_PRESETS["cpu"])
+    _ssl_pipeline.SSL_PRESETS["cpu"].update(delta=0.05, t1=1, t2=1)  # 3 regularisation steps
+    try:
+        argv = [
+            "ssl",
+            "--teacher",
+            str(tmp_path / "teacher"),
+            "--data",
+            str(corpus),
+            "--out",
+            str(tmp_path / "run"),
+            "--finetune-steps",
+            "2",
+        ]
+        assert compress_main(argv) == 0
+    finally:
+        _recipes.RECIPES.clear()
+        _recipes.RECIPES.update(orig)
+        _ssl_pipeline.SSL_PRESETS["cpu"].clear()
+        _ssl_pipeline.SSL_PRESETS["cpu"].update(orig_ssl)
+    model, meta = load_pretrained(tmp_path / "run" / "model")
+    assert meta["name"] == "ssl-uni" and meta["ssl"]["ratio"] == 0.5
+    assert count_params(model) < count_params(teacher)
+    log = (tmp_path / "run" / "regularise" / "log.jsonl").read_text()
+    assert "gamma_pruned" in log
