@@ -162,6 +162,47 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_size(a: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..models import build_model, count_params, named_config
+    from .distill import compact_size
+
+    named = named_config(a.model)
+    cfg = named.config(a.scale)
+    if named.arch == "edsr":
+        nc, nl, nb = cfg.num_feat, cfg.num_layer, cfg.num_block
+    elif named.arch == "swinir":
+        if len(set(cfg.depths)) != 1:
+            raise ValueError(f"{a.model}: blocks of unequal depth cannot be sized by eq. (5)")
+        nc, nl, nb = cfg.embed_dim, cfg.depths[0], len(cfg.depths)
+    else:
+        raise ValueError(f"{a.model}: compact sizing is for EDSR and SwinIR models")
+    nc2, nl2, nb2 = compact_size(a.density, nc, nl, nb, rounding=a.rounding, channel_power=a.channel_power)
+    if named.arch == "edsr":
+        new = dataclasses.replace(cfg, num_feat=nc2, num_layer=nl2, num_block=nb2)
+    else:
+        heads = cfg.num_heads[0]
+        new = dataclasses.replace(cfg, embed_dim=nc2, depths=(nl2,) * nb2, num_heads=(heads,) * nb2)
+    with __import__("torch").device("meta"):
+        params = count_params(build_model(named.arch, new))
+    out = {
+        "model": a.model,
+        "density": a.density,
+        "rounding": a.rounding,
+        "num_feat": nc2,
+        "num_layer": nl2,
+        "num_block": nb2,
+        "params": params,
+    }
+    print(
+        json.dumps(out)
+        if a.json
+        else f"{a.model} at density {a.density}: N_c {nc2}, N_l {nl2}, N_b {nb2} ({params} params)"
+    )
+    return 0
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     from ..models import load_pretrained, resolve
     from ._evaluate import evaluate, format_table
@@ -255,6 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None)
     s.set_defaults(fn=cmd_ssl)
+
+    s = sub.add_parser("size", help="compact student size from a density (prune-then-distil)")
+    s.add_argument("--model", required=True, help="edsr-baseline or swinir-lw")
+    s.add_argument("--density", type=float, required=True)
+    s.add_argument("--scale", type=int, default=None)
+    s.add_argument(
+        "--rounding",
+        choices=["round", "floor", "ceil"],
+        default="round",
+        help="rounding of N_b and N_l (docs/reproduction-distill.md)",
+    )
+    s.add_argument(
+        "--channel-power", type=float, default=2.0, help="2: params ~ N_c^2 (default); 3: eq. (7) as printed"
+    )
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_size)
 
     s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")
     s.add_argument("models", nargs="+", help="model folders or registered names")

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from slimvsr.compression.cli import main as compress_main
+from slimvsr.compression.distill import (
+    OBProxSG,
+    compact_size,
+    density,
+    distillation_loss,
+    high_freq,
+    laplacian_loss,
+)
+
+
+def _lasso(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(200, 40, generator=g)
+    x_true = torch.zeros(40)
+    x_true[:5] = torch.tensor([2.0, -1.5, 1.0, 3.0, -2.0])
+    return a, a @ x_true + 0.01 * torch.randn(200, generator=g), x_true
+
+
+def _fit(opt_name: str, lam: float = 0.05, steps: int = 600) -> torch.Tensor:
+    a, b, _ = _lasso()
+    x = torch.zeros(40, requires_grad=True)
+    with torch.no_grad():
+        x.add_(0.1)
+    if opt_name == "obprox":
+        opt = OBProxSG([x], lr=0.05, lam=lam, n_prox=200)
+    else:
+        opt = torch.optim.SGD([x], lr=0.05)
+    for i in range(steps):
+        rows = torch.arange(i * 20, i * 20 + 20) % 200  # mini-batches: stochastic gradients
+        opt.zero_grad()
+        loss = 0.5 * ((a[rows] @ x - b[rows]) ** 2).mean()
+        if opt_name == "sgd-l1":
+            loss = loss + lam * x.abs().sum()  # subgradient of the L1 term
+        loss.backward()
+        opt.step()
+    return x.detach()
+
+
+def test_obproxsg_reaches_exact_zeros_where_sgd_l1_does_not() -> None:
+    _, _, x_true = _lasso()
+    ob = _fit("obprox")
+    sgd = _fit("sgd-l1")
+    assert (ob[5:] == 0).sum() >= 30  # exact zeros on the irrelevant coordinates
+    assert (sgd[5:] == 0).sum() == 0  # the subgradient method oscillates around zero instead
+    assert torch.allclose(ob[:5], x_true[:5], atol=0.2)  # and the support is recovered
+
+
+def test_obproxsg_objective_not_worse_than_sgd() -> None:
+    a, b, _ = _lasso()
+    f = lambda x: 0.5 * ((a @ x - b) ** 2).mean() + 0.05 * x.abs().sum()  # noqa: E731
+    assert f(_fit("obprox")) <= f(_fit("sgd-l1")) + 1e-3
+
+
+def test_density() -> None:
+    lin = torch.nn.Linear(4, 4)
+    with torch.no_grad():
+        lin.weight.zero_()
+        lin.weight[0, 0] = 1
+        lin.bias.zero_()
+    assert density([lin]) == pytest.approx(1 / 20)
+
+
+def test_compact_size_reproduces_papers_cases_and_documents_rounding() -> None:
+    # docs/reproduction-distill.md: parameters ~ N_c^2, so a square root reproduces both
+    # published N_c; N_b/N_l need "round" for SwinIR-LW and "floor" for EDSR-baseline.
+    assert compact_size(0.089, 60, 6, 4, rounding="round") == (24, 4, 3)  # SwinIRmini
+    assert compact_size(0.03, 64, 1, 16, rounding="floor") == (16, 1, 8)  # EDSRmini
+    for rule in ("round", "floor", "ceil"):
+        both = compact_size(0.089, 60, 6, 4, rounding=rule) == (24, 4, 3) and compact_size(
+            0.03, 64, 1, 16, rounding=rule
+        ) == (16, 1, 8)
+        assert not both  # no single rounding rule gives both published models
+    # The cube root printed in eq. (7) gives neither published width.
+    assert compact_size(0.089, 60, 6, 4, channel_power=3)[0] == 33
+    assert compact_size(0.03, 64, 1, 16, rounding="floor", channel_power=3)[0] == 25
+
+
+def test_size_cli(capsys) -> None:
+    assert (
+        compress_main(
+            ["size", "--model", "edsr-baseline", "--density", "0.03", "--rounding", "floor", "--json"]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert (out["num_feat"], out["num_layer"], out["num_block"]) == (16, 1, 8)
+    assert out["params"] == 49603  # = EDSRmini
+    assert compress_main(["size", "--model", "swinir-lw", "--density", "0.089", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["num_feat"], out["num_layer"], out["num_block"]) == (24, 4, 3)
+    assert out["params"] == 98868  # = SwinIRmini
+
+
+def test_distillation_loss_terms() -> None:
+    x = torch.rand(2, 3, 32, 32)
+    assert float(laplacian_loss(x, x)) == 0.0
+    assert float(distillation_loss(x, x, x)) < 1e-3  # only alpha * Charbonnier's eps remains
+    assert float(high_freq(torch.full((1, 3, 8, 8), 0.3)).abs().max()) < 1e-6
+    y = x + 0.1
+    # A constant offset lives only in the coarsest level: 32 -> 16 -> 8 -> 4 px is level 3,
+    # weighted 2^3 (band-pass levels of a constant are zero).
+    assert float(laplacian_loss(y, x)) == pytest.approx(0.1 * 2**3, rel=1e-3)
