@@ -1,13 +1,668 @@
-"""``vsr-gui``: the desktop app (not yet available; see the project's issue tracker)."""
+"""``vsr-gui``: drop videos and photos in, get them upscaled.
+
+The window holds a drop zone, the job queue, the settings applied to new jobs (or to the selected
+job while it is pending), and a before/after preview with a split slider. Jobs run one after the
+other in a worker thread that drives the engine's generator; the window stays responsive, errors
+land on their job, and closing the window during a job asks, then cancels cleanly.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine import CODECS, EncodeSettings, UpscaleOptions, expand_inputs, preview, probe
+from ..errors import SlimVSRError
+from ._gui_jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    JobItem,
+    QueueModel,
+    Worker,
+    WorkerThread,
+)
+
+ORG, APP = "slimvsr", "vsr-gui"
+
+
+def _qimage(rgb) -> QImage:
+    h, w = rgb.shape[:2]
+    return QImage(rgb.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class DropZone(QLabel):
+    """Accepts dropped files and folders (and clicks to open a file dialog)."""
+
+    dropped = Signal(list)
+
+    def __init__(self) -> None:
+        super().__init__("Drop videos, photos or folders here\nor click to open")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setAcceptDrops(True)
+        self.setMinimumHeight(90)
+        self.setStyleSheet("QLabel { border: 2px dashed #888; border-radius: 8px; color: #444; }")
+
+    def dragEnterEvent(self, e) -> None:  # noqa: N802
+        if e.mimeData().hasUrls():
+            e.acceptProposedAction()
+
+    def dropEvent(self, e) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in e.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            e.acceptProposedAction()
+            self.dropped.emit(paths)
+
+    def mousePressEvent(self, e) -> None:  # noqa: N802
+        files, _ = QFileDialog.getOpenFileNames(self, "Open videos or photos")
+        if files:
+            self.dropped.emit([Path(f) for f in files])
+
+
+class SplitView(QWidget):
+    """Before (left of the split) / after (right) comparison of two same-size images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before: QPixmap | None = None
+        self.after: QPixmap | None = None
+        self.split = 0.5
+        self.setMinimumSize(240, 160)
+
+    def set_images(self, before: QImage, after: QImage) -> None:
+        self.before, self.after = QPixmap.fromImage(before), QPixmap.fromImage(after)
+        self.update()
+
+    def set_split(self, v: float) -> None:
+        self.split = min(1.0, max(0.0, v))
+        self.update()
+
+    def paintEvent(self, e) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), Qt.GlobalColor.black)
+        if self.before is None or self.after is None:
+            p.setPen(Qt.GlobalColor.lightGray)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Select a job and press Preview")
+            return
+        img = self.after.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        x0, y0 = (self.width() - img.width()) // 2, (self.height() - img.height()) // 2
+        target = self.rect().adjusted(x0, y0, -x0, -y0)
+        cut = int(target.width() * self.split)
+        sw = self.after.width()
+        src_cut = int(sw * self.split)
+        p.drawPixmap(
+            target.x(), target.y(), cut, target.height(), self.before, 0, 0, src_cut, self.before.height()
+        )
+        p.drawPixmap(
+            target.x() + cut,
+            target.y(),
+            target.width() - cut,
+            target.height(),
+            self.after,
+            src_cut,
+            0,
+            sw - src_cut,
+            self.after.height(),
+        )
+        p.setPen(QPen(Qt.GlobalColor.white, 2))
+        p.drawLine(target.x() + cut, target.y(), target.x() + cut, target.bottom())
+        p.drawText(target.x() + 6, target.y() + 16, "bicubic")
+        p.drawText(target.x() + cut + 6, target.y() + 16, "model")
+
+    def mouseMoveEvent(self, e) -> None:  # noqa: N802
+        self.set_split(e.position().x() / max(1, self.width()))
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    def paint(self, painter, option, index) -> None:
+        value = index.data(Qt.ItemDataRole.UserRole)
+        if value is None:
+            return super().paint(painter, option, index)
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum = 0, 100
+        bar.progress = int(round(100 * value))
+        bar.text = f"{bar.progress}%"
+        bar.textVisible = True
+        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class PreviewThread(QThread):
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, path: Path, time_s: float, opts: UpscaleOptions) -> None:
+        super().__init__()
+        self.path, self.time_s, self.opts = path, time_s, opts
+
+    def run(self) -> None:
+        try:
+            self.done.emit(preview(self.path, self.time_s, self.opts))
+        except SlimVSRError as e:
+            self.failed.emit(str(e))
+        except Exception as e:
+            self.failed.emit(f"{type(e).__name__}: {e}")
+
+
+def _devices() -> list[str]:
+    import torch
+
+    devs = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devs += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        devs.append("mps")
+    return devs
+
+
+class MainWindow(QMainWindow):
+    job_state_changed = Signal(object)  # JobItem, for tests and the status bar
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("slimvsr — video and photo upscaler")
+        self.settings = settings or QSettings(ORG, APP)
+        self.queue = QueueModel()
+        self.worker: Worker | None = None
+        self.thread: WorkerThread | None = None
+        self.preview_thread: PreviewThread | None = None
+        self._loading_form = False
+        self.autostart = True  # start the queue as soon as jobs are added
+        self._build()
+        self._load_settings()
+        self.resize(1100, 640)
+
+    # -- layout ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.drop = DropZone()
+        self.drop.dropped.connect(self.add_paths)
+        self.table = QTableView()
+        self.table.setModel(self.queue)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setItemDelegateForColumn(5, ProgressDelegate(self.table))
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.selectionModel().selectionChanged.connect(self._on_select)
+        self.btn_start = QPushButton("Start")
+        self.btn_cancel = QPushButton("Cancel")
+        self.btn_remove = QPushButton("Remove")
+        self.btn_retry = QPushButton("Retry")
+        self.btn_start.clicked.connect(self.start)
+        self.btn_cancel.clicked.connect(self.cancel_selected)
+        self.btn_remove.clicked.connect(self.remove_selected)
+        self.btn_retry.clicked.connect(self.retry_selected)
+        buttons = QHBoxLayout()
+        for b in (self.btn_start, self.btn_cancel, self.btn_remove, self.btn_retry):
+            buttons.addWidget(b)
+        buttons.addStretch()
+        left = QVBoxLayout()
+        left.addWidget(self.drop)
+        left.addWidget(self.table, 1)
+        left.addLayout(buttons)
+
+        # Settings.
+        self.model_box = QComboBox()
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.scale_box = QComboBox()
+        self.device_box = QComboBox()
+        self.device_box.addItems(_devices())
+        self.precision_box = QComboBox()
+        self.precision_box.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.outdir = QLineEdit()
+        self.outdir.setPlaceholderText("next to each input")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse_outdir)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.outdir, 1)
+        out_row.addWidget(browse)
+        self.codec_box = QComboBox()
+        self.codec_box.addItems(sorted(CODECS))
+        self.crf = QSpinBox()
+        self.crf.setRange(0, 51)
+        self.crf.setValue(18)
+        self.preview_only = QCheckBox("Upscale only a preview range")
+        self.range_start = QDoubleSpinBox()
+        self.range_start.setRange(0, 1e6)
+        self.range_start.setSuffix(" s")
+        self.range_len = QDoubleSpinBox()
+        self.range_len.setRange(0.1, 1e6)
+        self.range_len.setValue(5.0)
+        self.range_len.setSuffix(" s")
+        form = QFormLayout()
+        form.addRow("Model", self.model_box)
+        form.addRow("", self.model_info)
+        form.addRow("Scale", self.scale_box)
+        form.addRow("Device", self.device_box)
+        form.addRow("Precision", self.precision_box)
+        form.addRow("Output folder", out_row)
+        form.addRow("Codec", self.codec_box)
+        form.addRow("Quality (CRF)", self.crf)
+        form.addRow(self.preview_only)
+        form.addRow("Start", self.range_start)
+        form.addRow("Duration", self.range_len)
+        self.settings_box = QGroupBox("Settings for new jobs")
+        self.settings_box.setLayout(form)
+        self._fill_models()
+        self.model_box.currentIndexChanged.connect(self._on_model_changed)
+        for w in (self.scale_box, self.device_box, self.precision_box, self.codec_box):
+            w.currentIndexChanged.connect(self._form_changed)
+        for w in (self.crf, self.range_start, self.range_len):
+            w.valueChanged.connect(self._form_changed)
+        self.preview_only.toggled.connect(self._form_changed)
+        self.outdir.editingFinished.connect(self._form_changed)
+
+        # Preview.
+        self.split = SplitView()
+        self.split_slider = QSlider(Qt.Orientation.Horizontal)
+        self.split_slider.setRange(0, 100)
+        self.split_slider.setValue(50)
+        self.split_slider.valueChanged.connect(lambda v: self.split.set_split(v / 100))
+        self.preview_time = QDoubleSpinBox()
+        self.preview_time.setRange(0, 1e6)
+        self.preview_time.setSuffix(" s")
+        self.btn_preview = QPushButton("Preview")
+        self.btn_preview.clicked.connect(self.preview_selected)
+        prow = QHBoxLayout()
+        prow.addWidget(QLabel("Frame at"))
+        prow.addWidget(self.preview_time)
+        prow.addWidget(self.btn_preview)
+        pbox = QGroupBox("Before / after")
+        pl = QVBoxLayout(pbox)
+        pl.addWidget(self.split, 1)
+        pl.addWidget(self.split_slider)
+        pl.addLayout(prow)
+
+        right = QVBoxLayout()
+        right.addWidget(self.settings_box)
+        right.addWidget(pbox, 1)
+        lw, rw = QWidget(), QWidget()
+        lw.setLayout(left)
+        rw.setLayout(right)
+        splitter = QSplitter()
+        splitter.addWidget(lw)
+        splitter.addWidget(rw)
+        splitter.setSizes([620, 480])
+        self.setCentralWidget(splitter)
+        add_model = QAction("Add model folder…", self)
+        add_model.triggered.connect(self._browse_model)
+        self.menuBar().addMenu("&Models").addAction(add_model)
+        self.statusBar().showMessage("Drop files to add jobs")
+
+    # -- models and settings ---------------------------------------------------------------
+    def _fill_models(self) -> None:
+        from ..models import WEIGHTS, resolve
+
+        self.model_box.clear()
+        for e in WEIGHTS.values():
+            info = resolve(e.name)
+            meta = info.meta
+            psnr = ((meta.get("metrics") or {}).get("val") or {}).get("psnr_y")
+            size = f"{meta['params'] / 1e6:.2f}M params" if meta.get("params") else ""
+            qual = f", val PSNR-Y {psnr:.2f} dB" if psnr else ""
+            avail = "" if info.present else " (not installed)"
+            self.model_box.addItem(
+                f"{e.name}{avail}",
+                {
+                    "model": e.name,
+                    "scales": list(e.scales),
+                    "present": info.present,
+                    "info": f"{e.description}. {size}{qual}".strip(),
+                },
+            )
+
+    def add_model_folder(self, folder: Path) -> None:
+        from ..models import read_config
+
+        meta = read_config(folder)
+        scale = meta.get("scale") or meta["config"].get("scale") or 4
+        self.model_box.addItem(
+            f"{folder.name} (folder)",
+            {
+                "model": str(folder),
+                "scales": [scale],
+                "present": True,
+                "info": f"Model folder {folder}: {meta.get('params', 0) / 1e6:.3f}M params",
+            },
+        )
+        self.model_box.setCurrentIndex(self.model_box.count() - 1)
+
+    def _browse_model(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Model folder (config.json + model.safetensors)")
+        if d:
+            try:
+                self.add_model_folder(Path(d))
+            except SlimVSRError as e:
+                QMessageBox.warning(self, "Not a model folder", str(e))
+
+    def _browse_outdir(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Output folder")
+        if d:
+            self.outdir.setText(d)
+            self._form_changed()
+
+    def _on_model_changed(self) -> None:
+        data = self.model_box.currentData() or {}
+        self.model_info.setText(data.get("info", ""))
+        self._loading_form, prev = True, self._loading_form
+        cur = self.scale_box.currentText()
+        self.scale_box.clear()
+        self.scale_box.addItems([f"x{s}" for s in data.get("scales", [])])
+        if cur and self.scale_box.findText(cur) >= 0:
+            self.scale_box.setCurrentText(cur)
+        self._loading_form = prev
+        self._form_changed()
+
+    def form_options(self) -> tuple[UpscaleOptions, Path | None]:
+        data = self.model_box.currentData() or {"model": "ssl-uni"}
+        scale = int(self.scale_box.currentText()[1:]) if self.scale_box.currentText() else None
+        opts = UpscaleOptions(
+            model=data["model"],
+            scale=scale,
+            device=self.device_box.currentText(),
+            precision=self.precision_box.currentText(),
+            encode=EncodeSettings(codec=self.codec_box.currentText(), crf=self.crf.value()),
+            start=self.range_start.value() if self.preview_only.isChecked() else 0.0,
+            duration=self.range_len.value() if self.preview_only.isChecked() else None,
+        )
+        out = Path(self.outdir.text()) if self.outdir.text().strip() else None
+        return opts, out
+
+    def _set_form(self, opts: UpscaleOptions, out: Path | None) -> None:
+        self._loading_form = True
+        for i in range(self.model_box.count()):
+            if (self.model_box.itemData(i) or {}).get("model") == opts.model:
+                self.model_box.setCurrentIndex(i)
+        if opts.scale:
+            self.scale_box.setCurrentText(f"x{opts.scale}")
+        self.device_box.setCurrentText(opts.device)
+        self.precision_box.setCurrentText(opts.precision)
+        self.codec_box.setCurrentText(opts.encode.codec)
+        self.crf.setValue(opts.encode.crf or 18)
+        self.preview_only.setChecked(opts.duration is not None)
+        self.range_start.setValue(opts.start)
+        if opts.duration is not None:
+            self.range_len.setValue(opts.duration)
+        self.outdir.setText(str(out) if out else "")
+        self._loading_form = False
+
+    def selected_job(self) -> JobItem | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.queue.jobs[rows[0].row()] if rows else None
+
+    def _on_select(self) -> None:
+        job = self.selected_job()
+        if job is not None and job.status == PENDING:
+            self.settings_box.setTitle(f"Settings for {job.input.name}")
+            self._set_form(job.options, job.output_dir)
+        else:
+            self.settings_box.setTitle("Settings for new jobs")
+
+    def _form_changed(self) -> None:
+        if self._loading_form:
+            return
+        opts, out = self.form_options()
+        job = self.selected_job()
+        if job is not None and job.status == PENDING:  # edit the selected job before it starts
+            job.options, job.output_dir = opts, out
+            self.queue.changed(job)
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        opts, out = self.form_options()
+        s = self.settings
+        s.setValue("model", opts.model)
+        s.setValue("scale", opts.scale or 0)
+        s.setValue("device", opts.device)
+        s.setValue("precision", opts.precision)
+        s.setValue("codec", opts.encode.codec)
+        s.setValue("crf", opts.encode.crf)
+        s.setValue("outdir", str(out) if out else "")
+        s.setValue("preview_only", self.preview_only.isChecked())
+        s.setValue("range_start", self.range_start.value())
+        s.setValue("range_len", self.range_len.value())
+        s.sync()
+
+    def _load_settings(self) -> None:
+        s = self.settings
+        self._loading_form = True  # nothing is saved back while the form is being filled
+        model = s.value("model", "ssl-uni")
+        if model and Path(str(model)).is_dir() and self.model_box.findText(Path(model).name) < 0:
+            try:
+                self.add_model_folder(Path(model))
+            except SlimVSRError:
+                pass
+        for i in range(self.model_box.count()):
+            if (self.model_box.itemData(i) or {}).get("model") == model:
+                self.model_box.setCurrentIndex(i)
+        self._on_model_changed()
+        scale = int(s.value("scale", 0) or 0)
+        if scale:
+            self.scale_box.setCurrentText(f"x{scale}")
+        self.device_box.setCurrentText(str(s.value("device", "auto")))
+        self.precision_box.setCurrentText(str(s.value("precision", "auto")))
+        self.codec_box.setCurrentText(str(s.value("codec", "h264")))
+        self.crf.setValue(int(s.value("crf", 18) or 18))
+        self.outdir.setText(str(s.value("outdir", "") or ""))
+        self.preview_only.setChecked(str(s.value("preview_only", "false")).lower() == "true")
+        self.range_start.setValue(float(s.value("range_start", 0.0) or 0.0))
+        self.range_len.setValue(float(s.value("range_len", 5.0) or 5.0))
+        self._loading_form = False
+
+    # -- queue ---------------------------------------------------------------------------------
+    def add_paths(self, paths: list[Path]) -> None:
+        try:
+            files = expand_inputs([Path(p) for p in paths])
+        except SlimVSRError as e:
+            self.statusBar().showMessage(str(e))
+            return
+        opts, out = self.form_options()
+        for f in files:
+            job = JobItem(f, opts, out)
+            job.history.append(PENDING)
+            self.queue.add(job)
+        self.statusBar().showMessage(f"{len(files)} job(s) added")
+        if self.autostart:
+            self.start()
+
+    def start(self) -> None:
+        if self.thread is not None:
+            return
+        job = self.queue.next_pending()
+        if job is None:
+            return
+        data = next(
+            (
+                self.model_box.itemData(i)
+                for i in range(self.model_box.count())
+                if (self.model_box.itemData(i) or {}).get("model") == job.options.model
+            ),
+            None,
+        )
+        if data is not None and not data.get("present", True):
+            job.set_status(FAILED)
+            job.message = f"model {job.options.model} is not installed"
+            self.queue.changed(job)
+            self.job_state_changed.emit(job)
+            self.start()
+            return
+        job.set_status(RUNNING)
+        self.queue.changed(job)
+        self.job_state_changed.emit(job)
+        self.worker = Worker(job)
+        self.thread = WorkerThread(self.worker)
+        self.worker.started_job.connect(self._on_started)
+        self.worker.progressed.connect(self._on_progress)
+        self.worker.finished_job.connect(self._on_finished)
+        self.worker.failed.connect(self._on_failed)
+        self.worker.cancelled.connect(self._on_cancelled)
+        self.thread.finished.connect(self._on_thread_done)
+        self.thread.start()
+
+    def _on_started(self, job: JobItem, ev) -> None:
+        job.output, job.frames_total = ev.output, ev.total_frames
+        self.queue.changed(job)
+        self.statusBar().showMessage(f"{job.input.name}: {ev.device} {ev.precision}")
+
+    def _on_progress(self, job: JobItem, ev) -> None:
+        if ev.total_frames:
+            job.progress = min(1.0, ev.frames_done / ev.total_frames)
+        job.fps, job.eta_s = ev.fps, ev.eta_s
+        self.queue.changed(job)
+
+    def _on_finished(self, job: JobItem, ev) -> None:
+        job.progress, job.output = 1.0, ev.output
+        job.set_status(DONE)
+        self.queue.changed(job)
+        self.job_state_changed.emit(job)
+
+    def _on_failed(self, job: JobItem, msg: str) -> None:
+        job.set_status(FAILED)
+        job.message = msg
+        self.queue.changed(job)
+        self.job_state_changed.emit(job)
+
+    def _on_cancelled(self, job: JobItem) -> None:
+        job.set_status(CANCELLED)
+        self.queue.changed(job)
+        self.job_state_changed.emit(job)
+
+    def _on_thread_done(self) -> None:
+        if self.thread is not None:
+            self.thread.wait()
+        self.thread, self.worker = None, None
+        if self.isVisible():
+            self.start()
+
+    def cancel_selected(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            return
+        if job.status == RUNNING and self.worker is not None and self.worker.item is job:
+            self.worker.cancel()
+        elif job.status == PENDING:
+            job.set_status(CANCELLED)
+            self.queue.changed(job)
+            self.job_state_changed.emit(job)
+
+    def remove_selected(self) -> None:
+        job = self.selected_job()
+        if job is None or job.status == RUNNING:
+            return
+        self.queue.remove(self.queue.jobs.index(job))
+
+    def retry_selected(self) -> None:
+        job = self.selected_job()
+        if job is None or job.status not in (FAILED, CANCELLED):
+            return
+        job.reset()
+        self.queue.changed(job)
+        self.start()
+
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    # -- preview ---------------------------------------------------------------------------------
+    def preview_selected(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            self.statusBar().showMessage("Select a job to preview")
+            return
+        if self.preview_thread is not None:
+            return
+        t = self.preview_time.value()
+        try:
+            info = probe(job.input)
+            if info.duration_s:
+                t = min(t, max(0.0, info.duration_s - 0.05))
+        except SlimVSRError as e:
+            self.statusBar().showMessage(str(e))
+            return
+        self.btn_preview.setEnabled(False)
+        self.preview_thread = PreviewThread(job.input, t, job.options)
+        self.preview_thread.done.connect(self._on_preview)
+        self.preview_thread.failed.connect(self._on_preview_failed)
+        self.preview_thread.finished.connect(self._on_preview_thread_done)
+        self.preview_thread.start()
+
+    def _on_preview(self, res) -> None:
+        self.split.set_images(_qimage(res.bicubic), _qimage(res.output))
+        self.statusBar().showMessage(f"Preview at {res.time_s:.2f}s")
+
+    def _on_preview_failed(self, msg: str) -> None:
+        self.statusBar().showMessage(f"Preview failed: {msg}")
+
+    def _on_preview_thread_done(self) -> None:
+        self.preview_thread.wait()
+        self.preview_thread = None
+        self.btn_preview.setEnabled(True)
+
+    # -- closing -------------------------------------------------------------------------------
+    def closeEvent(self, e) -> None:  # noqa: N802
+        if self.running():
+            ask = QMessageBox.question(
+                self,
+                "Upscaling in progress",
+                "A job is running. Cancel it and quit? Its partial output will be removed.",
+            )
+            if ask != QMessageBox.StandardButton.Yes:
+                e.ignore()
+                return
+            self.shutdown()
+        if self.preview_thread is not None:
+            self.preview_thread.wait()
+        self._save_settings()
+        e.accept()
+
+    def shutdown(self) -> None:
+        """Cancel the running job and wait for its worker (no partial output remains)."""
+        for j in self.queue.jobs:
+            if j.status == PENDING:
+                j.set_status(CANCELLED)
+        if self.worker is not None:
+            self.worker.cancel()
+        if self.thread is not None:
+            self.thread.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("vsr-gui: not yet available in this version; use vsr-upscale", file=sys.stderr)
-    return 2
+    app = QApplication.instance() or QApplication(sys.argv if argv is None else ["vsr-gui", *argv])
+    w = MainWindow()
+    w.show()
+    paths = [Path(a) for a in (sys.argv[1:] if argv is None else argv)]
+    if paths:
+        w.add_paths(paths)
+    return app.exec()
 
 
 if __name__ == "__main__":

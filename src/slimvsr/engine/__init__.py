@@ -6,6 +6,7 @@ from ._pipeline import (
     Event,
     Finished,
     Job,
+    PreviewResult,
     Progress,
     Started,
     UpscaleOptions,
@@ -13,6 +14,7 @@ from ._pipeline import (
     default_output,
     expand_inputs,
     pick_precision,
+    preview,
     upscale,
 )
 from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, make_runner, tiled
@@ -28,6 +30,7 @@ __all__ = [
     "ImageRunner",
     "Job",
     "Precision",
+    "PreviewResult",
     "Progress",
     "Started",
     "UniRunner",
@@ -39,6 +42,7 @@ __all__ = [
     "expand_inputs",
     "make_runner",
     "pick_precision",
+    "preview",
     "probe",
     "tiled",
     "upscale",

@@ -426,3 +426,55 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
         else:
             out.append(p)
     return out
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    time_s: float  # the frame's time from the start of the input
+    input: np.ndarray  # LR frame, (H, W, 3) uint8
+    output: np.ndarray  # SR frame, (sH, sW, 3) uint8
+    bicubic: np.ndarray  # LR frame upscaled with bicubic interpolation, same size as output
+
+
+def preview(
+    inp: str | Path,
+    time_s: float,
+    opts: UpscaleOptions | None = None,
+    desc: ModelDescriptor | None = None,
+    context: int = 4,
+) -> PreviewResult:
+    """Upscale the frame at ``time_s`` (seconds from the start) of ``inp``, for a before/after view.
+
+    Recurrent models first see up to ``context`` earlier frames (and bidirectional ones as many
+    later ones), so the preview looks like the frame in a full run.
+    """
+    import torch.nn.functional as F
+
+    opts = opts or UpscaleOptions()
+    info = probe(Path(inp))
+    prec = pick_precision(opts.device, opts.precision)
+    desc = desc or load_model(opts.model, opts.scale)
+    rate = float(info.rate) if info.rate else 25.0
+    before = context / rate if desc.recurrent else 0.0
+    after = context / rate if desc.bidirectional else 0.0
+    start = max(0.0, time_s - before)
+    frames = list(decode_frames(info, start, (time_s - start) + after + 1.0 / rate))
+    if not frames:
+        raise InputError(f"{inp}: no frame at {time_s:.2f}s; pick an earlier time")
+    t0 = info.start_time
+    tb = info.time_base
+    target = min(range(len(frames)), key=lambda i: abs(float(frames[i][0] * tb) - t0 - time_s))
+    x = _to_tensor([a for _, a in frames])
+    runner = make_runner(desc, prec, window=len(frames), margin=0)
+    outs = [y for y in (runner.push(x), runner.flush()) if y is not None]
+    sr = torch.cat(outs)[target]
+    lr = x[target]
+    bic = F.interpolate(lr[None], scale_factor=desc.scale, mode="bicubic", align_corners=False)[0]
+    deep = info.bit_depth > 8
+    as8 = lambda a: (a.astype(np.float32) / 257).round().astype(np.uint8) if deep else a  # noqa: E731
+    return PreviewResult(
+        time_s=float(frames[target][0] * tb) - t0,
+        input=as8(frames[target][1]),
+        output=_to_array(sr, False),
+        bicubic=_to_array(bic.clamp(0, 1), False),
+    )

@@ -1,0 +1,174 @@
+"""The desktop app, offscreen: drop, run, cancel, errors, preview, settings, closing."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from media import write_clip
+from tiny import tiny_config
+
+pytest.importorskip("PySide6")
+pytestmark = pytest.mark.gui
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from slimvsr.app._gui_jobs import CANCELLED, DONE, FAILED, PENDING, RUNNING  # noqa: E402
+from slimvsr.app.gui import MainWindow  # noqa: E402
+from slimvsr.models import EDSR, BasicVSR, save_pretrained  # noqa: E402
+
+SHOTS = os.environ.get("SLIMVSR_SCREENSHOTS")  # set to "docs" to refresh docs/*.png
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("gui-models")
+    torch.manual_seed(0)
+    save_pretrained(BasicVSR(tiny_config("basicvsr", 0)), root / "tiny-uni", {"name": "tiny-uni"})
+    save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), root / "tiny-edsr", {"name": "tiny-edsr"})
+    return {"uni": root / "tiny-uni", "edsr": root / "tiny-edsr"}
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, models):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.add_model_folder(models["uni"])
+    w.device_box.setCurrentText("cpu")
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def drop(widget, paths: list[Path]) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    enter = QDragEnterEvent(
+        QPoint(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,  # the only ctor
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    widget.dropEvent(ev)  # Qt routes a real drop here once the drag was accepted
+    assert ev.isAccepted()
+
+
+def _image(path: Path, h: int = 20, w: int = 24) -> Path:
+    from PIL import Image
+
+    Image.fromarray((np.random.default_rng(1).random((h, w, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_drop_clip_and_image_run_to_done(window, qtbot, tmp_path) -> None:
+    clip = write_clip(tmp_path / "clip.mp4", n=10)
+    img = _image(tmp_path / "photo.png")
+    drop(window.drop, [clip, img])
+    assert [j.input for j in window.queue.jobs] == [clip, img]
+    qtbot.waitUntil(lambda: all(j.status == DONE for j in window.queue.jobs), timeout=60_000)
+    for j in window.queue.jobs:
+        assert j.history[:3] == [PENDING, RUNNING, DONE]
+        assert j.progress == pytest.approx(1.0)
+        assert j.output.exists()
+    from slimvsr.engine import probe
+
+    assert (probe(window.queue.jobs[0].output).height, probe(window.queue.jobs[0].output).width) == (128, 192)
+    assert probe(window.queue.jobs[1].output).width == 96
+    if SHOTS:
+        window.grab().save(str(Path(SHOTS) / "gui-main.png"))
+
+
+def test_broken_file_fails_and_next_job_runs(window, qtbot, tmp_path) -> None:
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x01 not a video")
+    img = _image(tmp_path / "ok.png")
+    drop(window.drop, [bad, img])
+    qtbot.waitUntil(lambda: window.queue.jobs[1].status == DONE, timeout=60_000)
+    assert window.queue.jobs[0].status == FAILED
+    assert "not a media file" in window.queue.jobs[0].message
+    assert window.isVisible()
+
+
+def test_cancel_mid_job_leaves_no_output(window, qtbot, tmp_path) -> None:
+    clip = write_clip(tmp_path / "long.mp4", n=120, size=(64, 96))
+    window.autostart = False
+    drop(window.drop, [clip])
+    job = window.queue.jobs[0]
+    job.options = dataclasses.replace(job.options, chunk=1)
+    window.start()
+    qtbot.waitUntil(lambda: job.progress > 0, timeout=60_000)
+    window.table.selectRow(0)
+    window.cancel_selected()
+    qtbot.waitUntil(lambda: job.status == CANCELLED and not window.running(), timeout=60_000)
+    assert not list(tmp_path.glob("long.tiny-uni-x4*"))
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_close_during_job_asks_then_cancels(window, qtbot, tmp_path, monkeypatch) -> None:
+    clip = write_clip(tmp_path / "long2.mp4", n=120, size=(64, 96))
+    window.autostart = False
+    drop(window.drop, [clip])
+    job = window.queue.jobs[0]
+    job.options = dataclasses.replace(job.options, chunk=1)
+    window.start()
+    qtbot.waitUntil(lambda: job.progress > 0, timeout=60_000)
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes
+    )
+    window.close()
+    assert asked and not window.running()
+    qtbot.waitUntil(lambda: job.status == CANCELLED, timeout=10_000)
+    assert not list(tmp_path.glob("long2.tiny-uni-x4*")) and not list(tmp_path.glob(".*partial*"))
+
+
+def test_preview_shows_different_before_and_after(window, qtbot, tmp_path) -> None:
+    clip = write_clip(tmp_path / "p.mp4", n=10)
+    window.autostart = False
+    drop(window.drop, [clip])
+    window.table.selectRow(0)
+    window.preview_time.setValue(0.4)
+    window.preview_selected()
+    qtbot.waitUntil(lambda: window.split.after is not None and window.preview_thread is None, timeout=60_000)
+    before, after = window.split.before.toImage(), window.split.after.toImage()
+    assert before.size() == after.size()
+    assert before != after
+    if SHOTS:
+        window.grab().save(str(Path(SHOTS) / "gui-preview.png"))
+
+
+def test_settings_persist_and_edit_pending_job(qtbot, tmp_path, models) -> None:
+    path = str(tmp_path / "s.ini")
+    w = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.add_model_folder(models["edsr"])
+    w.crf.setValue(23)
+    w.codec_box.setCurrentText("hevc")
+    w.autostart = False
+    w.add_paths([_image(tmp_path / "a.png")])
+    w.table.selectRow(0)
+    w.crf.setValue(30)  # edits the selected pending job
+    assert w.queue.jobs[0].options.encode.crf == 30
+    w.close()
+    w2 = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    assert w2.crf.value() == 30 and w2.codec_box.currentText() == "hevc"
+    assert w2.form_options()[0].model == str(models["edsr"])
