@@ -8,6 +8,7 @@ land on their job, and closing the window during a job asks, then cancels cleanl
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -151,7 +152,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar = QStyleOptionProgressBar()
         bar.rect = option.rect.adjusted(2, 3, -2, -3)
         bar.minimum, bar.maximum = 0, 100
-        bar.progress = int(round(100 * value))
+        bar.progress = round(100 * value)
         bar.text = f"{bar.progress}%"
         bar.textVisible = True
         QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
@@ -458,10 +459,8 @@ class MainWindow(QMainWindow):
         self._loading_form = True  # nothing is saved back while the form is being filled
         model = s.value("model", "ssl-uni")
         if model and Path(str(model)).is_dir() and self.model_box.findText(Path(model).name) < 0:
-            try:
+            with contextlib.suppress(SlimVSRError):
                 self.add_model_folder(Path(model))
-            except SlimVSRError:
-                pass
         for i in range(self.model_box.count()):
             if (self.model_box.itemData(i) or {}).get("model") == model:
                 self.model_box.setCurrentIndex(i)
