@@ -108,3 +108,47 @@ def test_distillation_loss_terms() -> None:
     # A constant offset lives only in the coarsest level: 32 -> 16 -> 8 -> 4 px is level 3,
     # weighted 2^3 (band-pass levels of a constant are zero).
     assert float(laplacian_loss(y, x)) == pytest.approx(0.1 * 2**3, rel=1e-3)
+
+
+def test_distill_pipeline_smoke(tmp_path, capsys) -> None:
+    """`vsr-compress distill` end to end on a tiny EDSR teacher and corpus, then from scratch."""
+    from media import make_corpus
+    from slimvsr.compression import _recipes
+    from slimvsr.models import EDSR, EDSRConfig, load_pretrained, save_pretrained
+
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "manifest.json").write_text("{}")
+    save_pretrained(
+        EDSR(EDSRConfig(num_feat=16, num_block=4, scale=2)), tmp_path / "t", {"name": "edsr-baseline"}
+    )
+    tiny = dict(
+        recipe="image", steps=2, batch=2, patch=12, lr=1e-3, precision="fp32", val_every=2, log_every=1
+    )
+    orig = dict(_recipes.RECIPES)
+    _recipes.RECIPES[("edsr-baseline", "cpu")] = tiny
+    try:
+        base = [
+            "distill",
+            "--teacher",
+            str(tmp_path / "t"),
+            "--data",
+            str(corpus),
+            "--out",
+            str(tmp_path / "run"),
+            "--sparsify-steps",
+            "4",
+            "--distill-steps",
+            "2",
+        ]
+        assert compress_main(base) == 0
+        assert compress_main([*base, "--from-scratch"]) == 0
+    finally:
+        _recipes.RECIPES.clear()
+        _recipes.RECIPES.update(orig)
+    sizing = json.loads((tmp_path / "run" / "sizing.json").read_text())
+    assert 0 < sizing["density"] <= 1
+    m, meta = load_pretrained(tmp_path / "run" / "distil-model")
+    assert meta["distillation"]["density"] == sizing["density"]
+    assert m.config.num_feat == sizing["student"]["num_feat"]
+    _, meta2 = load_pretrained(tmp_path / "run" / "scratch-model")
+    assert meta2["distillation"]["from_scratch"]

@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -174,11 +175,17 @@ def _save_ckpt(
     atomic_write_bytes(path, buf.getvalue())
 
 
-def train(cfg: TrainConfig, task: Any | None = None, model: nn.Module | None = None) -> nn.Module:
+def train(
+    cfg: TrainConfig,
+    task: Any | None = None,
+    model: nn.Module | None = None,
+    optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+) -> nn.Module:
     """Run (or resume) the training described by ``cfg``; returns the trained model.
 
     ``task`` and ``model`` replace the ones ``cfg`` names (pruning and distillation stages pass
-    their own loss and their scaled or pruned networks); everything else is the same loop."""
+    their own loss and their scaled or pruned networks; ``optimizer`` builds another optimizer
+    from the parameters, e.g. OBProx-SG); everything else is the same loop."""
     from ._tasks import make_task
 
     rank, world = _dist()
@@ -191,7 +198,12 @@ def train(cfg: TrainConfig, task: Any | None = None, model: nn.Module | None = N
     torch.manual_seed(cfg.seed)
     model = model if model is not None else build_for_training(cfg)
     task = task or make_task(cfg)
-    opt = _make_optimizer(model, cfg)
+    if optimizer is not None:
+        opt = optimizer(model.parameters())
+        for g in opt.param_groups:
+            g.setdefault("base_lr", g["lr"])
+    else:
+        opt = _make_optimizer(model, cfg)
     step, extra = 0, {"wall_s": 0.0}
     ckpt = out / "ckpt.pt"
     if ckpt.exists():

@@ -203,6 +203,69 @@ def cmd_size(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distill(a: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..models import read_config
+    from ._distill_pipeline import DISTILL_PRESETS, DistillConfig, run_distill
+    from ._evaluate import evaluate
+    from ._publish import export_run
+    from ._recipes import recipe
+    from ._train import TrainConfig
+
+    teacher = _model_dir(a.teacher, a.scale)
+    tmeta = read_config(teacher)
+    tname = tmeta.get("name", a.teacher)
+    arch = tmeta["architecture"]
+    fields = recipe("edsr-baseline" if arch == "edsr" else "swinir-lw", a.preset)
+    dc = DistillConfig(**DISTILL_PRESETS[a.preset])
+    if a.rounding:
+        dc = dataclasses.replace(dc, rounding=a.rounding)
+    if a.distill_steps:
+        dc = dataclasses.replace(dc, distill_steps=a.distill_steps)
+    if a.sparsify_steps:
+        dc = dataclasses.replace(dc, sparsify_steps=a.sparsify_steps)
+    name = a.name or ("edsrmini" if arch == "edsr" else "swinirmini")
+    scale = tmeta["config"]["scale"]
+    out = Path(a.out or f"runs/{name}-x{scale}-{a.preset}")
+    base = TrainConfig(
+        model=tname
+        if tname in ("edsr-baseline", "swinir-lw")
+        else ("edsr-baseline" if arch == "edsr" else "swinir-lw"),
+        out=str(out),
+        data=a.data,
+        scale=scale,
+        **fields,
+    )
+    student, report = run_distill(teacher, out, base, dc, from_scratch=a.from_scratch)
+    res = evaluate(student, name, Path(a.data), scale=scale)
+    stage = "scratch" if a.from_scratch else "distil"
+    cfg = dataclasses.replace(base, out=str(out / stage), model=name, steps=dc.distill_steps)
+    extra = {
+        "distillation": {
+            **dataclasses.asdict(dc),
+            **report,
+            "teacher": str(teacher),
+            "from_scratch": a.from_scratch,
+            "teacher_metrics": tmeta.get("metrics"),
+        },
+        "metrics": {
+            "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
+            "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
+            "per_item": res.per_item,
+            "precision": "fp32",
+            "degradation": "BI",
+            "command": f"vsr-compress eval {out}/{stage}-model --data {a.data}",
+        },
+    }
+    folder = export_run(student, cfg, out / f"{stage}-model", command=" ".join(sys.argv), extra=extra)
+    print(
+        f"{name} x{scale} ({stage}): {folder} density {report['density']:.4f} "
+        f"PSNR-Y {res.psnr_y:.2f} (bicubic {res.bicubic_psnr_y:.2f})"
+    )
+    return 0
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     from ..models import load_pretrained, resolve
     from ._evaluate import evaluate, format_table
@@ -312,6 +375,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_size)
+
+    s = sub.add_parser("distill", help="prune-then-distil: EDSRmini / SwinIRmini from a teacher")
+    s.add_argument("--teacher", required=True, help="registered name or model folder")
+    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
+    s.add_argument("--rounding", choices=["round", "floor", "ceil"], default=None)
+    s.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="train the sized student on ground truth only (no teacher)",
+    )
+    s.add_argument("--sparsify-steps", type=int)
+    s.add_argument("--distill-steps", type=int)
+    s.add_argument("--name", default=None)
+    s.add_argument("--data", default="data/corpus")
+    s.add_argument("--out", default=None)
+    s.set_defaults(fn=cmd_distill)
 
     s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")
     s.add_argument("models", nargs="+", help="model folders or registered names")

@@ -1,0 +1,144 @@
+"""``vsr-compress distill``: teacher -> OBProx-SG sparsification -> density -> compact sizing ->
+knowledge distillation -> evaluation and export. Each stage leaves its result in the run folder and
+is skipped when that result exists; the training stages resume from their checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..models import build_model, load_pretrained, save_pretrained
+from ..models._arch import arch_of
+from ._sr_tasks import ImageSRTask, charbonnier
+from ._train import TrainConfig, train
+from .distill import OBProxSG, compact_size, density, distillation_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    lam: float = 1e-4  # lambda of the L1 term (paper, after CDFI)
+    eps: float = 1e-3  # Charbonnier epsilon while sparsifying (paper)
+    sparsify_steps: int = 20_000  # "100 epochs" of 100 DIV2K images (paper)
+    sparsify_lr: float = 1e-4
+    n_prox: int | None = None  # proximal steps before orthant steps (None: half of the steps)
+    distill_steps: int = 300_000
+    alpha: float = 0.1  # weight of the ground-truth term in eq. (8) (paper)
+    rounding: str = "round"  # N_b / N_l rounding of eq. (6) (docs/reproduction-distill.md)
+
+
+DISTILL_PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu": dict(sparsify_steps=1500, sparsify_lr=2e-4, lam=2e-4, distill_steps=3000),
+}
+
+
+class SparsifyTask:
+    """Charbonnier (eps 1e-3) only: OBProx-SG adds the L1 term itself."""
+
+    def __init__(self, base: ImageSRTask, eps: float) -> None:
+        self.base, self.eps = base, eps
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        return self.base.batch(step, rank, world)
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        return charbonnier(model(b["lr"].to(memory_format=torch.channels_last)), b["hr"], self.eps)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        m = model.module if hasattr(model, "module") else model
+        return {**self.base.validate(model), "density": density(m.deep_feature_modules())}
+
+
+class DistillTask:
+    """alpha * Charbonnier(student, GT) + L_Lap(student, teacher) + L_Lap(HF(student), HF(teacher))."""
+
+    def __init__(self, base: ImageSRTask, teacher: nn.Module, alpha: float) -> None:
+        self.base, self.teacher, self.alpha = base, teacher.eval().requires_grad_(False), alpha
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        return self.base.batch(step, rank, world)
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = b["lr"].to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            t = self.teacher(x)
+        return distillation_loss(model(x), t, b["hr"], self.alpha)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        return self.base.validate(model)
+
+
+def _student_config(teacher: nn.Module, d: float, rounding: str) -> Any:
+    cfg = teacher.config
+    name = arch_of(teacher).name
+    if name == "edsr":
+        nc, nl, nb = compact_size(d, cfg.num_feat, cfg.num_layer, cfg.num_block, rounding=rounding)
+        return name, dataclasses.replace(cfg, num_feat=nc, num_layer=nl, num_block=nb)
+    if name == "swinir":
+        nc, nl, nb = compact_size(d, cfg.embed_dim, cfg.depths[0], len(cfg.depths), rounding=rounding)
+        h = cfg.num_heads[0]
+        return name, dataclasses.replace(cfg, embed_dim=nc, depths=(nl,) * nb, num_heads=(h,) * nb)
+    raise ValueError(f"prune-then-distil is for EDSR and SwinIR, not {name}")
+
+
+def run_distill(
+    teacher_dir: Path, out: Path, base: TrainConfig, dc: DistillConfig, from_scratch: bool = False
+) -> tuple[nn.Module, dict[str, Any]]:
+    """The whole pipeline. ``from_scratch`` trains the same student size on ground truth only
+    (the paper's question: does distillation help?). Returns (student, report)."""
+    out.mkdir(parents=True, exist_ok=True)
+    teacher, _ = load_pretrained(teacher_dir)
+    report_path = out / "sizing.json"
+    # 1-2. Sparsify a copy of the teacher with OBProx-SG, then measure the density.
+    if not report_path.exists():
+        sparse, _ = load_pretrained(teacher_dir)
+        cfg = replace(
+            base,
+            out=str(out / "sparsify"),
+            steps=dc.sparsify_steps,
+            lr=dc.sparsify_lr,
+            warmup=0,
+            min_lr=dc.sparsify_lr,
+            init=None,
+        )
+        n_prox = dc.n_prox if dc.n_prox is not None else dc.sparsify_steps // 2
+
+        def opt_factory(params: Any) -> OBProxSG:
+            return OBProxSG(params, lr=dc.sparsify_lr, lam=dc.lam, n_prox=n_prox, momentum=0.9)
+
+        sparse = train(
+            cfg, task=SparsifyTask(ImageSRTask(cfg), dc.eps), model=sparse.train(), optimizer=opt_factory
+        )
+        d = density(sparse.deep_feature_modules())
+        arch, scfg = _student_config(teacher, d, dc.rounding)
+        report = {
+            "density": d,
+            "architecture": arch,
+            "student": dataclasses.asdict(scfg),
+            "rounding": dc.rounding,
+            "sparsify_steps": dc.sparsify_steps,
+            "lambda": dc.lam,
+        }
+        report_path.write_text(json.dumps(report, indent=2))
+        save_pretrained(sparse, out / "sparse", {"name": "sparsified-teacher", "density": d})
+    report = json.loads(report_path.read_text())
+    from ..models import ARCHITECTURES
+    from ..models._config import config_from_dict
+
+    scfg = config_from_dict(ARCHITECTURES[report["architecture"]].config_cls, report["student"])
+    student = build_model(report["architecture"], scfg)
+    # 3. Distil (or train from scratch for the comparison), AdaMax (0.9, 0.99).
+    stage = "scratch" if from_scratch else "distil"
+    cfg = replace(base, out=str(out / stage), steps=dc.distill_steps, optimizer="adamax", init=None)
+    task = ImageSRTask(cfg) if from_scratch else DistillTask(ImageSRTask(cfg), teacher, dc.alpha)
+    student = train(cfg, task=task, model=student.train()).eval()
+    return student, report
