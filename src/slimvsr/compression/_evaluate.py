@@ -51,6 +51,18 @@ class EvalResult:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def record(self, command: str) -> dict[str, Any]:
+        """The ``metrics`` entry of a model's config.json: what was measured, on what, and how."""
+        return {
+            "val": {"psnr_y": self.psnr_y, "ssim_y": self.ssim_y},
+            "bicubic": {"psnr_y": self.bicubic_psnr_y, "ssim_y": self.bicubic_ssim_y},
+            "per_item": self.per_item,
+            "precision": "fp32",
+            "degradation": self.degradation,
+            "data": f"{self.data}: validation split (docs/data.md), first 16 frames per clip",
+            "command": command,
+        }
+
 
 def _read_video(path: Path, max_frames: int | None) -> torch.Tensor:
     import av
@@ -200,28 +212,19 @@ def evaluate_flow(
     import cv2
 
     from ..models import flow_warp
-    from .data._synth import MotionConfig, render_clip
+    from ._tasks import synthetic_pair
+    from .data._synth import MotionConfig
 
     spynet = spynet.eval()
     rng = np.random.default_rng(2024)
     pool = PhotoPool(Path(data), "val")
     epe, epe0 = [], []
     for _ in range(pairs):
-        src = pool.crop(rng, 3 * size, max_down=2.5)
-        fg = pool.crop(rng, size, max_down=2.0)
-        fr, fl = render_clip(
-            rng,
-            src,
-            2,
-            (size, size),
-            MotionConfig(max_speed=10.0),
-            fg_photo=fg,
-            speed_scale=rng.uniform(0.2, 1.0),
-        )
-        ref = torch.from_numpy(fr[1]).permute(2, 0, 1)[None]
-        supp = torch.from_numpy(fr[0]).permute(2, 0, 1)[None]
+        ref_a, supp_a, flow = synthetic_pair(rng, pool, size, MotionConfig(max_speed=10.0))
+        ref = torch.from_numpy(ref_a).permute(2, 0, 1)[None]
+        supp = torch.from_numpy(supp_a).permute(2, 0, 1)[None]
         pred = spynet(ref, supp)
-        gt = torch.from_numpy(fl[1])[None]
+        gt = torch.from_numpy(flow)[None]
         epe.append(float(torch.linalg.vector_norm(pred - gt, dim=1).mean()))
         epe0.append(float(torch.linalg.vector_norm(gt, dim=1).mean()))
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)

@@ -11,7 +11,7 @@ from torch import nn
 
 from ._tasks import PhotoPool, load_clips
 from .data._synth import MotionConfig, render_clip
-from .degrade import degrade, imresize
+from .degrade import degrade
 from .metrics import psnr_y, ssim_y, to_uint8
 
 
@@ -45,6 +45,20 @@ def sr_metrics(sr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[float, f
         ps.append(psnr_y(a8, b8, scale))
         ss.append(ssim_y(a8, b8, scale))
     return float(np.mean(ps)), float(np.mean(ss))
+
+
+def validate_pairs(
+    model: nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor]], scale: int, video: bool
+) -> dict[str, float]:
+    """Mean PSNR-Y / SSIM-Y over (HR, LR) frame stacks (T, 3, H, W): a video model gets each stack
+    as one sequence, an image model as a batch."""
+    ps, ss = [], []
+    for hr, lr in pairs:
+        sr = model(lr.unsqueeze(0))[0] if video else model(lr)
+        p, s = sr_metrics(sr.float().clamp(0, 1), hr, scale)
+        ps.append(p)
+        ss.append(s)
+    return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
 
 
 class VideoSRTask:
@@ -103,21 +117,7 @@ class VideoSRTask:
         return charbonnier(model(b["lr"]), b["hr"])
 
     def validate(self, model: nn.Module) -> dict[str, float]:
-        ps, ss = [], []
-        for hr, lr in self.val:
-            sr = model(lr.unsqueeze(0))[0].float().clamp(0, 1)
-            p, s = sr_metrics(sr, hr, self.cfg.scale)
-            ps.append(p)
-            ss.append(s)
-        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
-
-    def bicubic(self) -> dict[str, float]:
-        ps, ss = [], []
-        for hr, lr in self.val:
-            p, s = sr_metrics(imresize(lr, float(self.cfg.scale)).clamp(0, 1), hr, self.cfg.scale)
-            ps.append(p)
-            ss.append(s)
-        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
+        return validate_pairs(model, self.val, self.cfg.scale, video=True)
 
 
 class ImageSRTask:
@@ -151,19 +151,5 @@ class ImageSRTask:
         return charbonnier(model(b["lr"].to(memory_format=torch.channels_last)), b["hr"])
 
     def validate(self, model: nn.Module) -> dict[str, float]:
-        ps, ss = [], []
-        for hr, lr in self.val:
-            sr = model(lr.unsqueeze(0))[0].float().clamp(0, 1)
-            p, s = sr_metrics(sr.unsqueeze(0), hr.unsqueeze(0), self.cfg.scale)
-            ps.append(p)
-            ss.append(s)
-        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
-
-    def bicubic(self) -> dict[str, float]:
-        ps, ss = [], []
-        for hr, lr in self.val:
-            up = imresize(lr, float(self.cfg.scale)).clamp(0, 1)
-            p, s = sr_metrics(up.unsqueeze(0), hr.unsqueeze(0), self.cfg.scale)
-            ps.append(p)
-            ss.append(s)
-        return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
+        pairs = [(hr[None], lr[None]) for hr, lr in self.val]
+        return validate_pairs(model, pairs, self.cfg.scale, video=False)

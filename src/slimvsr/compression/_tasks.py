@@ -60,6 +60,20 @@ class PhotoPool:
         return np.ascontiguousarray(c)
 
 
+def synthetic_pair(
+    rng: np.random.Generator,
+    pool: PhotoPool,
+    p: int,
+    motion: MotionConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frame t, frame t-1, exact flow t -> t-1) of ``p`` x ``p`` pixels, from a photo reduced by
+    1-2.5x with an optional foreground object."""
+    src = pool.crop(rng, 3 * p, max_down=2.5)
+    fg = pool.crop(rng, p, max_down=2.0)
+    frames, fl = render_clip(rng, src, 2, (p, p), motion, fg_photo=fg, speed_scale=rng.uniform(0.2, 1.0))
+    return frames[1], frames[0], fl[1]
+
+
 class SpyNetTask:
     """Supervised flow; loss = mean end-point error. Each training pair is one of:
 
@@ -102,12 +116,7 @@ class SpyNetTask:
             x = torch.round(x * 255) / 255
             flow = fl[1].reshape(2, p, 4, p, 4).mean(axis=(2, 4)) / 4.0
             return x[1].permute(1, 2, 0).numpy(), x[0].permute(1, 2, 0).numpy(), flow
-        src = pool.crop(rng, 3 * p, max_down=2.5)
-        fg = pool.crop(rng, p, max_down=2.0)
-        frames, fl = render_clip(
-            rng, src, 2, (p, p), self.motion, fg_photo=fg, speed_scale=rng.uniform(0.2, 1.0)
-        )
-        return frames[1], frames[0], fl[1]
+        return synthetic_pair(rng, pool, p, self.motion)
 
     def _real(self, rng: np.random.Generator, p: int):
         if self._dis is None:

