@@ -307,3 +307,22 @@ def test_describe_rejects_flow_network() -> None:
 
     with pytest.raises(ModelError):
         describe(SPyNet())
+
+
+def test_image_sequence_folder_as_video(models, tmp_path) -> None:
+    from PIL import Image
+
+    from media import moving_pattern
+
+    seq = tmp_path / "frames [take 1]"  # glob characters in the name are escaped
+    seq.mkdir()
+    for i, f in enumerate(moving_pattern(7, 24, 32)):
+        Image.fromarray(f).save(seq / f"{i:04d}.png")
+    assert upscale_main([str(seq), "--sequence", "--fps", "12", "-m", str(models["edsr"]), "-q"]) == 0
+    out = tmp_path / "frames [take 1].edsr-x2.mp4"
+    ts, _, size, _ = _video(out)
+    assert len(ts) == 7 and size == (48, 64)
+    assert ts[1] == pytest.approx(1 / 12, abs=1e-3)
+    # Without --sequence a folder expands to its files (here: 7 images -> 7 outputs).
+    assert upscale_main([str(seq), "-m", str(models["edsr"]), "-q"]) == 0
+    assert len(list(seq.glob("*.edsr-x2.png"))) == 7

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=_positive_float, default=None, help="upscale SECONDS only")
     p.add_argument("--chunk", type=int, default=8, help="frames per inference call")
     p.add_argument("--tile", type=int, default=None, help="LR tile size for large frames")
+    p.add_argument(
+        "--sequence",
+        action="store_true",
+        help="read each input folder as one video made of its frames (sorted by name)",
+    )
+    p.add_argument("--fps", type=float, default=25.0, help="frame rate of --sequence inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--list-models", action="store_true", help="list models and exit")
     p.add_argument("--json", action="store_true", help="with --list-models: JSON output")
@@ -124,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.inputs:
         raise UsageError("no input given; run 'vsr-upscale --help'")
-    inputs = expand_inputs(args.inputs)
+    inputs = expand_inputs(args.inputs, sequences=args.sequence)
     if len(inputs) > 1 and args.output is not None and not args.output.is_dir():
         raise UsageError(f"{args.output}: with several inputs, -o must be an existing folder")
     opts = UpscaleOptions(
@@ -138,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
         chunk=args.chunk,
         tile=args.tile,
         overwrite=args.overwrite,
+        sequence_fps=args.fps,
     )
     desc = None
     tty = sys.stderr.isatty()

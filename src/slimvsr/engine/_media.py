@@ -46,6 +46,7 @@ class VideoInfo:
     other_streams: tuple[int, ...] = field(default=())  # audio/subtitle stream indices to copy
     is_image: bool = False
     start_time: float = 0.0  # seconds of the first video timestamp
+    sequence_fps: float | None = None  # set when ``path`` is a folder of frames read as a video
 
 
 def _bit_depth(fmt: av.VideoFormat) -> int:
@@ -55,13 +56,33 @@ def _bit_depth(fmt: av.VideoFormat) -> int:
         return 8
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def _sequence_pattern(folder: Path) -> str:
+    """FFmpeg glob pattern for the frames of ``folder`` (its most common image extension)."""
+    exts = [f.suffix.lower() for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTS]
+    if not exts:
+        raise InputError(f"{folder}: no image frames in this folder; pass a folder of PNG/JPEG/TIFF frames")
+    ext = max(set(exts), key=exts.count)
+    escaped = "".join("\\" + ch if ch in "[]*?\\" else ch for ch in str(folder))
+    return f"{escaped}/*{ext}"
+
+
+def _open(path: Path, sequence_fps: float | None = None) -> av.container.InputContainer:
     if not path.exists():
         raise InputError(f"{path}: no such file; check the path")
     if path.is_dir():
-        raise InputError(
-            f"{path}: is a folder; pass the files in it, or the folder as an image sequence with --sequence"
-        )
+        if sequence_fps is None:
+            raise InputError(
+                f"{path}: is a folder; pass the files in it, or read it as a frame sequence with --sequence"
+            )
+        try:
+            return av.open(
+                _sequence_pattern(path),
+                "r",
+                format="image2",
+                options={"pattern_type": "glob", "framerate": str(sequence_fps)},
+            )
+        except av.error.FFmpegError as e:
+            raise InputError(f"{path}: cannot read the frames as a sequence ({e})") from e
     try:
         return av.open(str(path), "r")
     except av.error.InvalidDataError as e:
@@ -72,19 +93,24 @@ def _open(path: Path) -> av.container.InputContainer:
         raise InputError(f"{path}: cannot open ({e}); pass a video or image file") from e
 
 
-def probe(path: Path) -> VideoInfo:
-    """Describe the first video stream of ``path`` (a video, or an image file)."""
-    with _open(path) as c:
+def probe(path: Path, sequence_fps: float | None = None) -> VideoInfo:
+    """Describe the first video stream of ``path``: a video, an image file, or (with
+    ``sequence_fps``) a folder of frames read as a video at that rate."""
+    with _open(path, sequence_fps) as c:
         if not c.streams.video:
             raise InputError(f"{path}: no video stream found; pass a video or image file")
         vs = c.streams.video[0]
-        is_image = path.suffix.lower() in IMAGE_EXTS or c.format.name in (
-            "image2",
-            "png_pipe",
-            "jpeg_pipe",
-            "webp_pipe",
-            "tiff_pipe",
-            "bmp_pipe",
+        is_image = path.is_file() and (
+            path.suffix.lower() in IMAGE_EXTS
+            or c.format.name
+            in (
+                "image2",
+                "png_pipe",
+                "jpeg_pipe",
+                "webp_pipe",
+                "tiff_pipe",
+                "bmp_pipe",
+            )
         )
         first = None
         try:
@@ -135,6 +161,7 @@ def probe(path: Path) -> VideoInfo:
             other_streams=others,
             is_image=is_image,
             start_time=start,
+            sequence_fps=sequence_fps if path.is_dir() else None,
         )
 
 
@@ -163,7 +190,7 @@ def decode_frames(
     """Yield (pts, RGB array) for every frame with start <= t < start + duration (seconds from
     the first frame). Threaded decoding; seeks to the keyframe before ``start``."""
     path = info.path
-    with _open(path) as c:
+    with _open(path, info.sequence_fps) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
         tb = vs.time_base or info.time_base

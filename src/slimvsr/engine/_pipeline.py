@@ -47,6 +47,7 @@ class UpscaleOptions:
     memory_budget_mb: int = 4096  # activation memory the model may use before frames are tiled
     overwrite: bool = False  # replace an existing output file
     queue_frames: int = 32  # bound of each I/O queue (frames)
+    sequence_fps: float = 25.0  # frame rate given to a folder of frames read as a video
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ class Job:
 
     # -- setup ---------------------------------------------------------------------------
     def _prepare(self) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
-        info = probe(self.inp)
+        info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)
         prec = pick_precision(self.opts.device, self.opts.precision)
         desc = self.desc or load_model(self.opts.model, self.opts.scale)
         if self.opts.scale and self.opts.scale != desc.scale:
@@ -409,12 +410,13 @@ def upscale(
     return Job(Path(inp), Path(out) if out else None, opts or UpscaleOptions()).run()
 
 
-def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files stay as they are; folders expand to the images and videos directly inside them."""
+def expand_inputs(paths: list[Path], sequences: bool = False) -> list[Path]:
+    """Files stay as they are. Folders expand to the images and videos directly inside them, or,
+    with ``sequences``, stay whole: each is one video made of its frames."""
     out: list[Path] = []
     video_exts = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
     for p in paths:
-        if p.is_dir():
+        if p.is_dir() and not sequences:
             kids = sorted(
                 k
                 for k in p.iterdir()
@@ -451,7 +453,8 @@ def preview(
     import torch.nn.functional as F
 
     opts = opts or UpscaleOptions()
-    info = probe(Path(inp))
+    inp = Path(inp)
+    info = probe(inp, opts.sequence_fps if inp.is_dir() else None)
     prec = pick_precision(opts.device, opts.precision)
     desc = desc or load_model(opts.model, opts.scale)
     rate = float(info.rate) if info.rate else 25.0
