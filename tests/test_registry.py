@@ -135,3 +135,32 @@ def test_list_models_json(capsys, tmp_path, monkeypatch) -> None:
     assert not next(r for r in rows if r["name"] == "swinirmini")["present"]
     assert upscale_main(["--list-models"]) == 0
     assert "edsrmini" in capsys.readouterr().out
+
+
+def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
+    from slimvsr.compression.cli import main as compress_main
+
+    model = named_config("edsrmini").build(2)
+    save_pretrained(
+        model,
+        tmp_path / "m",
+        {
+            "name": "edsrmini",
+            "scale": 2,
+            "metrics": {
+                "val": {"psnr_y": 31.0, "ssim_y": 0.9},
+                "bicubic": {"psnr_y": 29.0, "ssim_y": 0.85},
+                "command": "vsr-compress eval ...",
+                "data": "val",
+            },
+        },
+    )
+    assert compress_main(["publish", str(tmp_path / "m"), "--out", str(tmp_path / "hub")]) == 0
+    card = (tmp_path / "hub" / "README.md").read_text()
+    assert "slimvsr/edsrmini-x2" in card and "31.00" in card and "license: apache-2.0" in card
+    monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "bundled")
+    assert compress_main(["publish", str(tmp_path / "m"), "--bundle"]) == 0
+    info = resolve("edsrmini", 2)
+    assert info.source == "bundled" and info.meta["sha256"] == sha256_file(info.folder / "model.safetensors")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"broken")
+    assert compress_main(["publish", str(tmp_path / "m"), "--out", str(tmp_path / "hub2")]) == 2

@@ -58,3 +58,74 @@ def export_run(
     }
     save_pretrained(model, folder, meta)
     return folder
+
+
+def model_card(meta: dict[str, Any], repo_id: str) -> str:
+    """A Hugging Face model card (README.md) from a model's config.json."""
+    m = meta.get("metrics") or {}
+    val, bic = m.get("val") or {}, m.get("bicubic") or {}
+    lines = [
+        "---",
+        "license: apache-2.0",
+        "library_name: slimvsr",
+        "tags: [super-resolution, video-super-resolution, slimvsr]",
+        "---",
+        "",
+        f"# {repo_id}",
+        "",
+        f"`{meta.get('name')}` ({meta['architecture']}, x{meta.get('scale')}, "
+        f"{meta.get('degradation', 'BI')} degradation): {meta['params']:,} parameters, "
+        f"{meta['macs'] / 1e9:.1f} G multiply-accumulates per output frame at LR "
+        f"{meta['macs_input_size'][0]}x{meta['macs_input_size'][1]}.",
+        "",
+        "Use: `pip install slimvsr`, then `vsr-upscale in.mp4 -m "
+        f"{meta.get('name')}` (the weights are found in the local Hub cache).",
+        "",
+    ]
+    if val:
+        lines += [
+            "## Validation",
+            "",
+            "| | PSNR-Y | SSIM-Y |",
+            "|---|---|---|",
+            f"| this model | {val['psnr_y']:.2f} | {val['ssim_y']:.4f} |",
+            f"| bicubic | {bic.get('psnr_y', float('nan')):.2f} | {bic.get('ssim_y', float('nan')):.4f} |",
+            "",
+            f"Measured by `{m.get('command')}` on {m.get('data', 'the validation split')}.",
+            "",
+        ]
+    tr = meta.get("training") or {}
+    if tr:
+        lines += [
+            "## Training",
+            "",
+            f"`{tr.get('command')}`: {tr.get('steps')} steps, "
+            f"{tr.get('wall_time_s', 0) / 60:.0f} min on {tr.get('machine')}.",
+            "",
+        ]
+        data = tr.get("data") or {}
+        if data.get("sources"):
+            lines += ["Data (real media shipped in packages; licences):", ""]
+            lines += [f"- {s['package']} {s['version']}: {s['licence']}" for s in data["sources"]]
+            lines.append("")
+    lines += [f"Licence of the weights: {meta.get('licence', 'see config.json')}.", ""]
+    return "\n".join(lines)
+
+
+def publish(model_dir: Path, out: Path, name: str, scale: int) -> Path:
+    """Write ``out`` in the Hub layout: model.safetensors, config.json, README.md (model card).
+
+    The weights are verified (sha256, strict load) before anything is written."""
+    import shutil
+
+    from ..models import load_pretrained
+    from ..models._weights import HUB_ORG
+
+    _, meta = load_pretrained(model_dir)
+    if meta.get("name") != name:
+        raise ValueError(f"{model_dir}: config.json names {meta.get('name')!r}, not {name!r}")
+    out.mkdir(parents=True, exist_ok=True)
+    for f in ("model.safetensors", "config.json"):
+        shutil.copyfile(model_dir / f, out / f)
+    (out / "README.md").write_text(model_card(meta, f"{HUB_ORG}/{name}-x{scale}"))
+    return out

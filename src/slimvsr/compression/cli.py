@@ -244,6 +244,22 @@ def cmd_distill(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(a: argparse.Namespace) -> int:
+    from ..models import WEIGHTS, read_config
+    from ..models._weights import bundled_root
+    from ._publish import publish
+
+    meta = read_config(a.model)
+    name = a.name or meta.get("name")
+    scale = a.scale or meta.get("scale") or meta["config"].get("scale")
+    if name not in WEIGHTS:
+        raise ValueError(f"{name!r} is not a registered weights name ({', '.join(WEIGHTS)})")
+    out = bundled_root() / f"{name}-x{scale}" if a.bundle else Path(a.out or f"hub/{name}-x{scale}")
+    publish(Path(a.model), out, name, scale)
+    print(f"{name} x{scale}: {out}")
+    return 0
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     from ..models import load_pretrained, resolve
     from ._evaluate import evaluate, format_table
@@ -370,6 +386,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None)
     s.set_defaults(fn=cmd_distill)
+
+    s = sub.add_parser(
+        "publish", help="write a model folder in the Hugging Face Hub layout, or bundle it into the package"
+    )
+    s.add_argument("model", help="model folder (e.g. runs/basicvsr-uni-x4-cpu/model)")
+    s.add_argument("--name", default=None, help="registered weights name (default: config's name)")
+    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--out", default=None, help="output folder (default hub/NAME-xS)")
+    s.add_argument(
+        "--bundle",
+        action="store_true",
+        help="write into src/slimvsr/models/weights/NAME-xS (shipped in the wheel)",
+    )
+    s.set_defaults(fn=cmd_publish)
 
     s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")
     s.add_argument("models", nargs="+", help="model folders or registered names")
