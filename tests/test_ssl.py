@@ -140,7 +140,8 @@ def test_ssl_refuses_pruned_input() -> None:
         ssl.Gammas(small)
 
 
-def test_ssl_pipeline_smoke(tmp_path, capsys) -> None:
+@pytest.mark.parametrize("method", ["ssl", "l1norm"])
+def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus, and its resume."""
     from media import make_corpus
     from slimvsr.compression import _recipes, _ssl_pipeline
@@ -167,6 +168,8 @@ def test_ssl_pipeline_smoke(tmp_path, capsys) -> None:
             str(tmp_path / "run"),
             "--finetune-steps",
             "2",
+            "--method",
+            method,
         ]
         assert compress_main(argv) == 0
     finally:
@@ -177,5 +180,35 @@ def test_ssl_pipeline_smoke(tmp_path, capsys) -> None:
     model, meta = load_pretrained(tmp_path / "run" / "model")
     assert meta["name"] == "ssl-uni" and meta["ssl"]["ratio"] == 0.5
     assert count_params(model) < count_params(teacher)
-    log = (tmp_path / "run" / "regularise" / "log.jsonl").read_text()
-    assert "gamma_pruned" in log
+    if method == "ssl":
+        log = (tmp_path / "run" / "regularise" / "log.jsonl").read_text()
+        assert "gamma_pruned" in log
+    else:
+        assert not (tmp_path / "run" / "regularise").exists()
+
+
+def test_l1norm_baseline_keeps_residual_paths() -> None:
+    m = _dense(False)
+    g = ssl.Gammas(m)
+    pr = ssl.select_l1norm(ssl.unit_scores(m, g), 0.5)
+    assert pr and not any(u.layer.endswith(("_in", "_out")) for u in pr)
+    small = ssl.prune(m, g, pr)
+    for spec in small.config.forward_blocks:
+        assert spec.in_idx == spec.out_idx == tuple(range(8)) and spec.mid == 4
+
+
+def test_aligned_baseline_shares_indices_across_blocks() -> None:
+    m = _dense(True)
+    g = ssl.Gammas(m)
+    pr = ssl.select_aligned(ssl.unit_scores(m, g), 0.5)
+    small = ssl.prune(m, g, pr)
+    for specs in (small.config.forward_blocks, small.config.backward_blocks):
+        kept = {s.in_idx for s in specs} | {s.out_idx for s in specs}
+        assert len(kept) == 1 and len(next(iter(kept))) == 4  # one aligned set per branch
+    x = torch.rand(1, 3, 3, 8, 8)
+    with torch.no_grad():
+        g.masked(pr)
+        g.attach(m)
+        masked = m(x)
+        g.detach()
+        assert torch.allclose(ssl.prune(m, g, pr)(x), masked, atol=1e-5)

@@ -32,6 +32,9 @@ class SSLConfig:
     t2: int = 3375  # T2: steps at tau (paper)
     finetune_steps: int = 300_000  # T3 (paper)
     temporal_finetune: bool = True  # L_tf against the unpruned teacher's hidden states
+    # "ssl" (RSC + criterion above), "aligned" (ASSL-style aligned indices, same SIR), or
+    # "l1norm" (Li et al.: local L1 on non-residual filters, pruned at once, no regularisation)
+    method: str = "ssl"
 
 
 SSL_PRESETS: dict[str, dict[str, Any]] = {
@@ -112,13 +115,21 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
     if sel_path.exists():
         pruned = {ssl.Unit(u["layer"], u["index"]) for u in json.loads(sel_path.read_text())}
     else:
-        pruned = ssl.select(ssl.unit_scores(teacher, gam), sc.ratio, sc.criterion)
+        scores = ssl.unit_scores(teacher, gam)
+        if sc.method == "ssl":
+            pruned = ssl.select(scores, sc.ratio, sc.criterion)
+        elif sc.method == "aligned":
+            pruned = ssl.select_aligned(scores, sc.ratio)
+        elif sc.method == "l1norm":
+            pruned = ssl.select_l1norm(scores, sc.ratio)
+        else:
+            raise ValueError(f"unknown method {sc.method!r}; use ssl, aligned or l1norm")
         sel_path.write_text(
             json.dumps([u.__dict__ for u in sorted(pruned, key=lambda u: (u.layer, u.index))])
         )
     # 2. Sparsity-inducing regularisation, SPyNet frozen throughout.
     reg_dir = out / "regularise"
-    reg_steps = round(sc.tau / sc.delta) * sc.t1 + sc.t2
+    reg_steps = 0 if sc.method == "l1norm" else round(sc.tau / sc.delta) * sc.t1 + sc.t2
     pruned_dir = out / "pruned"
     if not (pruned_dir / "config.json").exists():
         dense, _ = load_pretrained(teacher_dir)
@@ -132,8 +143,9 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
             init=None,
             min_lr=base.lr,
         )  # constant lr while regularising
-        task = SIRTask(VideoSRTask(cfg), scaled, pruned, sc)
-        scaled = train(cfg, task=task, model=scaled)
+        if reg_steps:
+            task = SIRTask(VideoSRTask(cfg), scaled, pruned, sc)
+            scaled = train(cfg, task=task, model=scaled)
         # 3. Physical pruning: fold the gammas, slice the selected units away.
         small = ssl.prune(scaled.model, scaled.gammas, pruned)
         save_pretrained(

@@ -123,7 +123,11 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     if a.batch:
         fields["batch"] = a.batch
     sc = SSLConfig(
-        ratio=a.ratio, criterion=a.criterion, temporal_finetune=not a.no_tf, **SSL_PRESETS[a.preset]
+        ratio=a.ratio,
+        criterion=a.criterion,
+        method=a.method,
+        temporal_finetune=not a.no_tf and a.method != "l1norm",
+        **SSL_PRESETS[a.preset],
     )
     if a.finetune_steps:
         sc = dataclasses.replace(sc, finetune_steps=a.finetune_steps)
@@ -346,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["min-global", "max-global", "min-local", "max-local", "random"],
     )
     s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
+    s.add_argument(
+        "--method",
+        choices=["ssl", "aligned", "l1norm"],
+        default="ssl",
+        help="ssl (the paper), or the aligned / l1norm baselines",
+    )
     s.add_argument("--no-tf", action="store_true", help="fine-tune without Temporal Finetuning")
     s.add_argument("--finetune-steps", type=int)
     s.add_argument("--batch", type=int)

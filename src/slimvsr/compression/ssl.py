@@ -186,6 +186,40 @@ def select(
     return pruned
 
 
+def _part(u: Unit) -> str:
+    return u.layer.rsplit("_", 1)[-1] if u.layer not in ("up1", "up2", "hr") else u.layer
+
+
+def select_l1norm(scores: dict[Unit, float], ratio: float) -> set[Unit]:
+    """L1-norm pruning baseline (Li et al., 2017): the smallest-L1 filters of each layer, except
+    the convs whose outputs feed residual additions: a block's last conv (``out``) and its input
+    channels (``in``) are never pruned; the first convs' filters and the upsampler are."""
+    allowed = {u: v for u, v in scores.items() if _part(u) not in ("in", "out")}
+    return select(allowed, ratio, "min-local")
+
+
+def select_aligned(scores: dict[Unit, float], ratio: float) -> set[Unit]:
+    """Aligned pruning baseline (ASSL-style): within a branch, every block's input channels and
+    last-conv filters share one kept set of trunk channels, chosen by their summed L1 scores, so
+    skip and residual paths stay index-aligned; first-conv filters and the upsampler are pruned
+    per layer. (The trunk keeps its width: channels outside the set pass from the first conv to the
+    fusion unchanged.)"""
+    by_branch: dict[str, dict[int, float]] = {}
+    for u, v in scores.items():
+        if _part(u) in ("in", "out"):
+            branch = u.layer.split("_", 1)[0]
+            by_branch.setdefault(branch, {}).setdefault(u.index, 0.0)
+            by_branch[branch][u.index] += v
+    pruned = select({u: v for u, v in scores.items() if _part(u) not in ("in", "out")}, ratio, "min-local")
+    for branch, chan in by_branch.items():
+        order = sorted(chan, key=chan.__getitem__)[: round(ratio * len(chan))]
+        order = order[: len(chan) - 1]  # keep at least one channel
+        for u in scores:
+            if _part(u) in ("in", "out") and u.layer.split("_", 1)[0] == branch and u.index in order:
+                pruned.add(u)
+    return pruned
+
+
 def sir_alpha(step: int, delta: float, t1: int, tau: float) -> float:
     """alpha_gamma at ``step``: raised by ``delta`` every ``t1`` steps, capped at ``tau``."""
     return min(tau, delta * (step // t1 + 1))
