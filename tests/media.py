@@ -102,3 +102,27 @@ def make_corpus(root: Path) -> Path:
         for j, f in enumerate(moving_pattern(6, 48, 56, seed=5)):
             Image.fromarray(f).save(clip / f"{j:05d}.png")
     return root
+
+
+def with_subtitles(clip: Path, out: Path, cues: list[tuple[float, float, str]]) -> Path:
+    """Remux ``clip`` into ``out`` (.mkv) with an SRT subtitle track holding ``cues``."""
+    srt = out.with_suffix(".srt")
+
+    def ts(t: float) -> str:
+        ms = round(t * 1000)
+        return f"00:00:{ms // 1000:02d},{ms % 1000:03d}"
+
+    srt.write_text(
+        "".join(f"{i + 1}\n{ts(a)} --> {ts(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(cues))
+    )
+    with av.open(str(clip)) as v, av.open(str(srt)) as s, av.open(str(out), "w") as o:
+        streams = {}
+        for st in [*v.streams, *s.streams]:
+            streams[(id(st.container), st.index)] = o.add_stream_from_template(st)
+        for c in (v, s):
+            for pkt in c.demux():
+                if pkt.dts is None:
+                    continue
+                pkt.stream = streams[(id(pkt.stream.container), pkt.stream.index)]
+                o.mux(pkt)
+    return out

@@ -326,3 +326,27 @@ def test_image_sequence_folder_as_video(models, tmp_path) -> None:
     # Without --sequence a folder expands to its files (here: 7 images -> 7 outputs).
     assert upscale_main([str(seq), "-m", str(models["edsr"]), "-q"]) == 0
     assert len(list(seq.glob("*.edsr-x2.png"))) == 7
+
+
+def test_subtitles_are_copied(models, clip, tmp_path) -> None:
+    from media import with_subtitles
+
+    src = with_subtitles(clip, tmp_path / "subs.mkv", [(0.1, 0.5, "Hello"), (0.6, 0.9, "World")])
+    out = tmp_path / "subs-out.mkv"
+    _run(src, out, model=str(models["edsr"]))
+    assert _packets(out, "subtitle") == _packets(src, "subtitle") == [b"Hello", b"World"]
+    assert _packets(out, "audio") == _packets(src, "audio")
+    # An .mp4 cannot hold SRT: a clear error, no output.
+    code = upscale_main([str(src), "-m", str(models["edsr"]), "-o", str(tmp_path / "s.mp4"), "-q"])
+    assert code == 2 and not (tmp_path / "s.mp4").exists()
+
+
+@pytest.mark.parametrize("ext", [".webp", ".tif", ".jpg"])
+def test_image_formats(models, tmp_path, ext) -> None:
+    from PIL import Image
+
+    src = tmp_path / f"in{ext}"
+    Image.fromarray((np.random.default_rng(2).random((18, 22, 3)) * 255).astype(np.uint8)).save(src)
+    out = tmp_path / f"out{ext}"
+    assert upscale_main([str(src), "-m", str(models["edsr"]), "-o", str(out), "-q"]) == 0
+    assert Image.open(out).size == (44, 36)
