@@ -173,7 +173,9 @@ def cmd_size(a: argparse.Namespace) -> int:
     else:
         heads = cfg.num_heads[0]
         new = dataclasses.replace(cfg, embed_dim=nc2, depths=(nl2,) * nb2, num_heads=(heads,) * nb2)
-    with __import__("torch").device("meta"):
+    import torch
+
+    with torch.device("meta"):
         params = count_params(build_model(named.arch, new))
     out = {
         "model": a.model,

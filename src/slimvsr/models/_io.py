@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import WeightsError
-from ._arch import build_model, model_config_dict
+from ._arch import ARCHITECTURES, build_model, model_config_dict
 from ._profile import profile_model
 
 WEIGHTS_FILE = "model.safetensors"
@@ -73,8 +73,6 @@ def save_pretrained(model: nn.Module, folder: str | Path, meta: dict[str, Any] |
         Path(tmp).unlink(missing_ok=True)
         raise
     spec = model_config_dict(model)
-    from ._arch import ARCHITECTURES
-
     arch = ARCHITECTURES[spec["architecture"]]
     scale = getattr(model.config, "scale", None)
     size = default_profile_size(arch.kind, scale or 4)
