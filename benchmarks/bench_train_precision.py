@@ -62,13 +62,18 @@ def main() -> None:
         t32.append(step_time(fp32, x, y, False))
         t16.append(step_time(bf16, x, y, True))
     res = {
-        "model": a.model, "shape": list(shape), "fp32_s_per_step": min(t32),
-        "bf16_channels_last_s_per_step": min(t16), "speedup": min(t32) / min(t16),
+        "model": a.model,
+        "shape": list(shape),
+        "fp32_s_per_step": min(t32),
+        "bf16_channels_last_s_per_step": min(t16),
+        "speedup": min(t32) / min(t16),
         "machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
-                   f"torch {torch.__version__}",
-        "command": "python benchmarks/bench_train_precision.py " + " ".join(
-            f"--{k} {v}" for k, v in (("model", a.model), ("batch", a.batch), ("frames", a.frames),
-                                      ("patch", a.patch))),
+        f"torch {torch.__version__}",
+        "command": "python benchmarks/bench_train_precision.py "
+        + " ".join(
+            f"--{k} {v}"
+            for k, v in (("model", a.model), ("batch", a.batch), ("frames", a.frames), ("patch", a.patch))
+        ),
     }
     text = json.dumps(res, indent=2)
     print(text)

@@ -31,7 +31,7 @@ def plot(run: Path, log: list[dict], out: Path) -> Path:
     vals = [(r["step"], r["val"]) for r in log if "val" in r]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     k = max(1, len(loss) // 100)  # running mean over ~1% of the run
-    smooth = [sum(loss[max(0, i - k):i + 1]) / len(loss[max(0, i - k):i + 1]) for i in range(len(loss))]
+    smooth = [sum(loss[max(0, i - k) : i + 1]) / len(loss[max(0, i - k) : i + 1]) for i in range(len(loss))]
     ax[0].plot(steps, loss, color="0.8", lw=0.6)
     ax[0].plot(steps, smooth, color="C0")
     ax[0].set(xlabel="step", ylabel="training loss", title=run.name, yscale="log")
@@ -57,16 +57,20 @@ def main() -> None:
         wall = cfg["training"]["wall_time_s"] / 60
         if "flow_metrics" in cfg:
             m = cfg["flow_metrics"]
-            final = (f"EPE {m['epe']:.2f} px (zero flow {m['epe_zero_flow']:.2f}); real-video warp "
-                     f"error {m['warp_error_spynet']:.2f} (DIS {m['warp_error_dis']:.2f}, none "
-                     f"{m['warp_error_none']:.2f})")
+            final = (
+                f"EPE {m['epe']:.2f} px (zero flow {m['epe_zero_flow']:.2f}); real-video warp "
+                f"error {m['warp_error_spynet']:.2f} (DIS {m['warp_error_dis']:.2f}, none "
+                f"{m['warp_error_none']:.2f})"
+            )
             base = "-"
         else:
             m = cfg["metrics"]
             final = f"PSNR-Y {m['val']['psnr_y']:.2f} dB / SSIM-Y {m['val']['ssim_y']:.4f}"
             base = f"{m['bicubic']['psnr_y']:.2f} dB / {m['bicubic']['ssim_y']:.4f}"
-        print(f"| {run.name} | {cfg['training']['steps']} | {wall:.0f} min | {cfg['params']:,} | "
-              f"{final} | {base} |")
+        print(
+            f"| {run.name} | {cfg['training']['steps']} | {wall:.0f} min | {cfg['params']:,} | "
+            f"{final} | {base} |"
+        )
         if a.plots:
             plot(run, log, a.plots)
 

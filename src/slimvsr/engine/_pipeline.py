@@ -222,12 +222,19 @@ class Job:
     def _tile(self, desc: ModelDescriptor, info: VideoInfo) -> int | None:
         if self.opts.tile:
             return self.opts.tile
-        need = info.width * info.height * desc.bytes_per_pixel
+        # Frames whose activations are alive at once: a chunk (uni), a window with its margins
+        # (bidirectional), one frame (image models).
+        if desc.kind == "image":
+            frames = 1
+        elif desc.bidirectional:
+            frames = self.opts.window + 2 * self.opts.margin
+        else:
+            frames = self.opts.chunk
+        per_pixel = desc.bytes_per_pixel * frames
         budget = self.opts.memory_budget_mb * 2**20
-        if need <= budget:
+        if info.width * info.height * per_pixel <= budget:
             return None
-        side = int((budget / desc.bytes_per_pixel) ** 0.5)
-        return max(64, side)
+        return max(64, int((budget / per_pixel) ** 0.5))
 
     # -- run ------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:

@@ -28,7 +28,8 @@ class ModelDescriptor:
     bidirectional: bool  # needs future frames: runs on overlapping windows, not streamed
     size_multiple: int = 1  # the model pads internally, so any size works
     precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
-    # Peak activation bytes per LR input pixel at fp32, measured (docs/performance.md); the engine
+    # Peak inference memory per LR pixel of each frame in flight (the larger of fp32 and bf16,
+    # rounded up), measured by benchmarks/measure_memory.py (docs/bench-memory.json); the engine
     # tiles frames whose estimate exceeds its memory budget.
     bytes_per_pixel: int = 4096
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -40,11 +41,9 @@ def describe(model: nn.Module, name: str = "custom", meta: dict[str, Any] | None
         raise ModelError(f"{name}: a flow network cannot upscale; pick a video or image model")
     if isinstance(model, BasicVSR):
         bi = model.config.bidirectional
-        return ModelDescriptor(
-            name, model, "video", 4, True, bi, bytes_per_pixel=8192 if bi else 4096, meta=meta or {}
-        )
+        return ModelDescriptor(name, model, "video", 4, True, bi, bytes_per_pixel=5120, meta=meta or {})
     scale = model.config.scale
-    bpp = 16384 if arch.name == "swinir" else 2048
+    bpp = 14336 if arch.name == "swinir" else 4096
     return ModelDescriptor(name, model, "image", scale, False, False, bytes_per_pixel=bpp, meta=meta or {})
 
 
