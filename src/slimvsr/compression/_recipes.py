@@ -37,7 +37,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ),
     # CPU: short clips of small patches (the throughput per LR pixel is about the same as with
     # the paper's 15 x 64x64 clips here, and more steps help more than longer clips at this budget):
-    # about 1.1 s per step for uni (1 h), twice that for bi.
+    # about 1.5 s per step for uni (45 min), twice that for bi.
     ("basicvsr", "cpu"): dict(
         recipe="vsr",
         steps=1600,
@@ -51,7 +51,7 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("basicvsr-uni", "cpu"): dict(
         recipe="vsr",
-        steps=2800,
+        steps=1800,
         batch=4,
         frames=6,
         patch=32,

@@ -13,6 +13,10 @@ from torch import nn
 
 from .data._synth import MotionConfig, render_clip
 
+# Batches are made in a background thread while the model trains on all cores: OpenCV's own
+# thread pool would only compete with it.
+cv2.setNumThreads(1)
+
 
 def load_rgb(path: Path) -> np.ndarray:
     """RGB float32 (H, W, 3) in [0, 1]."""

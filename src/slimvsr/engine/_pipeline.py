@@ -46,7 +46,7 @@ class UpscaleOptions:
     tile: int | None = None  # LR tile side; None: chosen from memory_budget
     memory_budget_mb: int = 4096  # activation memory the model may use before frames are tiled
     overwrite: bool = False  # replace an existing output file
-    queue_frames: int = 32  # bound of each I/O queue (frames)
+    queue_frames: int = 32  # bound of the decoded-frame queue (LR frames)
     sequence_fps: float = 25.0  # frame rate given to a folder of frames read as a video
 
 
@@ -253,7 +253,9 @@ class Job:
             desc, prec, window=self.opts.window, margin=self.opts.margin, tile=self._tile(desc, info)
         )
         q_in: queue.Queue = queue.Queue(maxsize=self.opts.queue_frames)
-        q_out: queue.Queue = queue.Queue(maxsize=self.opts.queue_frames)
+        # SR frames are 16x the pixels of LR ones: they wait as 8/16-bit arrays, at most two
+        # chunks of them, so memory does not grow with the encoder's pace or the input's length.
+        q_out: queue.Queue = queue.Queue(maxsize=2 * self.opts.chunk)
         stop = threading.Event()
         deep = info.bit_depth > 8
 
@@ -283,7 +285,7 @@ class Job:
                 item = q_out.get()
                 if item is _END or stop.is_set():
                     return
-                write_image(tmp, _to_array(item[1], deep), final=out)
+                write_image(tmp, item[1], final=out)
                 st.busy += time.monotonic() - t
                 return
             sink = VideoSink(
@@ -296,7 +298,7 @@ class Job:
                 if item is _END or stop.is_set():
                     break
                 t = time.monotonic()
-                sink.write(item[0], _to_array(item[1], deep))
+                sink.write(item[0], item[1])
                 st.busy += time.monotonic() - t
             if not stop.is_set():
                 t = time.monotonic()
@@ -335,9 +337,12 @@ class Job:
                 model_busy += time.monotonic() - t
                 for y in outs:
                     for f in y:
-                        if not self._put_out(q_out, (pts_pending.pop(0), f), enc):
+                        if not self._put_out(q_out, (pts_pending.pop(0), _to_array(f, deep)), enc):
                             raise RunError(f"{out}: encoder stopped")
                         done += 1
+                # Drop this chunk's float SR frames before the next chunk is computed, so that
+                # only one chunk's worth is ever alive, whatever the input's length.
+                outs, y, frames = [], None, []
                 if outs or ended:
                     el = time.monotonic() - t_start
                     fps = done / el if el > 0 else 0.0
