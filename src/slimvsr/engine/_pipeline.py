@@ -340,10 +340,11 @@ class Job:
                         if not self._put_out(q_out, (pts_pending.pop(0), _to_array(f, deep)), enc):
                             raise RunError(f"{out}: encoder stopped")
                         done += 1
+                produced = bool(outs)
                 # Drop this chunk's float SR frames before the next chunk is computed, so that
                 # only one chunk's worth is ever alive, whatever the input's length.
                 outs, y, frames = [], None, []
-                if outs or ended:
+                if produced or ended:
                     el = time.monotonic() - t_start
                     fps = done / el if el > 0 else 0.0
                     eta = (total - done) / fps if total and fps > 0 else None
