@@ -107,14 +107,19 @@ def test_broken_file_fails_and_next_job_runs(window, qtbot, tmp_path) -> None:
     assert window.isVisible()
 
 
-def test_cancel_mid_job_leaves_no_output(window, qtbot, tmp_path) -> None:
-    clip = write_clip(tmp_path / "long.mp4", n=120, size=(64, 96))
+def _start_long_job(window, qtbot, path: Path):
+    """A 120-frame clip run one frame per chunk, returned once it is under way."""
     window.autostart = False
-    drop(window.drop, [clip])
+    drop(window.drop, [write_clip(path, n=120, size=(64, 96))])
     job = window.queue.jobs[0]
     job.options = dataclasses.replace(job.options, chunk=1)
     window.start()
     qtbot.waitUntil(lambda: job.progress > 0, timeout=60_000)
+    return job
+
+
+def test_cancel_mid_job_leaves_no_output(window, qtbot, tmp_path) -> None:
+    job = _start_long_job(window, qtbot, tmp_path / "long.mp4")
     window.table.selectRow(0)
     window.cancel_selected()
     qtbot.waitUntil(lambda: job.status == CANCELLED and not window.running(), timeout=60_000)
@@ -123,13 +128,7 @@ def test_cancel_mid_job_leaves_no_output(window, qtbot, tmp_path) -> None:
 
 
 def test_close_during_job_asks_then_cancels(window, qtbot, tmp_path, monkeypatch) -> None:
-    clip = write_clip(tmp_path / "long2.mp4", n=120, size=(64, 96))
-    window.autostart = False
-    drop(window.drop, [clip])
-    job = window.queue.jobs[0]
-    job.options = dataclasses.replace(job.options, chunk=1)
-    window.start()
-    qtbot.waitUntil(lambda: job.progress > 0, timeout=60_000)
+    job = _start_long_job(window, qtbot, tmp_path / "long2.mp4")
     asked = []
     monkeypatch.setattr(
         QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes
