@@ -123,7 +123,7 @@ def test_list_models_json(capsys, tmp_path, monkeypatch) -> None:
     save_pretrained(
         named_config("edsrmini").build(2),
         tmp_path / "edsrmini-x2",
-        {"validation": {"last": {"psnr_y": 30.5, "ssim_y": 0.9}, "command": "x"}},
+        {"metrics": {"val": {"psnr_y": 30.5, "ssim_y": 0.9}, "command": "x"}},
     )
     assert upscale_main(["--list-models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -71,7 +71,7 @@ def list_models(as_json: bool) -> int:
     rows = []
     for w in list_weights():
         meta = w.meta
-        val = (meta.get("validation") or {}).get("last") or {}
+        val = (meta.get("metrics") or {}).get("val") or {}  # the final fp32 evaluation
         named = named_config(w.entry.config_name)
         rows.append(
             {
