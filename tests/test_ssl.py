@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -77,8 +79,6 @@ def test_pruned_size_is_what_kept_channels_imply(tmp_path, capsys) -> None:
     assert count_params(small) == expect
     save_pretrained(small, tmp_path / "p")
     assert compress_main(["profile", str(tmp_path / "p"), "--input-size", "18x32", "--json"]) == 0
-    import json
-
     prof = json.loads(capsys.readouterr().out)
     hw = 18 * 32
     macs = hw * ((3 + c) * c * 9 + c * c)  # first trunk conv, fusion (unpruned)
@@ -140,7 +140,7 @@ def test_ssl_refuses_pruned_input() -> None:
         ssl.Gammas(small)
 
 
-@pytest.mark.parametrize("method", ["ssl", "l1norm"])
+@pytest.mark.parametrize("method", ["ssl", "l1norm", "ssl-keep-upsampler"])
 def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus, and its resume."""
     from media import make_corpus
@@ -169,8 +169,10 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
             "--finetune-steps",
             "2",
             "--method",
-            method,
+            method.removesuffix("-keep-upsampler"),
         ]
+        if method.endswith("-keep-upsampler"):
+            argv.append("--keep-upsampler")
         assert compress_main(argv) == 0
     finally:
         _recipes.RECIPES.clear()
@@ -180,9 +182,15 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     model, meta = load_pretrained(tmp_path / "run" / "model")
     assert meta["name"] == "ssl-uni" and meta["ssl"]["ratio"] == 0.5
     assert count_params(model) < count_params(teacher)
-    if method == "ssl":
+    if method == "ssl-keep-upsampler":  # no pixel-shuffle group selected, upconv1/upconv2 whole
+        selected = json.loads((tmp_path / "run" / "selection.json").read_text())
+        assert selected and not any(u["layer"] in ("up1", "up2") for u in selected)
+        assert model.config.widths()[:2] == (teacher.config.num_feat,) * 2
+    if method.startswith("ssl"):
         log = (tmp_path / "run" / "regularise" / "log.jsonl").read_text()
         assert "gamma_pruned" in log
+        curve = [json.loads(x) for x in (tmp_path / "run" / "regularise" / "gammas.jsonl").open()]
+        assert curve[0]["step"] == 0 and curve[0]["gamma_pruned"] == 1.0  # Fig. 6, from gamma = 1
     else:
         assert not (tmp_path / "run" / "regularise").exists()
 

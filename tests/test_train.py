@@ -39,6 +39,23 @@ def _cfg(out: Path, corpus: Path, **kw) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def test_lr_groups_take_their_parameters() -> None:
+    from torch import nn
+
+    from slimvsr.compression._train import _param_groups
+
+    m = nn.ModuleDict({"gammas": nn.Linear(2, 2), "spynet": nn.Linear(2, 2), "body": nn.Linear(2, 2)})
+    cfg = TrainConfig(
+        recipe="vsr", model="basicvsr-uni", out="x", lr=1.0, lr_flow=0.5, lr_groups=(("gammas.", 9.0),)
+    )
+    groups = {g["base_lr"]: {id(p) for p in g["params"]} for g in _param_groups(m, cfg)}
+    assert groups == {
+        1.0: {id(p) for p in m["body"].parameters()},
+        0.5: {id(p) for p in m["spynet"].parameters()},
+        9.0: {id(p) for p in m["gammas"].parameters()},
+    }
+
+
 def test_cosine_schedule_is_pure() -> None:
     cfg = TrainConfig(recipe="image", model="edsrmini", out="x", steps=100, lr=1.0, min_lr=0.0, warmup=10)
     assert lr_at(0, cfg, 1.0) == pytest.approx(0.1)

@@ -47,6 +47,8 @@ class TrainConfig:
     frames: int = 10  # clip length for video recipes
     lr: float = 2e-4  # SSL paper / BasicVSR: 2e-4 with Adam and cosine annealing
     lr_flow: float = 2.5e-5  # BasicVSR fine-tunes SPyNet 8x slower
+    # (parameter-name prefix, lr) groups with their own learning rate, e.g. SSL's scaling factors
+    lr_groups: tuple[tuple[str, float], ...] = ()
     min_lr: float = 1e-7
     warmup: int = 0  # linear warm-up steps
     optimizer: str = "adam"  # "adam" (betas 0.9/0.99) or "adamax" (prune+distil paper)
@@ -82,11 +84,15 @@ def is_flow_param(name: str) -> bool:
 
 
 def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
-    flow = [p for n, p in model.named_parameters() if is_flow_param(n)]
-    rest = [p for n, p in model.named_parameters() if not is_flow_param(n)]
-    groups = [{"params": rest, "base_lr": cfg.lr}]
-    if flow:
-        groups.append({"params": flow, "base_lr": cfg.lr_flow})
+    named = list(model.named_parameters())
+    special = [
+        {"params": [p for n, p in named if n.startswith(prefix)], "base_lr": lr}
+        for prefix, lr in cfg.lr_groups
+    ]
+    taken = {id(p) for g in special for p in g["params"]}
+    flow = [p for n, p in named if is_flow_param(n) and id(p) not in taken]
+    rest = [p for n, p in named if not is_flow_param(n) and id(p) not in taken]
+    groups = [{"params": rest, "base_lr": cfg.lr}, {"params": flow, "base_lr": cfg.lr_flow}, *special]
     return [g for g in groups if g["params"]]
 
 

@@ -127,6 +127,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         criterion=a.criterion,
         method=a.method,
         temporal_finetune=not a.no_tf and a.method != "l1norm",
+        prune_upsampler=not a.keep_upsampler,
         **SSL_PRESETS[a.preset],
     )
     if a.finetune_steps:
@@ -361,6 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-tf", action="store_true", help="fine-tune without Temporal Finetuning")
     s.add_argument("--finetune-steps", type=int)
     s.add_argument("--batch", type=int)
+    s.add_argument(
+        "--keep-upsampler",
+        action="store_true",
+        help="no pixel-shuffle pruning: upconv1/upconv2 stay whole (Table 2 ablation)",
+    )
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None)
