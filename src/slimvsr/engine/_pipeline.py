@@ -25,6 +25,7 @@ import torch
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
 from ..models import ModelDescriptor, load_model
 from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
+from ._heap import bound_heap
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
 from ._runners import Precision, make_runner
 
@@ -238,6 +239,7 @@ class Job:
 
     # -- run ------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
+        bound_heap()
         info, desc, prec, out = self._prepare()
         s = desc.scale
         out_size = (info.height * s, info.width * s)

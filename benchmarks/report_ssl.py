@@ -1,0 +1,157 @@
+"""Tables and figures of the SSL reproduction, for docs/reproduction-ssl.md.
+
+    python benchmarks/report_ssl.py teacher=src/slimvsr/models/weights/basicvsr-uni-x4 \\
+        SSL=runs/ssl-uni-cpu ... --runtime docs/bench-models-ssl.json --plots docs
+
+Each ``LABEL=FOLDER`` is a model folder, or a run folder holding ``model/`` (the output of
+``vsr-compress ssl`` or ``vsr-compress train``). The table reads each model's config.json: its final
+fp32 validation (``metrics.val``, written by the command that produced it), the pruning settings,
+and params / MACs recomputed here at an LR size of 180x320 (the papers'). ``--runtime`` adds the
+CPU time per frame from a ``benchmarks/bench_models.py`` result (matched by model name).
+``--plots`` saves, for every SSL run: the Fig. 5 analogue (pruning ratio of each layer) and the
+Fig. 6 analogue (mean scaling factor of pruned and kept units during regularisation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from slimvsr.models import BasicVSR, load_pretrained, profile_model
+
+
+def model_folder(path: Path) -> Path:
+    return path / "model" if (path / "model" / "config.json").is_file() else path
+
+
+def layer_ratios(model: BasicVSR) -> dict[str, list[tuple[str, float]]]:
+    """Pruning ratio per layer, as in the paper's Fig. 5: for each residual block the first conv's
+    input channels (gamma_{j-1}), its filters (gamma_j) and the last conv's filters (gamma_{j+1});
+    for the upsampler the pixel-shuffle groups of upconv1/upconv2 and conv_hr's filters."""
+    cfg = model.config
+    c = cfg.num_feat
+    out: dict[str, list[tuple[str, float]]] = {}
+    branches = ["forward", "backward"] if cfg.bidirectional else ["forward"]
+    for br in branches:
+        rows = []
+        for i, s in enumerate(cfg.block_specs(br)):
+            rows += [
+                (f"{i}.in", 1 - len(s.in_idx) / c),
+                (f"{i}.mid", 1 - s.mid / c),
+                (f"{i}.out", 1 - len(s.out_idx) / c),
+            ]
+        out[br] = rows
+    g1, g2, hr = cfg.widths()
+    out["upsampler"] = [("upconv1", 1 - g1 / c), ("upconv2", 1 - g2 / c), ("conv_hr", 1 - hr / c)]
+    return out
+
+
+def plot_fig5(label: str, model: BasicVSR, dest: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratios = layer_ratios(model)
+    fig, axes = plt.subplots(1, len(ratios), figsize=(5 * len(ratios) + 2, 3.4), squeeze=False)
+    for ax, (part, rows) in zip(axes[0], ratios.items(), strict=True):
+        if part == "upsampler":
+            ax.bar([r[0] for r in rows], [r[1] for r in rows], color="C2")
+        else:
+            n = len(rows) // 3
+            for k, (kind, color) in enumerate([("in", "C0"), ("mid", "C1"), ("out", "C3")]):
+                ax.bar(
+                    [i + (k - 1) * 0.28 for i in range(n)],
+                    [rows[3 * i + k][1] for i in range(n)],
+                    width=0.28,
+                    color=color,
+                    label={
+                        "in": "conv1 input (gamma_j-1)",
+                        "mid": "conv1 filters (gamma_j)",
+                        "out": "conv2 filters (gamma_j+1)",
+                    }[kind],
+                )
+            ax.set_xlabel("residual block")
+            ax.legend(fontsize=7)
+        ax.set(ylim=(0, 1), ylabel="pruning ratio", title=f"{label}: {part}")
+    fig.tight_layout()
+    path = dest / f"ssl-fig5-{label}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_fig6(label: str, run: Path, dest: Path) -> Path | None:
+    log = run / "regularise" / "gammas.jsonl"
+    if not log.is_file():
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {r["step"]: r for r in map(json.loads, log.read_text().splitlines())}  # last wins on resume
+    steps = sorted(rows)
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.plot(steps, [rows[s]["gamma_kept"] for s in steps], label="kept units", color="C0")
+    ax.plot(steps, [rows[s]["gamma_pruned"] for s in steps], label="pruned units", color="C3")
+    ax.set(xlabel="regularisation step", ylabel="mean |gamma|", title=f"{label}: scaling factors")
+    ax2 = ax.twinx()
+    ax2.plot(steps, [rows[s]["alpha"] for s in steps], color="0.6", ls="--", label="alpha")
+    ax2.set_ylabel("alpha (penalty)")
+    ax.legend(loc="center right", fontsize=8)
+    fig.tight_layout()
+    path = dest / f"ssl-fig6-{label}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("models", nargs="+", help="LABEL=FOLDER")
+    p.add_argument("--runtime", type=Path, default=None, help="benchmarks/bench_models.py JSON")
+    p.add_argument("--precision", default="bf16", help="runtime column to show")
+    p.add_argument("--plots", type=Path, default=None)
+    a = p.parse_args()
+    runtime: dict[str, float] = {}
+    if a.runtime:
+        bench = json.loads(a.runtime.read_text())
+        runtime = {r["model"]: r["ms_per_frame"] for r in bench["results"].get(a.precision, [])}
+    print(
+        "| model | method | PSNR-Y | SSIM-Y | params | GMACs/frame (180x320) | "
+        f"CPU ms/frame ({a.precision}) | training steps |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for item in a.models:
+        label, _, path = item.partition("=")
+        run = Path(path)
+        folder = model_folder(run)
+        model, meta = load_pretrained(folder)
+        prof = profile_model(model, (180, 320))
+        val = meta.get("metrics", {}).get("val", {})
+        s = meta.get("ssl")
+        if s:
+            method = f"{s['method']}, {s['criterion']}, ratio {s['ratio']}"
+            method += ", PS pruning" if s.get("prune_upsampler", True) else ", no PS pruning"
+            method += ", TF" if s["temporal_finetune"] else ", no TF"
+            reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
+            steps = f"{reg} + {s['finetune_steps']}"
+        else:
+            method = meta.get("name", "")
+            steps = str(meta.get("training", {}).get("steps", "-"))
+        ms = runtime.get(meta.get("name", ""), runtime.get(str(folder)))
+        print(
+            f"| {label} | {method} | {val.get('psnr_y', float('nan')):.2f} | "
+            f"{val.get('ssim_y', float('nan')):.4f} | {prof.params / 1e6:.3f}M | {prof.macs / 1e9:.1f} | "
+            f"{'-' if ms is None else f'{ms:.0f}'} | {steps} |"
+        )
+        if a.plots and s and isinstance(model, BasicVSR):
+            a.plots.mkdir(parents=True, exist_ok=True)
+            plot_fig5(label, model, a.plots)
+            plot_fig6(label, run, a.plots)
+
+
+if __name__ == "__main__":
+    main()
