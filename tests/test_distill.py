@@ -84,13 +84,10 @@ def test_compact_size_reproduces_papers_cases_and_documents_rounding() -> None:
 
 
 def test_size_cli(capsys) -> None:
-    assert (
-        compress_main(
-            ["size", "--model", "edsr-baseline", "--density", "0.03", "--rounding", "floor", "--json"]
-        )
-        == 0
-    )
+    # the command as written: each architecture's default rounding gives the published model
+    assert compress_main(["size", "--model", "edsr-baseline", "--density", "0.03", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["rounding"] == "floor"
     assert (out["num_feat"], out["num_layer"], out["num_block"]) == (16, 1, 8)
     assert out["params"] == 49603  # = EDSRmini
     assert compress_main(["size", "--model", "swinir-lw", "--density", "0.089", "--json"]) == 0

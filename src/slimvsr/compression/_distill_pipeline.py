@@ -35,6 +35,10 @@ class DistillConfig:
     rounding: str = "round"  # N_b / N_l rounding of eq. (6) (docs/reproduction-distill.md)
 
 
+# Rounding of eq. (6) per teacher architecture: the one that reproduces the paper's published student
+# at its published density (EDSRmini needs floor, SwinIRmini round; docs/reproduction-distill.md).
+DEFAULT_ROUNDING = {"edsr": "floor", "swinir": "round"}
+
 DISTILL_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "cpu": dict(sparsify_steps=1500, sparsify_lr=2e-4, lam=2e-4, distill_steps=3000),

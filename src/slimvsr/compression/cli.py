@@ -168,7 +168,10 @@ def cmd_size(a: argparse.Namespace) -> int:
         nc, nl, nb = cfg.embed_dim, cfg.depths[0], len(cfg.depths)
     else:
         raise ValueError(f"{a.model}: compact sizing is for EDSR and SwinIR models")
-    nc2, nl2, nb2 = compact_size(a.density, nc, nl, nb, rounding=a.rounding, channel_power=a.channel_power)
+    from ._distill_pipeline import DEFAULT_ROUNDING
+
+    rounding = a.rounding or DEFAULT_ROUNDING[named.arch]
+    nc2, nl2, nb2 = compact_size(a.density, nc, nl, nb, rounding=rounding, channel_power=a.channel_power)
     if named.arch == "edsr":
         new = dataclasses.replace(cfg, num_feat=nc2, num_layer=nl2, num_block=nb2)
     else:
@@ -181,7 +184,7 @@ def cmd_size(a: argparse.Namespace) -> int:
     out = {
         "model": a.model,
         "density": a.density,
-        "rounding": a.rounding,
+        "rounding": rounding,
         "num_feat": nc2,
         "num_layer": nl2,
         "num_block": nb2,
@@ -199,7 +202,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from ._distill_pipeline import DISTILL_PRESETS, DistillConfig, run_distill
+    from ._distill_pipeline import DEFAULT_ROUNDING, DISTILL_PRESETS, DistillConfig, run_distill
     from ._evaluate import evaluate
     from ._publish import export_run
     from ._recipes import recipe
@@ -211,12 +214,15 @@ def cmd_distill(a: argparse.Namespace) -> int:
     arch = tmeta["architecture"]
     fields = recipe("edsr-baseline" if arch == "edsr" else "swinir-lw", a.preset)
     dc = DistillConfig(**DISTILL_PRESETS[a.preset])
-    if a.rounding:
-        dc = dataclasses.replace(dc, rounding=a.rounding)
+    dc = dataclasses.replace(dc, rounding=a.rounding or DEFAULT_ROUNDING[arch])
     if a.distill_steps:
         dc = dataclasses.replace(dc, distill_steps=a.distill_steps)
     if a.sparsify_steps:
         dc = dataclasses.replace(dc, sparsify_steps=a.sparsify_steps)
+    if a.sparsify_lr:
+        dc = dataclasses.replace(dc, sparsify_lr=a.sparsify_lr)
+    if a.lam:
+        dc = dataclasses.replace(dc, lam=a.lam)
     name = a.name or ("edsrmini" if arch == "edsr" else "swinirmini")
     scale = tmeta["config"]["scale"]
     out = Path(a.out or f"runs/{name}-x{scale}-{a.preset}")
@@ -379,8 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--rounding",
         choices=["round", "floor", "ceil"],
-        default="round",
-        help="rounding of N_b and N_l (docs/reproduction-distill.md)",
+        default=None,
+        help="rounding of N_b and N_l (default: floor for EDSR, round for SwinIR; "
+        "docs/reproduction-distill.md)",
     )
     s.add_argument(
         "--channel-power", type=float, default=2.0, help="2: params ~ N_c^2 (default); 3: eq. (7) as printed"
@@ -399,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the sized student on ground truth only (no teacher)",
     )
     s.add_argument("--sparsify-steps", type=int)
+    s.add_argument("--sparsify-lr", type=float, help="OBProx-SG step size (benchmarks/sweep_sparsify.py)")
+    s.add_argument("--lam", type=float, help="lambda of the L1 term")
     s.add_argument("--distill-steps", type=int)
     s.add_argument("--name", default=None)
     s.add_argument("--data", default="data/corpus")
