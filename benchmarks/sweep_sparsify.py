@@ -1,4 +1,4 @@
-"""OBProx-SG step size for a short sparsification: density and quality after N steps, per lr.
+"""OBProx-SG step size for a short sparsification: density and quality after N steps, per (lr, lambda).
 
     python benchmarks/sweep_sparsify.py runs/edsr-baseline-x2-cpu/model --lr 0.01 0.03 0.1 \\
         --steps 300 --out docs/sweep-sparsify-edsr-x2.json
@@ -31,7 +31,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("teacher", type=Path)
     p.add_argument("--lr", type=float, nargs="+", required=True)
-    p.add_argument("--lam", type=float, default=None, help="default: the cpu preset's")
+    p.add_argument("--lam", type=float, nargs="+", default=None, help="default: the cpu preset's")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--data", default="data/corpus")
     p.add_argument("--out", type=Path, default=None)
@@ -39,9 +39,8 @@ def main() -> None:
     meta = read_config(a.teacher)
     arch = meta["architecture"]
     dc = DistillConfig(**DISTILL_PRESETS["cpu"])
-    lam = a.lam if a.lam is not None else dc.lam
     rows = []
-    for lr in a.lr:
+    for lr, lam in [(lr, lam) for lam in (a.lam or [dc.lam]) for lr in a.lr]:
         with tempfile.TemporaryDirectory() as tmp:
             base = TrainConfig(
                 model="edsr-baseline" if arch == "edsr" else "swinir-lw",
@@ -53,7 +52,7 @@ def main() -> None:
             cfg = replace(base, steps=a.steps, lr=lr, min_lr=lr, warmup=0, val_every=a.steps, log_every=50)
             model, _ = load_pretrained(a.teacher)
 
-            def opt(params, lr=lr):
+            def opt(params, lr=lr, lam=lam):
                 return OBProxSG(params, lr=lr, lam=lam, n_prox=a.steps // 2, momentum=0.9)
 
             task = SparsifyTask(ImageSRTask(cfg), dc.eps)
