@@ -45,6 +45,12 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("basicvsr-uni", "paper"): _BASICVSR_PAPER,
     ("basicvsr", "cpu"): {**_BASICVSR_CPU, "steps": 1600},
     ("basicvsr-uni", "cpu"): _BASICVSR_CPU,
+    # The -lite baselines of SSL's Table 1 (width 32, from scratch but for the trained SPyNet): the
+    # same total steps as the pruned model saw, teacher + regularisation (400) + fine-tuning (1,200).
+    ("basicvsr-uni-lite", "cpu"): {**_BASICVSR_CPU, "steps": 1800 + 400 + 1200},
+    ("basicvsr-lite", "cpu"): {**_BASICVSR_CPU, "steps": 1600 + 400 + 1200},
+    ("basicvsr-uni-lite", "paper"): {**_BASICVSR_PAPER, "steps": 300_000 + 8375 + 300_000},
+    ("basicvsr-lite", "paper"): {**_BASICVSR_PAPER, "steps": 300_000 + 8375 + 300_000},
     # EDSR / SwinIR teachers: the original recipes (Adam, 2e-4 / L1 family; patch 48 / 64).
     ("edsr-baseline", "paper"): dict(recipe="image", steps=300_000, batch=16, patch=48, lr=1e-4),
     ("swinir-lw", "paper"): dict(recipe="image", steps=500_000, batch=64, patch=64, lr=2e-4),
