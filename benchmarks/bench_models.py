@@ -77,7 +77,11 @@ def main() -> None:
         runs = []
         for m, _ in models:
             m.eval()
-            runs.append(m.to(memory_format=torch.channels_last) if prec == "bf16" else m.contiguous())
+            runs.append(
+                m.to(memory_format=torch.channels_last)
+                if prec == "bf16"
+                else m.to(memory_format=torch.contiguous_format)
+            )
         for m in runs:  # warm-up round (oneDNN kernels, allocations)
             time_once(m, x[:, :2], prec)
         rounds: list[list[float]] = [[] for _ in runs]

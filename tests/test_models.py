@@ -144,3 +144,15 @@ def test_basicvsr_uni_chunked_equals_whole_sequence() -> None:
         b, st = model.forward_chunk(x[:, 3:4], st)
         c, _ = model.forward_chunk(x[:, 4:], st)
     assert torch.allclose(torch.cat([a, b, c], 1), whole, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_channels_last_pixel_shuffle_is_exact(dtype) -> None:
+    from slimvsr.models._basicvsr import pixel_shuffle
+
+    x = torch.randn(2, 32, 5, 7, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    y = pixel_shuffle(x, 2)
+    assert torch.equal(y, torch.nn.functional.pixel_shuffle(x, 2))
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    xc = x.contiguous()
+    assert torch.equal(pixel_shuffle(xc, 2), torch.nn.functional.pixel_shuffle(xc, 2))

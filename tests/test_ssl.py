@@ -88,6 +88,20 @@ def test_pruned_size_is_what_kept_channels_imply(tmp_path, capsys) -> None:
     assert prof["macs"] == macs
 
 
+def test_group_score_sum_and_mean() -> None:
+    """A pixel-shuffle group's score is its 4 filters' L1 norms summed, or their mean."""
+    m = _dense(False)
+    g = ssl.Gammas(m)
+    w = m.upconv1.weight.detach().abs().sum(dim=(1, 2, 3)).view(-1, 4)
+    s_sum, s_mean = ssl.unit_scores(m, g, "sum"), ssl.unit_scores(m, g, "mean")
+    for k in range(w.shape[0]):
+        assert s_sum[ssl.Unit("up1", k)] == pytest.approx(float(w[k].sum()))
+        assert s_mean[ssl.Unit("up1", k)] == pytest.approx(float(w[k].sum()) / 4)
+    assert all(s_sum[u] == s_mean[u] for u in s_sum if u.layer not in ("up1", "up2"))
+    with pytest.raises(ValueError, match="group_score"):
+        ssl.unit_scores(m, g, "max")
+
+
 def test_select_counts() -> None:
     m = _dense(True)
     g = ssl.Gammas(m)

@@ -42,6 +42,9 @@ class SSLConfig:
     # Pixel-shuffle pruning (Table 2): prune the upsampler's convs in groups of 4 filters. False
     # keeps upconv1/upconv2 whole (the ratio then applies to the other units).
     prune_upsampler: bool = True
+    # Score of a pixel-shuffle group: "sum" of its 4 filters' L1 norms, or their "mean" (which
+    # puts groups on the scale of single filters for the global comparison; ssl.unit_scores).
+    group_score: str = "sum"
 
 
 SSL_PRESETS: dict[str, dict[str, Any]] = {
@@ -137,7 +140,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
     if sel_path.exists():
         pruned = {ssl.Unit(u["layer"], u["index"]) for u in json.loads(sel_path.read_text())}
     else:
-        scores = ssl.unit_scores(teacher, gam)
+        scores = ssl.unit_scores(teacher, gam, sc.group_score)
         if not sc.prune_upsampler:
             scores = {u: v for u, v in scores.items() if u.layer not in ("up1", "up2")}
         if sc.method == "ssl":

@@ -128,6 +128,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         method=a.method,
         temporal_finetune=not a.no_tf and a.method != "l1norm",
         prune_upsampler=not a.keep_upsampler,
+        group_score=a.group_score,
         **SSL_PRESETS[a.preset],
     )
     if a.finetune_steps:
@@ -372,6 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-upsampler",
         action="store_true",
         help="no pixel-shuffle pruning: upconv1/upconv2 stay whole (Table 2 ablation)",
+    )
+    s.add_argument(
+        "--group-score",
+        choices=["sum", "mean"],
+        default="sum",
+        help="L1 score of a pixel-shuffle group: sum or mean of its 4 filters' norms",
     )
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
     s.add_argument("--data", default="data/corpus")

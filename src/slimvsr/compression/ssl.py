@@ -125,9 +125,15 @@ class Gammas(nn.Module):
         return (float(p.mean()) if p.numel() else 0.0, float(k_.mean()) if k_.numel() else 0.0)
 
 
-def unit_scores(model: BasicVSR, gammas: Gammas) -> dict[Unit, float]:
+def unit_scores(model: BasicVSR, gammas: Gammas, group_score: str = "sum") -> dict[Unit, float]:
     """L1 norm of every unit's weights (SSL Sec. 3.2 (2)): filters s = sum|W[k]|, input channels
-    of a block's first conv s' = sum|W[:, k]|, pixel-shuffle groups sum|W[4k:4k+4]|."""
+    of a block's first conv s' = sum|W[:, k]|, pixel-shuffle groups sum|W[4k:4k+4]|.
+
+    ``group_score="mean"`` scores a pixel-shuffle group by its mean filter norm (the sum / 4)
+    instead: a group holds 4 filters, so its sum is about 4x a single filter's and a global
+    comparison then never selects a group (docs/reproduction-ssl.md)."""
+    if group_score not in ("sum", "mean"):
+        raise ValueError(f"group_score must be 'sum' or 'mean', not {group_score!r}")
     s: dict[Unit, float] = {}
 
     def put(layer: str, vals: torch.Tensor) -> None:
@@ -145,8 +151,8 @@ def unit_scores(model: BasicVSR, gammas: Gammas) -> dict[Unit, float]:
             ("up2", model.upconv2, 4),
             ("hr", model.conv_hr, 1),
         ):
-            w = conv.weight.abs().sum(dim=(1, 2, 3))
-            put(part, w.view(-1, group).sum(dim=1))
+            w = conv.weight.abs().sum(dim=(1, 2, 3)).view(-1, group)
+            put(part, w.mean(dim=1) if group_score == "mean" else w.sum(dim=1))
     return s
 
 

@@ -63,7 +63,12 @@ class BasicVSRConfig:
 
 
 class ResidualBlock(nn.Module):
-    """conv3x3 -> ReLU -> conv3x3 on ``in_idx`` channels, added onto ``out_idx`` channels."""
+    """conv3x3 -> ReLU -> conv3x3 on ``in_idx`` channels, added onto ``out_idx`` channels.
+
+    Reading the kept channels and adding onto them are done by fixed 0/1 1x1 convolutions
+    (``gather``, ``scatter``): exact (one product by 1, the rest by 0), and on CPU several times
+    faster than ``index_select`` / ``index_add`` on channels-last tensors, which walk memory once
+    per channel. They move data, so they count no MACs and hold no parameters."""
 
     def __init__(self, num_feat: int, spec: ResBlockSpec) -> None:
         super().__init__()
@@ -76,15 +81,38 @@ class ResidualBlock(nn.Module):
         if not self.empty:
             self.conv1 = nn.Conv2d(len(spec.in_idx), spec.mid, 3, 1, 1)
             self.conv2 = nn.Conv2d(spec.mid, len(spec.out_idx), 3, 1, 1)
+            if not self.dense_in:
+                self.register_buffer("gather", _one_hot(spec.in_idx, num_feat), persistent=False)
+            if not self.dense_out:
+                self.register_buffer(
+                    "scatter", _one_hot(spec.out_idx, num_feat).transpose(0, 1), persistent=False
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.empty:
             return x
-        inp = x if self.dense_in else x.index_select(1, self.in_idx)
+        inp = x if self.dense_in else F.conv2d(x, self.gather.to(x.dtype))
         out = self.conv2(F.relu(self.conv1(inp)))
         if self.dense_out:
             return x + out
-        return x.index_add(1, self.out_idx, out)
+        return x + F.conv2d(out, self.scatter.to(out.dtype))
+
+
+def pixel_shuffle(x: torch.Tensor, r: int) -> torch.Tensor:
+    """``F.pixel_shuffle`` that keeps a channels-last tensor channels-last in one copy (the
+    built-in one goes through the NCHW layout: about 2x slower on CPU). Same values."""
+    if not x.is_contiguous(memory_format=torch.channels_last) or x.is_contiguous():
+        return F.pixel_shuffle(x, r)
+    n, c, h, w = x.shape
+    y = x.permute(0, 2, 3, 1).reshape(n, h, w, c // (r * r), r, r)
+    return y.permute(0, 1, 4, 2, 5, 3).reshape(n, h * r, w * r, c // (r * r)).permute(0, 3, 1, 2)
+
+
+def _one_hot(idx: tuple[int, ...], n: int) -> torch.Tensor:
+    """(len(idx), n, 1, 1) weights of a 1x1 conv that picks channels ``idx`` out of ``n``."""
+    w = torch.zeros(len(idx), n, 1, 1)
+    w[torch.arange(len(idx)), torch.tensor(idx, dtype=torch.long)] = 1.0
+    return w
 
 
 class ConvResidualBlocks(nn.Module):
@@ -132,10 +160,12 @@ class BasicVSR(nn.Module):
 
     def upsample(self, feat: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
         """Fused features (N, C', H, W) and the LR frame (N, 3, H, W) -> SR frame (N, 3, 4H, 4W)."""
-        out = F.leaky_relu(self.fusion(feat), 0.1)
-        out = F.leaky_relu(F.pixel_shuffle(self.upconv1(match_format(out, self.upconv1)), 2), 0.1)
-        out = F.leaky_relu(F.pixel_shuffle(self.upconv2(out), 2), 0.1)
-        out = F.leaky_relu(self.conv_hr(out), 0.1)
+        # In-place activations: the HR tensors are the largest of the model, and none of the ops
+        # before them needs its output for backward.
+        out = F.leaky_relu(self.fusion(feat), 0.1, inplace=True)
+        out = F.leaky_relu(pixel_shuffle(self.upconv1(match_format(out, self.upconv1)), 2), 0.1, inplace=True)
+        out = F.leaky_relu(pixel_shuffle(self.upconv2(out), 2), 0.1, inplace=True)
+        out = F.leaky_relu(self.conv_hr(out), 0.1, inplace=True)
         out = self.conv_last(out)
         base = F.interpolate(lr, scale_factor=4, mode="bilinear", align_corners=False)
         return out + base.to(out.dtype)
