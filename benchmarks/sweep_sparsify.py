@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from dataclasses import replace
@@ -28,6 +29,7 @@ from slimvsr.models import load_pretrained, read_config
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     p = argparse.ArgumentParser()
     p.add_argument("teacher", type=Path)
     p.add_argument("--lr", type=float, nargs="+", required=True)
@@ -67,9 +69,14 @@ def main() -> None:
                     "density": density(model.deep_feature_modules()),
                 }
             )
-            print(json.dumps(rows[-1]))
-    if a.out:
-        a.out.write_text(
+            print(json.dumps(rows[-1]), flush=True)
+            if a.out:  # after every row, so an interrupted sweep keeps what it measured
+                write(a.out, rows)
+
+
+def write(out: Path, rows: list) -> None:
+    if True:
+        out.write_text(
             json.dumps(
                 {"command": "python benchmarks/sweep_sparsify.py " + " ".join(sys.argv[1:]), "rows": rows},
                 indent=2,
