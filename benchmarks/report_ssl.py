@@ -83,8 +83,9 @@ def plot_fig5(label: str, model: BasicVSR, dest: Path) -> Path:
 
 
 def plot_fig6(label: str, run: Path, dest: Path) -> Path | None:
-    log = run / "regularise" / "gammas.jsonl"
-    if not log.is_file():
+    logs = [run / "regularise" / "gammas.jsonl", run / "gammas.jsonl"]  # a run folder, or artifacts/
+    log = next((p for p in logs if p.is_file()), None)
+    if log is None:
         return None
     import matplotlib
 
