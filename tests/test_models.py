@@ -156,3 +156,18 @@ def test_channels_last_pixel_shuffle_is_exact(dtype) -> None:
     assert y.is_contiguous(memory_format=torch.channels_last)
     xc = x.contiguous()
     assert torch.equal(pixel_shuffle(xc, 2), torch.nn.functional.pixel_shuffle(xc, 2))
+
+
+def test_pruned_block_channels_last_path_equals_indexing() -> None:
+    """RSC's gather/scatter as 0/1 1x1 convs (channels-last) == index_select/index_add (NCHW)."""
+    from slimvsr.models._basicvsr import ResBlockSpec, ResidualBlock
+
+    torch.manual_seed(0)
+    blk = ResidualBlock(16, ResBlockSpec((0, 3, 4, 9, 15), 6, (1, 2, 3, 8, 10, 14))).eval()
+    x = torch.randn(2, 16, 9, 11)
+    with torch.no_grad():
+        ref = blk(x)
+        cl = blk.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(ref, cl, atol=1e-6)
+    untouched = [c for c in range(16) if c not in (1, 2, 3, 8, 10, 14)]
+    assert torch.equal(cl[:, untouched], x[:, untouched])  # RSC adds onto the kept channels only

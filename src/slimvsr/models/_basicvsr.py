@@ -65,10 +65,10 @@ class BasicVSRConfig:
 class ResidualBlock(nn.Module):
     """conv3x3 -> ReLU -> conv3x3 on ``in_idx`` channels, added onto ``out_idx`` channels.
 
-    Reading the kept channels and adding onto them are done by fixed 0/1 1x1 convolutions
-    (``gather``, ``scatter``): exact (one product by 1, the rest by 0), and on CPU several times
-    faster than ``index_select`` / ``index_add`` on channels-last tensors, which walk memory once
-    per channel. They move data, so they count no MACs and hold no parameters."""
+    On channels-last tensors, reading the kept channels and adding onto them are done by fixed 0/1
+    1x1 convolutions (``gather``, ``scatter``): exact (one product by 1, the rest by 0), and on
+    CPU several times faster than ``index_select`` / ``index_add`` there, which walk memory once
+    per channel; NCHW tensors are indexed. Data movement: no MACs counted, no parameters."""
 
     def __init__(self, num_feat: int, spec: ResBlockSpec) -> None:
         super().__init__()
@@ -91,10 +91,17 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.empty:
             return x
-        inp = x if self.dense_in else F.conv2d(x, self.gather.to(x.dtype))
+        # NCHW (the fp32 reference path): channel planes are contiguous and indexing is cheap.
+        nchw = x.is_contiguous()
+        if self.dense_in:
+            inp = x
+        else:
+            inp = x.index_select(1, self.in_idx) if nchw else F.conv2d(x, self.gather.to(x.dtype))
         out = self.conv2(F.relu(self.conv1(inp)))
         if self.dense_out:
             return x + out
+        if nchw:
+            return x.index_add(1, self.out_idx, out.to(x.dtype))
         return x + F.conv2d(out, self.scatter.to(out.dtype))
 
 
