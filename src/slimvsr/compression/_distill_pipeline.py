@@ -42,10 +42,10 @@ DEFAULT_ROUNDING = {"edsr": "floor", "swinir": "round"}
 DISTILL_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # OBProx-SG is SGD: its L1 shrinkage per step is lr x lambda, so the paper's lambda over 100
-    # epochs becomes a larger lr and lambda over a few hundred steps here. Chosen with
-    # benchmarks/sweep_sparsify.py (docs/reproduction-distill.md): lr 0.03 / lambda 2e-4 left
-    # d = 0.97 after 200 steps, lr 0.1 / lambda 2e-3 reached d = 0.068.
-    "cpu": dict(sparsify_steps=400, sparsify_lr=0.1, lam=2e-3, distill_steps=3000),
+    # epochs becomes a larger lr and lambda over a few hundred steps here, and d is steep in lambda.
+    # benchmarks/sweep_sparsify.py on the trained edsr-baseline x2 (docs/sweep-sparsify-edsr-x2.json),
+    # lr 0.1, 400 steps: lambda 5e-4 -> d 0.50, 1e-3 -> d 0.11, 2e-3 -> d 0.001.
+    "cpu": dict(sparsify_steps=400, sparsify_lr=0.1, lam=1e-3, distill_steps=3000),
 }
 
 
