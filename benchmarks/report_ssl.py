@@ -47,6 +47,25 @@ def layer_ratios(model: BasicVSR) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
+def fig5_summary(model: BasicVSR, size: tuple[int, int] = (180, 320)) -> str:
+    """The numbers docs/reproduction-ssl.md quotes for Fig. 5: blocks whose conv1 input channels
+    are pruned less than their conv2 filters, the upsampler's ratios, and its share of the MACs."""
+    ratios = layer_ratios(model)
+    fwd = ratios["forward"]
+    n = len(fwd) // 3
+    less = sum(fwd[3 * i][1] < fwd[3 * i + 2][1] for i in range(n))
+    up = ", ".join(f"{k} {v:.2f}" for k, v in ratios["upsampler"])
+    cfg = model.config
+    hw, c = size[0] * size[1], cfg.num_feat
+    g1, g2, hr = cfg.widths()
+    up_macs = 9 * hw * (4 * g1 * c + 4 * 4 * g2 * g1 + 16 * hr * g2 + 16 * 3 * hr)
+    total = profile_model(model, size).macs
+    return (
+        f"forward blocks with input ratio < output ratio: {less} of {n}; upsampler: {up}; "
+        f"upsampler {up_macs / 1e9:.1f} of {total / 1e9:.1f} GMACs/frame at {size[0]}x{size[1]}"
+    )
+
+
 def plot_fig5(label: str, model: BasicVSR, dest: Path) -> Path:
     import matplotlib
 
@@ -125,6 +144,7 @@ def main() -> None:
         f"CPU ms/frame ({a.precision}) | training steps |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    summaries: list[str] = []
     for item in a.models:
         label, _, path = item.partition("=")
         run = Path(path)
@@ -148,10 +168,13 @@ def main() -> None:
             f"{val.get('ssim_y', float('nan')):.4f} | {prof.params / 1e6:.3f}M | {prof.macs / 1e9:.1f} | "
             f"{'-' if ms is None else f'{ms:.0f}'} | {steps} |"
         )
+        if s and isinstance(model, BasicVSR):
+            summaries.append(f"{label}: {fig5_summary(model)}")
         if a.plots and s and isinstance(model, BasicVSR):
             a.plots.mkdir(parents=True, exist_ok=True)
             plot_fig5(label, model, a.plots)
             plot_fig6(label, run, a.plots)
+    print("\n".join(summaries))
 
 
 if __name__ == "__main__":

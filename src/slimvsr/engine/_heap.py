@@ -30,6 +30,6 @@ def bound_heap() -> bool:
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
                 _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-            except (OSError, AttributeError):  # musl and others: no mallopt
-                _done = False
+            except (OSError, AttributeError):  # musl and others: no mallopt (stays False)
+                pass
     return _done
