@@ -171,3 +171,48 @@ def test_pruned_block_channels_last_path_equals_indexing() -> None:
     assert torch.allclose(ref, cl, atol=1e-6)
     untouched = [c for c in range(16) if c not in (1, 2, 3, 8, 10, 14)]
     assert torch.equal(cl[:, untouched], x[:, untouched])  # RSC adds onto the kept channels only
+
+
+def test_shifted_window_attention_equals_brute_force() -> None:
+    """A shifted Swin layer is global attention over the rolled map, restricted to pairs in the same
+    window and the same shift region, plus the relative-position bias of the pair (Swin, Sec. 3.2).
+    Brute force over all token pairs must match the windowed implementation with its cached mask."""
+    from slimvsr.models._swinir import SwinLayer
+
+    torch.manual_seed(0)
+    h = w = 8
+    ws, s, dim, heads = 4, 2, 6, 2
+    layer = SwinLayer(dim, heads, ws, s, 2.0).eval()
+    with torch.no_grad():
+        layer.attn.relative_position_bias_table.normal_()
+    x = torch.randn(1, h * w, dim)
+    with torch.inference_mode():  # the cached mask made here must serve training below too
+        layer(x, (h, w))
+    got = layer(x, (h, w))
+    got.sum().backward()  # the cached shift mask must not be an inference tensor
+
+    with torch.no_grad():
+        a = layer.attn
+        t = torch.roll(layer.norm1(x).view(h, w, dim), (-s, -s), (0, 1)).reshape(h * w, dim)
+        q, k, v = a.qkv(t).view(h * w, 3, heads, dim // heads).permute(1, 2, 0, 3)
+        ii, jj = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        ii, jj = ii.flatten(), jj.flatten()
+
+        def region(p: torch.Tensor, n: int) -> torch.Tensor:
+            return (p >= n - ws).long() + (p >= n - s).long()
+
+        same = (
+            (ii[:, None] // ws == ii[None] // ws)
+            & (jj[:, None] // ws == jj[None] // ws)
+            & (region(ii, h)[:, None] == region(ii, h)[None])
+            & (region(jj, w)[:, None] == region(jj, w)[None])
+        )
+        di = (ii % ws)[:, None] - (ii % ws)[None] + ws - 1
+        dj = (jj % ws)[:, None] - (jj % ws)[None] + ws - 1
+        bias = a.relative_position_bias_table[di * (2 * ws - 1) + dj].permute(2, 0, 1)
+        logits = (q * a.scale) @ k.transpose(1, 2) + bias
+        out = (logits.masked_fill(~same, float("-inf")).softmax(-1) @ v).permute(1, 0, 2).reshape(h * w, dim)
+        out = torch.roll(a.proj(out).view(h, w, dim), (s, s), (0, 1)).reshape(1, h * w, dim)
+        y = x + out
+        want = y + layer.mlp(layer.norm2(y))
+    torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)

@@ -44,8 +44,9 @@ DISTILL_PRESETS: dict[str, dict[str, Any]] = {
     # OBProx-SG is SGD: its L1 shrinkage per step is lr x lambda, so the paper's lambda over 100
     # epochs becomes a larger lr and lambda over a few hundred steps here, and d is steep in lambda.
     # benchmarks/sweep_sparsify.py on the trained edsr-baseline x2 (docs/sweep-sparsify-edsr-x2.json),
-    # lr 0.1, 400 steps: lambda 5e-4 -> d 0.50, 1e-3 -> d 0.11, 2e-3 -> d 0.001.
-    "cpu": dict(sparsify_steps=400, sparsify_lr=0.1, lam=1e-3, distill_steps=3000),
+    # lr 0.1, 400 steps: lambda 5e-4 -> d 0.50, 1e-3 -> d 0.11, 2e-3 -> d 0.001; finer
+    # (docs/sweep-sparsify-edsr-x2-fine.json): 1.3e-3 -> d 0.028 (the paper's d 0.03), 1.6e-3 -> 0.006.
+    "cpu": dict(sparsify_steps=400, sparsify_lr=0.1, lam=1.3e-3, distill_steps=3000),
 }
 
 

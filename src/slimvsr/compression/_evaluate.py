@@ -117,8 +117,12 @@ def evaluate(
     degradation: str = "BI",
     precision: str = "fp32",
     max_frames: int | None = 16,
+    count: bool = True,
 ) -> EvalResult:
-    """Score ``model`` on ``data``; video models get sequences, image models frames."""
+    """Score ``model`` on ``data``; video models get sequences, image models frames.
+
+    ``count=False`` skips params/MACs (left 0), for a model outside slimvsr's registry, e.g. a peer
+    network run through another runtime and wrapped as a module."""
     is_video = isinstance(model, BasicVSR)
     items = load_items(data, "video" if is_video else "image", max_frames)
     model = model.eval()
@@ -157,7 +161,10 @@ def evaluate(
         bps.append(np.mean(bp_i))
         bss.append(np.mean(bs_i))
     size = (180, 320) if is_video else (720 // scale, 1280 // scale)
-    prof = profile_model(model, size)
+    params, macs = 0, 0
+    if count:
+        prof = profile_model(model, size)
+        params, macs = prof.params, prof.macs
     return EvalResult(
         model=name,
         degradation=degradation,
@@ -166,8 +173,8 @@ def evaluate(
         ssim_y=float(np.mean(ss)),
         bicubic_psnr_y=float(np.mean(bps)),
         bicubic_ssim_y=float(np.mean(bss)),
-        params=prof.params,
-        macs=prof.macs,
+        params=params,
+        macs=macs,
         seconds_per_frame=t_model / max(n_frames, 1),
         per_item=per,
         data=str(data),

@@ -8,6 +8,7 @@ of the window and the output is cropped back.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -66,14 +67,39 @@ class WindowAttention(nn.Module):
         q, k, v = qkv[0], qkv[1], qkv[2]
         attn = (q * self.scale) @ k.transpose(-2, -1)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        attn = attn + bias.view(n, n, -1).permute(2, 0, 1).unsqueeze(0).to(attn.dtype)
-        if mask is not None:
+        bias = bias.view(n, n, -1).permute(2, 0, 1)  # (heads, n, n)
+        if mask is None:
+            attn = attn + bias.unsqueeze(0).to(attn.dtype)
+        else:
+            # Position bias and shift mask summed on the small (windows, heads, n, n) tensor first,
+            # so the large attention map gets one addition, in its own dtype.
             nw = mask.shape[0]
-            attn = attn.view(bw // nw, nw, self.heads, n, n) + mask.unsqueeze(1).unsqueeze(0)
-            attn = attn.view(-1, self.heads, n, n)
+            bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).to(attn.dtype)
+            attn = (attn.view(bw // nw, nw, self.heads, n, n) + bias).view(-1, self.heads, n, n)
         attn = attn.softmax(dim=-1)
         x = (attn @ v).transpose(1, 2).reshape(bw, n, c)
         return self.proj(x)
+
+
+@functools.lru_cache(maxsize=32)
+def _shift_mask(h: int, w: int, ws: int, s: int, device: torch.device) -> torch.Tensor:
+    """Additive mask (windows, n, n) keeping attention inside the regions a cyclic shift by ``s``
+    brings together (0 within a region, -100 across), cached per feature size (made as a normal
+    tensor even under inference mode, so training can use the cached one)."""
+    with torch.inference_mode(False), torch.no_grad():
+        return _make_shift_mask(h, w, ws, s, device)
+
+
+def _make_shift_mask(h: int, w: int, ws: int, s: int, device: torch.device) -> torch.Tensor:
+    img = torch.zeros(1, h, w, 1, device=device)
+    cnt = 0
+    for hs in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
+        for wsl in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
+            img[:, hs, wsl, :] = cnt
+            cnt += 1
+    win = _window_partition(img, ws).squeeze(-1)
+    mask = win.unsqueeze(1) - win.unsqueeze(2)
+    return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
 
 
 class SwinLayer(nn.Module):
@@ -88,18 +114,6 @@ class SwinLayer(nn.Module):
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
 
-    def _mask(self, h: int, w: int, device: torch.device) -> torch.Tensor:
-        img = torch.zeros(1, h, w, 1, device=device)
-        ws, s = self.ws, self.shift
-        cnt = 0
-        for hs in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
-            for wsl in (slice(0, -ws), slice(-ws, -s), slice(-s, None)):
-                img[:, hs, wsl, :] = cnt
-                cnt += 1
-        win = _window_partition(img, ws).squeeze(-1)
-        mask = win.unsqueeze(1) - win.unsqueeze(2)
-        return mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
-
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         h, w = hw
         b, _, c = x.shape
@@ -108,7 +122,7 @@ class SwinLayer(nn.Module):
         mask = None
         if self.shift:
             x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
-            mask = self._mask(h, w, x.device)
+            mask = _shift_mask(h, w, self.ws, self.shift, x.device)
         win = self.attn(_window_partition(x, self.ws), mask)
         x = _window_reverse(win, self.ws, h, w)
         if self.shift:
