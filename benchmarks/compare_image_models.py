@@ -18,32 +18,14 @@ import json
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
+from bench_models import load, time_once  # benchmarks/ is on sys.path when run as a script
 
 from slimvsr.compression._evaluate import evaluate
 from slimvsr.compression.peers import load_peer
-from slimvsr.models import load_pretrained, profile_model, resolve
-
-
-def load(name: str, scale: int) -> tuple[torch.nn.Module, str]:
-    if Path(name).is_dir():
-        model, meta = load_pretrained(name)
-        return model, str(meta.get("name", Path(name).name))
-    info = resolve(name, scale)
-    if not info.present:
-        raise SystemExit(f"{name} x{scale}: weights not installed; pass a model folder")
-    return load_pretrained(info.folder)[0], name
-
-
-@torch.no_grad()
-def time_once(model: torch.nn.Module, x: torch.Tensor, precision: str) -> float:
-    t = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        model(x)
-    return time.perf_counter() - t
+from slimvsr.models import profile_model
 
 
 def main() -> None:
@@ -69,23 +51,19 @@ def main() -> None:
         print(f"{label:<32} PSNR-Y {r.psnr_y:6.2f}  SSIM-Y {r.ssim_y:.4f}  {params / 1e3:8.1f}K", flush=True)
     bicubic = {"psnr_y": r.bicubic_psnr_y, "ssim_y": r.bicubic_ssim_y}
 
-    x = torch.rand(1, 3, h, w)
-    times: dict[str, list[float]] = {}
-    for prec in a.precision:
-        runs = [
-            (m.to(memory_format=torch.channels_last if prec == "bf16" else torch.contiguous_format), ours)
-            for m, _, ours in models
-        ]
-        for m, ours in runs:  # warm-up (oneDNN kernels, allocations)
-            time_once(m, x, prec if ours else "fp32")
+    x = torch.rand(1, 1, 3, h, w)  # one LR image per call
+    for prec in a.precision:  # the peer ignores both (its own runtime, fp32)
+        fmt = torch.channels_last if prec == "bf16" else torch.contiguous_format
+        runs = [m.to(memory_format=fmt) for m, _, _ in models]
+        for m in runs:  # warm-up (oneDNN kernels, allocations)
+            time_once(m, x, prec)
         rounds: list[list[float]] = [[] for _ in runs]
         for _ in range(a.repeats):
-            for i, (m, ours) in enumerate(runs):
-                rounds[i].append(time_once(m, x, prec if ours else "fp32"))
+            for i, m in enumerate(runs):
+                rounds[i].append(time_once(m, x, prec))
         for row, r in zip(rows, rounds, strict=True):
             row[f"ms_{prec}"] = 1000 * statistics.median(r)
             row[f"ms_{prec}_all"] = [1000 * v for v in r]
-            times.setdefault(prec, []).append(statistics.median(r))
 
     ref = rows[0]
     for row in rows:
