@@ -3,7 +3,7 @@
     python benchmarks/bench_models.py basicvsr-uni runs/ssl-uni-cpu/model --size 180x320 \\
         --frames 16 --precision bf16 fp32 --out docs/bench-models-ssl.json
 
-Each model is a registered name (with ``--scale``) or a model folder. Video models (BasicVSR
+Each model is a registered name (with ``--scale``), a model folder, or ``LABEL=FOLDER``. Video models (BasicVSR
 family) run a whole ``--frames`` sequence of LR frames and report time / frames; image models run
 one LR frame at a time. The models are interleaved (model A, model B, ..., then again) for
 ``--repeats`` rounds after a warm-up round, so slow drift of the machine hits them alike; the
@@ -26,6 +26,10 @@ from slimvsr.models import BasicVSR, load_pretrained, profile_model, resolve
 
 
 def load(name: str, scale: int | None) -> tuple[torch.nn.Module, str]:
+    """A registered name, a model folder, or LABEL=FOLDER (the label then names the row)."""
+    label, sep, path = name.partition("=")
+    if sep and Path(path).is_dir():
+        return load_pretrained(path)[0], label
     if Path(name).is_dir():
         model, meta = load_pretrained(name)
         return model, str(meta.get("name", Path(name).name))

@@ -3,11 +3,13 @@
     python benchmarks/report_ssl.py teacher=src/slimvsr/models/weights/basicvsr-uni-x4 \\
         SSL=runs/ssl-uni-cpu ... --runtime docs/bench-models-ssl.json --plots docs
 
-Each ``LABEL=FOLDER`` is a model folder, or a run folder holding ``model/`` (the output of
+Each ``LABEL=FOLDER`` is a model folder (weights and config.json, or config.json alone as kept in
+``artifacts/``), or a run folder holding ``model/`` (the output of
 ``vsr-compress ssl`` or ``vsr-compress train``). The table reads each model's config.json: its final
 fp32 validation (``metrics.val``, written by the command that produced it), the pruning settings,
 and params / MACs recomputed here at an LR size of 180x320 (the papers'). ``--runtime`` adds the
-CPU time per frame from a ``benchmarks/bench_models.py`` result (matched by model name).
+CPU time per frame from a ``benchmarks/bench_models.py`` result (matched by label, then by model
+name).
 ``--plots`` saves, for every SSL run: the Fig. 5 analogue (pruning ratio of each layer) and the
 Fig. 6 analogue (mean scaling factor of pruned and kept units during regularisation).
 """
@@ -18,7 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
-from slimvsr.models import BasicVSR, load_pretrained, profile_model
+import torch
+
+from slimvsr.models import BasicVSR, build_model, load_pretrained, profile_model, read_config
 
 
 def model_folder(path: Path) -> Path:
@@ -149,20 +153,28 @@ def main() -> None:
         label, _, path = item.partition("=")
         run = Path(path)
         folder = model_folder(run)
-        model, meta = load_pretrained(folder)
+        if (folder / "model.safetensors").is_file():
+            model, meta = load_pretrained(folder)
+        else:  # artifacts/ keep only config.json for unbundled runs: shapes are enough here
+            meta = read_config(folder)
+            with torch.device("meta"):
+                model = build_model(meta["architecture"], meta["config"])
         prof = profile_model(model, (180, 320))
         val = meta.get("metrics", {}).get("val", {})
         s = meta.get("ssl")
         if s:
             method = f"{s['method']}, {s['criterion']}, ratio {s['ratio']}"
-            method += ", PS pruning" if s.get("prune_upsampler", True) else ", no PS pruning"
+            if s.get("prune_upsampler", True):
+                method += f", PS pruning (group {s.get('group_score', 'sum')})"
+            else:
+                method += ", no PS pruning"
             method += ", TF" if s["temporal_finetune"] else ", no TF"
             reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
             steps = f"{reg} + {s['finetune_steps']}"
         else:
             method = meta.get("name", "")
             steps = str(meta.get("training", {}).get("steps", "-"))
-        ms = runtime.get(meta.get("name", ""), runtime.get(str(folder)))
+        ms = runtime.get(label, runtime.get(meta.get("name", "")))
         print(
             f"| {label} | {method} | {val.get('psnr_y', float('nan')):.2f} | "
             f"{val.get('ssim_y', float('nan')):.4f} | {prof.params / 1e6:.3f}M | {prof.macs / 1e9:.1f} | "

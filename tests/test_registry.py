@@ -196,5 +196,12 @@ def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
     assert compress_main(["publish", str(tmp_path / "m"), "--bundle"]) == 0
     info = resolve("edsrmini", 2)
     assert info.source == "bundled" and info.meta["sha256"] == sha256_file(info.folder / "model.safetensors")
+    # A run published under another registered name: refused unless asked, then recorded.
+    args = ["publish", str(tmp_path / "m"), "--name", "swinirmini", "--out", str(tmp_path / "hub3")]
+    assert compress_main(args) == 2
+    assert compress_main([*args, "--rename"]) == 0
+    renamed = json.loads((tmp_path / "hub3" / "config.json").read_text())
+    assert renamed["name"] == "swinirmini" and renamed["published_from"]["name"] == "edsrmini"
+    assert renamed["sha256"] == info.meta["sha256"]
     (tmp_path / "m" / "model.safetensors").write_bytes(b"broken")
     assert compress_main(["publish", str(tmp_path / "m"), "--out", str(tmp_path / "hub2")]) == 2

@@ -112,20 +112,30 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
     return "\n".join(lines)
 
 
-def publish(model_dir: Path, out: Path, name: str, scale: int) -> Path:
+def publish(model_dir: Path, out: Path, name: str, scale: int, *, rename: bool = False) -> Path:
     """Write ``out`` in the Hub layout: model.safetensors, config.json, README.md (model card).
 
-    The weights are verified (sha256, strict load) before anything is written."""
+    The weights are verified (sha256, strict load) before anything is written. A model whose
+    config.json carries another name is refused unless ``rename``: then the published config.json
+    takes ``name`` and records the run's own name under ``published_from`` (e.g. the run
+    ``ssl-uni-mean`` published as ``ssl-uni``)."""
     import shutil
 
     from ..models import load_pretrained
     from ..models._weights import HUB_ORG
 
     _, meta = load_pretrained(model_dir)
-    if meta.get("name") != name:
-        raise ValueError(f"{model_dir}: config.json names {meta.get('name')!r}, not {name!r}")
+    if meta.get("name") != name and not rename:
+        raise ValueError(
+            f"{model_dir}: config.json names {meta.get('name')!r}, not {name!r} "
+            f"(--rename publishes it as {name!r})"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    for f in ("model.safetensors", "config.json"):
-        shutil.copyfile(model_dir / f, out / f)
+    shutil.copyfile(model_dir / "model.safetensors", out / "model.safetensors")
+    if meta.get("name") != name:
+        meta = {**meta, "name": name, "published_from": {"name": meta.get("name"), "folder": str(model_dir)}}
+        (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    else:
+        shutil.copyfile(model_dir / "config.json", out / "config.json")
     (out / "README.md").write_text(model_card(meta, f"{HUB_ORG}/{name}-x{scale}"))
     return out

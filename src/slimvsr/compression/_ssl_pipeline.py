@@ -42,9 +42,10 @@ class SSLConfig:
     # Pixel-shuffle pruning (Table 2): prune the upsampler's convs in groups of 4 filters. False
     # keeps upconv1/upconv2 whole (the ratio then applies to the other units).
     prune_upsampler: bool = True
-    # Score of a pixel-shuffle group: "sum" of its 4 filters' L1 norms, or their "mean" (which
-    # puts groups on the scale of single filters for the global comparison; ssl.unit_scores).
-    group_score: str = "sum"
+    # Score of a pixel-shuffle group: "mean" of its 4 filters' L1 norms (on the scale of single
+    # filters for the global comparison), or their "sum" (then no group is ever selected in a
+    # global ranking: docs/reproduction-ssl.md, Fig. 5); ssl.unit_scores.
+    group_score: str = "mean"
 
 
 SSL_PRESETS: dict[str, dict[str, Any]] = {

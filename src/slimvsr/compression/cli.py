@@ -269,7 +269,7 @@ def cmd_publish(a: argparse.Namespace) -> int:
     if name not in WEIGHTS:
         raise ValueError(f"{name!r} is not a registered weights name ({', '.join(WEIGHTS)})")
     out = bundled_root() / f"{name}-x{scale}" if a.bundle else Path(a.out or f"hub/{name}-x{scale}")
-    publish(Path(a.model), out, name, scale)
+    publish(Path(a.model), out, name, scale, rename=a.rename)
     print(f"{name} x{scale}: {out}")
     return 0
 
@@ -377,8 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--group-score",
         choices=["sum", "mean"],
-        default="sum",
-        help="L1 score of a pixel-shuffle group: sum or mean of its 4 filters' norms",
+        default="mean",
+        help="L1 score of a pixel-shuffle group: mean (default) or sum of its 4 filters' norms",
     )
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
     s.add_argument("--data", default="data/corpus")
@@ -432,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--bundle",
         action="store_true",
         help="write into src/slimvsr/models/weights/NAME-xS (shipped in the wheel)",
+    )
+    s.add_argument(
+        "--rename",
+        action="store_true",
+        help="publish a run under --name although its config.json names it otherwise (recorded)",
     )
     s.set_defaults(fn=cmd_publish)
 

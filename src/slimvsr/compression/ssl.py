@@ -125,13 +125,13 @@ class Gammas(nn.Module):
         return (float(p.mean()) if p.numel() else 0.0, float(k_.mean()) if k_.numel() else 0.0)
 
 
-def unit_scores(model: BasicVSR, gammas: Gammas, group_score: str = "sum") -> dict[Unit, float]:
+def unit_scores(model: BasicVSR, gammas: Gammas, group_score: str = "mean") -> dict[Unit, float]:
     """L1 norm of every unit's weights (SSL Sec. 3.2 (2)): filters s = sum|W[k]|, input channels
     of a block's first conv s' = sum|W[:, k]|, pixel-shuffle groups sum|W[4k:4k+4]|.
 
-    ``group_score="mean"`` scores a pixel-shuffle group by its mean filter norm (the sum / 4)
-    instead: a group holds 4 filters, so its sum is about 4x a single filter's and a global
-    comparison then never selects a group (docs/reproduction-ssl.md)."""
+    A pixel-shuffle group is scored by its mean filter norm (the sum / 4) by default: a group holds
+    4 filters, so its sum is about 4x a single filter's and a global comparison then never selects
+    a group (``group_score="sum"``; docs/reproduction-ssl.md)."""
     if group_score not in ("sum", "mean"):
         raise ValueError(f"group_score must be 'sum' or 'mean', not {group_score!r}")
     s: dict[Unit, float] = {}
