@@ -4,9 +4,8 @@
         --frames 16 --precision bf16 fp32 --out docs/bench-models-ssl.json
 
 Each model is a registered name (with ``--scale``), a model folder, or ``LABEL=FOLDER``. Video
-models (BasicVSR
-family) run a whole ``--frames`` sequence of LR frames and report time / frames; image models run
-one LR frame at a time. The models are interleaved (model A, model B, ..., then again) for
+models (BasicVSR family) run a whole ``--frames`` sequence of LR frames and report time / frames;
+image models run one LR frame at a time. The models are interleaved (model A, model B, ..., then again) for
 ``--repeats`` rounds after a warm-up round, so slow drift of the machine hits them alike; the
 median round is reported, together with each model's time relative to the first model. Random LR
 input: runtime does not depend on the picture.
