@@ -89,3 +89,22 @@ def test_scene_split_at_cuts() -> None:
     c = [np.full((4, 4, 3), 90, np.uint8)] * 3
     scenes = split_scenes(a + b + c, min_len=4)
     assert [len(s) for s in scenes] == [10, 9]
+
+
+def test_photo_crop_exact_side(tmp_path) -> None:
+    """Image training patches are exactly ``side`` pixels even where a photo is smaller than
+    side x the random reduction factor (x4 patches of 192 px from 200-256 px photos)."""
+    import numpy as np
+    from PIL import Image
+
+    from slimvsr.compression._tasks import PhotoPool
+
+    d = tmp_path / "images" / "train"
+    d.mkdir(parents=True)
+    for i, (h, w) in enumerate([(200, 260), (256, 256), (240, 320)]):
+        px = np.random.default_rng(i).integers(0, 255, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(px).save(d / f"{i}.png")
+    pool = PhotoPool(tmp_path, "train")
+    for step in range(40):
+        rng = np.random.default_rng([0, step])
+        assert pool.crop(rng, 192, max_down=1.5, exact=True).shape == (192, 192, 3)

@@ -102,9 +102,13 @@ def test_distillation_loss_terms() -> None:
     assert float(distillation_loss(x, x, x)) < 1e-3  # only alpha * Charbonnier's eps remains
     assert float(high_freq(torch.full((1, 3, 8, 8), 0.3)).abs().max()) < 1e-6
     y = x + 0.1
-    # A constant offset lives only in the coarsest level: 32 -> 16 -> 8 -> 4 px is level 3,
-    # weighted 2^3 (band-pass levels of a constant are zero).
-    assert float(laplacian_loss(y, x)) == pytest.approx(0.1 * 2**3, rel=1e-3)
+    # A constant offset lives only in the coarsest level: 32 -> 16 -> 8 -> 4 px is level 3 (the
+    # band-pass levels of a constant are zero); its L1 norm is 0.1 x 4 x 4 px, weighted 2^3 and
+    # divided by the 32 x 32 px of level 0.
+    assert float(laplacian_loss(y, x)) == pytest.approx(0.1 * 2**3 * 16 / 1024, rel=1e-3)
+    # Detail leads: the same error as fine noise costs more than as a coarse offset.
+    noise = 0.1 * torch.sign(torch.randn_like(x))
+    assert float(laplacian_loss(x + noise, x)) > 5 * float(laplacian_loss(y, x))
 
 
 def test_distill_pipeline_smoke(tmp_path, capsys) -> None:

@@ -141,9 +141,9 @@ class ImageSRTask:
         rng = np.random.default_rng([self.cfg.seed, step])
         per = self.cfg.batch // world
         s = self.cfg.patch * self.cfg.scale
-        crops = [_augment(self.pool.crop(rng, s, max_down=1.5)[:s, :s], rng) for _ in range(self.cfg.batch)][
-            rank * per : (rank + 1) * per
-        ]
+        crops = [
+            _augment(self.pool.crop(rng, s, max_down=1.5, exact=True), rng) for _ in range(self.cfg.batch)
+        ][rank * per : (rank + 1) * per]
         hr = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
         return {"lr": quantise(degrade(hr, self.cfg.scale, self.cfg.degradation)), "hr": hr}
 

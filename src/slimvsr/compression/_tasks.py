@@ -47,13 +47,21 @@ class PhotoPool:
         self.names = [f.stem for f in files]
         self.photos = [load_rgb(f) for f in files]
 
-    def crop(self, rng: np.random.Generator, side: int, max_down: float = 1.0) -> np.ndarray:
+    def crop(
+        self, rng: np.random.Generator, side: int, max_down: float = 1.0, *, exact: bool = False
+    ) -> np.ndarray:
         """A random square region of about ``side`` pixels, reduced from ``side * f`` pixels by a
         random factor f in [1, max_down] with area averaging (varies the scale of detail without
-        aliasing). Photos smaller than ``side`` are skipped when larger ones exist."""
+        aliasing). Photos smaller than ``side`` are skipped when larger ones exist.
+
+        ``exact``: the result is exactly ``side`` pixels whenever the photo has that many (f is
+        capped where the photo is smaller than ``side * f``); the default keeps f and returns a
+        smaller crop there, as the video recipes' data streams were made with."""
         cands = [p for p in self.photos if min(p.shape[:2]) >= side] or self.photos
         p = cands[rng.integers(len(cands))]
         f = rng.uniform(1.0, max_down)
+        if exact and min(p.shape[:2]) >= side:
+            f = min(f, min(p.shape[:2]) / side)
         s = min(int(side * f), p.shape[0], p.shape[1])
         y = rng.integers(0, p.shape[0] - s + 1)
         x = rng.integers(0, p.shape[1] - s + 1)

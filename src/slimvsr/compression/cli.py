@@ -224,6 +224,8 @@ def cmd_distill(a: argparse.Namespace) -> int:
         dc = dataclasses.replace(dc, sparsify_lr=a.sparsify_lr)
     if a.lam:
         dc = dataclasses.replace(dc, lam=a.lam)
+    if a.distill_lr:
+        dc = dataclasses.replace(dc, distill_lr=a.distill_lr)
     name = a.name or ("edsrmini" if arch == "edsr" else "swinirmini")
     scale = tmeta["config"]["scale"]
     out = Path(a.out or f"runs/{name}-x{scale}-{a.preset}")
@@ -239,7 +241,9 @@ def cmd_distill(a: argparse.Namespace) -> int:
     student, report = run_distill(teacher, out, base, dc, from_scratch=a.from_scratch)
     res = evaluate(student, name, Path(a.data), scale=scale)
     stage = "scratch" if a.from_scratch else "distil"
-    cfg = dataclasses.replace(base, out=str(out / stage), model=name, steps=dc.distill_steps)
+    cfg = dataclasses.replace(
+        base, out=str(out / stage), model=name, steps=dc.distill_steps, lr=dc.distill_lr or base.lr
+    )
     extra = {
         "distillation": {
             **dataclasses.asdict(dc),
@@ -416,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sparsify-lr", type=float, help="OBProx-SG step size (benchmarks/sweep_sparsify.py)")
     s.add_argument("--lam", type=float, help="lambda of the L1 term")
     s.add_argument("--distill-steps", type=int)
+    s.add_argument("--distill-lr", type=float, help="lr of the distil / scratch stage (AdaMax)")
     s.add_argument("--name", default=None)
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None)

@@ -123,15 +123,20 @@ def high_freq(x: torch.Tensor) -> torch.Tensor:
 
 
 def laplacian_loss(a: torch.Tensor, b: torch.Tensor, levels: int = 5) -> torch.Tensor:
-    """Laplacian-pyramid L1 loss (Niklaus & Liu, 2018): sum_j 2^j |L_j(a) - L_j(b)|_1."""
+    """Laplacian-pyramid loss of Niklaus & Liu (2018), sum_j 2^j ||L_j(a) - L_j(b)||_1, divided by
+    the number of elements of the full-resolution level so that it does not grow with batch and
+    patch size. The norm is a sum over each level's pixels, and level j has 4^-j of them, so per
+    pixel the coarse levels weigh 2^-j of the finest: detail leads, colour and low frequencies
+    still count. The last level is the low-pass residual."""
+    n0 = a.numel()
     loss = a.new_zeros(())
     for j in range(levels):
         if min(a.shape[-2:]) < 6 or j == levels - 1:
-            return loss + 2.0**j * (a - b).abs().mean()
+            return loss + 2.0**j * (a - b).abs().sum() / n0
         da, db = F.avg_pool2d(_gauss5(a), 2), F.avg_pool2d(_gauss5(b), 2)
         la = a - F.interpolate(da, size=a.shape[-2:], mode="bilinear", align_corners=False)
         lb = b - F.interpolate(db, size=b.shape[-2:], mode="bilinear", align_corners=False)
-        loss = loss + 2.0**j * (la - lb).abs().mean()
+        loss = loss + 2.0**j * (la - lb).abs().sum() / n0
         a, b = da, db
     return loss
 
