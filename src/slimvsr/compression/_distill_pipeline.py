@@ -105,6 +105,19 @@ def _student_config(teacher: nn.Module, d: float, rounding: str) -> Any:
     raise ValueError(f"prune-then-distil is for EDSR and SwinIR, not {name}")
 
 
+def stage_config(base: TrainConfig, out: Path, dc: DistillConfig, from_scratch: bool) -> TrainConfig:
+    """The training settings of the distil (or scratch) stage: AdaMax (0.9, 0.99), the stage's
+    steps and learning rate, in ``out/distil`` or ``out/scratch``."""
+    return replace(
+        base,
+        out=str(out / ("scratch" if from_scratch else "distil")),
+        steps=dc.distill_steps,
+        lr=dc.distill_lr or base.lr,
+        optimizer="adamax",
+        init=None,
+    )
+
+
 def run_distill(
     teacher_dir: Path, out: Path, base: TrainConfig, dc: DistillConfig, from_scratch: bool = False
 ) -> tuple[nn.Module, dict[str, Any]]:
@@ -151,16 +164,8 @@ def run_distill(
 
     scfg = config_from_dict(ARCHITECTURES[report["architecture"]].config_cls, report["student"])
     student = build_model(report["architecture"], scfg)
-    # 3. Distil (or train from scratch for the comparison), AdaMax (0.9, 0.99).
-    stage = "scratch" if from_scratch else "distil"
-    cfg = replace(
-        base,
-        out=str(out / stage),
-        steps=dc.distill_steps,
-        lr=dc.distill_lr or base.lr,
-        optimizer="adamax",
-        init=None,
-    )
+    # 3. Distil (or train from scratch for the comparison).
+    cfg = stage_config(base, out, dc, from_scratch)
     task = ImageSRTask(cfg) if from_scratch else DistillTask(ImageSRTask(cfg), teacher, dc.alpha)
     student = train(cfg, task=task, model=student.train()).eval()
     return student, report

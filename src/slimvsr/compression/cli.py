@@ -203,7 +203,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from ._distill_pipeline import DEFAULT_ROUNDING, DISTILL_PRESETS, DistillConfig, run_distill
+    from ._distill_pipeline import DEFAULT_ROUNDING, DISTILL_PRESETS, DistillConfig, run_distill, stage_config
     from ._evaluate import evaluate
     from ._publish import export_run
     from ._recipes import recipe
@@ -241,9 +241,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
     student, report = run_distill(teacher, out, base, dc, from_scratch=a.from_scratch)
     res = evaluate(student, name, Path(a.data), scale=scale)
     stage = "scratch" if a.from_scratch else "distil"
-    cfg = dataclasses.replace(
-        base, out=str(out / stage), model=name, steps=dc.distill_steps, lr=dc.distill_lr or base.lr
-    )
+    cfg = dataclasses.replace(stage_config(base, out, dc, a.from_scratch), model=name)
     extra = {
         "distillation": {
             **dataclasses.asdict(dc),

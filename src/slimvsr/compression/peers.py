@@ -44,13 +44,12 @@ def ncnn_params(param_file: Path) -> int:
 class NcnnSR(nn.Module):
     """An ncnn super-resolution graph: input blob ``data`` (RGB CHW in [0, 1]), output ``output``."""
 
-    def __init__(self, stem: Path, scale: int, threads: int | None = None) -> None:
+    def __init__(self, stem: Path, threads: int | None = None) -> None:
         super().__init__()
         try:
             import ncnn
         except ImportError as e:
             raise PeerUnavailable("ncnn is not installed: pip install 'slimvsr[bench]'") from e
-        self.scale = scale
         self.params = ncnn_params(stem.with_suffix(".param"))
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
@@ -84,4 +83,4 @@ def load_peer(name: str, scale: int) -> NcnnSR:
     if spec is None or spec.origin is None:
         raise PeerUnavailable(f"{info['package']} is not installed: pip install 'slimvsr[bench]'")
     stem = Path(spec.origin).parent / "models" / info["files"][scale]
-    return NcnnSR(stem, scale).eval()
+    return NcnnSR(stem).eval()
