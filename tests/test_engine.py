@@ -170,6 +170,27 @@ def test_cancel_leaves_no_output(models, tmp_path) -> None:
                 job.cancel()
     assert not out.exists()
     assert not list(tmp_path.glob(".*partial*"))
+    assert not _stage_threads()  # decoder and encoder ended with the job, none left blocked
+
+
+def _stage_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name.startswith("slimvsr-")]
+
+
+def test_cancel_after_last_frame_still_leaves_no_output(models, tmp_path, clip) -> None:
+    """A cancel that arrives while the encoder drains its last frames is honoured up to the rename."""
+    from slimvsr.errors import Cancelled
+
+    out = tmp_path / "late.mp4"
+    job = Job(clip, out, UpscaleOptions(model=str(models["uni"]), chunk=2))
+    with pytest.raises(Cancelled):
+        for ev in job.run():
+            if isinstance(ev, Progress) and ev.frames_done == ev.total_frames:
+                job.cancel()
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+    assert not _stage_threads()
 
 
 def test_closing_generator_leaves_no_output(models, tmp_path, clip) -> None:

@@ -279,12 +279,21 @@ class Job:
                 t = time.monotonic()
             put(q_in, _END)
 
-        sink_box: dict[str, VideoSink] = {}
+        def take(q: queue.Queue) -> object:
+            """The next item, or _END once the job is stopping (never blocks past a stop)."""
+            while not stop.is_set():
+                try:
+                    return q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+            return _END
 
         def encode(st: _Stage) -> None:
+            # The encoder thread owns its sink: it closes it after the last frame, or aborts it
+            # (in this same thread, never concurrently with a write) once the job stops.
             t = time.monotonic()
             if info.is_image:
-                item = q_out.get()
+                item = take(q_out)
                 if item is _END or stop.is_set():
                     return
                 write_image(tmp, item[1], final=out)
@@ -293,19 +302,24 @@ class Job:
             sink = VideoSink(
                 tmp, info, out_size, self.opts.encode, self.opts.start, self.opts.duration, final_path=out
             )
-            sink_box["sink"] = sink
             st.busy += time.monotonic() - t
-            while True:
-                item = q_out.get()
-                if item is _END or stop.is_set():
-                    break
-                t = time.monotonic()
-                sink.write(item[0], item[1])
-                st.busy += time.monotonic() - t
-            if not stop.is_set():
-                t = time.monotonic()
-                sink.close()
-                st.busy += time.monotonic() - t
+            try:
+                while True:
+                    item = take(q_out)
+                    if item is _END or stop.is_set():
+                        break
+                    t = time.monotonic()
+                    sink.write(item[0], item[1])
+                    st.busy += time.monotonic() - t
+                if not stop.is_set():
+                    t = time.monotonic()
+                    sink.close()
+                    st.busy += time.monotonic() - t
+                    return
+            except BaseException:
+                sink.abort()
+                raise
+            sink.abort()
 
         dec, enc = _Stage("slimvsr-decode", decode), _Stage("slimvsr-encode", encode)
         dec.start()
@@ -357,10 +371,12 @@ class Job:
                     f"(start {self.opts.start}s); check --start/--duration"
                 )
             self._put_out(q_out, _END, enc)
-            enc.join()
+            self._join(enc)  # the encoder drains its last frames; a cancel still counts here
             if enc.error:
-                raise enc.error
-            dec.join()
+                raise _wrap(enc.error, self.inp)
+            self._join(dec)
+            if self._cancel.is_set():  # honoured up to the rename: after it, the output is whole
+                raise Cancelled(f"{self.inp}: cancelled; no output written")
             os.replace(tmp, out)
             ok = True
             busy = {"decode": dec.busy, "model": model_busy, "encode": enc.busy}
@@ -378,11 +394,9 @@ class Job:
                             q.get_nowait()
                     except queue.Empty:
                         pass
-                dec.join(timeout=5)
-                enc.join(timeout=5)
-                sink = sink_box.get("sink")
-                if sink is not None:
-                    sink.abort()
+                # Both stages poll ``stop`` every 0.1 s, so they end within a frame's work.
+                dec.join(timeout=30)
+                enc.join(timeout=30)
                 tmp.unlink(missing_ok=True)
 
     def _get(self, q: queue.Queue, dec: _Stage, enc: _Stage) -> object:
@@ -397,6 +411,12 @@ class Job:
             except queue.Empty:
                 if not dec.is_alive() and q.empty() and dec.error is None:
                     return _END
+
+    def _join(self, st: _Stage) -> None:
+        while st.is_alive():
+            st.join(timeout=0.1)
+            if self._cancel.is_set():
+                raise Cancelled(f"{self.inp}: cancelled; no output written")
 
     def _put_out(self, q: queue.Queue, item: object, enc: _Stage) -> bool:
         while True:
