@@ -234,3 +234,57 @@ def test_aligned_baseline_shares_indices_across_blocks() -> None:
         masked = m(x)
         g.detach()
         assert torch.allclose(ssl.prune(m, g, pr)(x), masked, atol=1e-5)
+
+
+def test_kept_target_rounds_to_the_channel_block() -> None:
+    assert [ssl.kept_target(64, k, 16) for k in (1, 8, 23, 24, 37, 40, 56, 64)] == [
+        16,
+        16,
+        16,
+        32,
+        32,
+        48,
+        64,
+        64,
+    ]
+    assert ssl.kept_target(8, 3, 16) == 3  # a layer narrower than the block is left alone
+    assert ssl.kept_target(64, 37, 1) == 37
+
+
+@pytest.mark.parametrize("criterion", ["min-global", "max-local", "random"])
+def test_channel_multiple_keeps_blocks_of_16(criterion: str) -> None:
+    torch.manual_seed(1)
+    m = BasicVSR(BasicVSRConfig(num_feat=64, num_block=2, bidirectional=False)).eval()
+    g = ssl.Gammas(m)
+    s = ssl.unit_scores(m, g)
+    plain = ssl.select(s, 0.5, criterion, seed=2)
+    rounded = ssl.select(s, 0.5, criterion, seed=2, multiple=16)
+    sign = -1 if criterion.startswith("max") else 1
+    for layer in {u.layer for u in s}:
+        us = [u for u in s if u.layer == layer]
+        k_plain = sum(u not in plain for u in us)
+        k_round = sum(u not in rounded for u in us)
+        assert k_round % 16 == 0 and abs(k_round - k_plain) <= 8
+        # Only boundary units change side: what both keep or both prune agrees with the plain
+        # selection, and the rounding moves units in the criterion's order.
+        moved_in = [u for u in us if u in plain and u not in rounded]  # un-pruned by rounding
+        moved_out = [u for u in us if u not in plain and u in rounded]
+        assert not (moved_in and moved_out)
+        if criterion != "random":
+            for u in moved_in:
+                assert all(sign * s[u] >= sign * s[v] for v in us if v in rounded and v in plain)
+            for u in moved_out:
+                assert all(sign * s[u] <= sign * s[v] for v in us if v not in rounded)
+    small = ssl.prune(m, g, rounded)
+    for spec in small.config.forward_blocks:
+        assert len(spec.in_idx) % 16 == 0 and spec.mid % 16 == 0 and len(spec.out_idx) % 16 == 0
+
+
+def test_aligned_and_l1norm_with_channel_multiple() -> None:
+    torch.manual_seed(1)
+    m = BasicVSR(BasicVSRConfig(num_feat=64, num_block=2, bidirectional=False)).eval()
+    g = ssl.Gammas(m)
+    s = ssl.unit_scores(m, g)
+    for pr in (ssl.select_aligned(s, 0.45, multiple=16), ssl.select_l1norm(s, 0.45, multiple=16)):
+        for layer in {u.layer for u in s}:
+            assert sum(u.layer == layer and u not in pr for u in s) % 16 == 0

@@ -46,12 +46,16 @@ class SSLConfig:
     # filters for the global comparison), or their "sum" (then no group is ever selected in a
     # global ranking: docs/reproduction-ssl.md, Fig. 5); ssl.unit_scores.
     group_score: str = "mean"
+    # Every layer keeps a multiple of this many units (1: the paper, no rounding). CPU kernels
+    # compute channels in blocks of 16, so the cpu preset rounds to 16 (ssl.round_kept).
+    channel_multiple: int = 1
 
 
 SSL_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # 2-core CPU: the same alpha ramp compressed 20x (Delta x20), a short hold, a short fine-tune.
-    "cpu": dict(delta=2e-3, t1=5, tau=0.1, t2=150, finetune_steps=1200, gamma_lr=4e-3),
+    # Kept channels in multiples of 16, the channel block of this CPU's bf16 kernels.
+    "cpu": dict(delta=2e-3, t1=5, tau=0.1, t2=150, finetune_steps=1200, gamma_lr=4e-3, channel_multiple=16),
 }
 
 
@@ -144,12 +148,13 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
         scores = ssl.unit_scores(teacher, gam, sc.group_score)
         if not sc.prune_upsampler:
             scores = {u: v for u, v in scores.items() if u.layer not in ("up1", "up2")}
+        m = sc.channel_multiple
         if sc.method == "ssl":
-            pruned = ssl.select(scores, sc.ratio, sc.criterion)
+            pruned = ssl.select(scores, sc.ratio, sc.criterion, multiple=m)
         elif sc.method == "aligned":
-            pruned = ssl.select_aligned(scores, sc.ratio)
+            pruned = ssl.select_aligned(scores, sc.ratio, multiple=m)
         elif sc.method == "l1norm":
-            pruned = ssl.select_l1norm(scores, sc.ratio)
+            pruned = ssl.select_l1norm(scores, sc.ratio, multiple=m)
         else:
             raise ValueError(f"unknown method {sc.method!r}; use ssl, aligned or l1norm")
         sel_path.write_text(
@@ -185,6 +190,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
                 "ssl": {
                     "ratio": sc.ratio,
                     "criterion": sc.criterion,
+                    "channel_multiple": sc.channel_multiple,
                     "teacher": str(teacher_dir),
                     "regularisation_steps": reg_steps,
                 },

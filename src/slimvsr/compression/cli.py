@@ -133,6 +133,8 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     )
     if a.finetune_steps:
         sc = dataclasses.replace(sc, finetune_steps=a.finetune_steps)
+    if a.channel_multiple:
+        sc = dataclasses.replace(sc, channel_multiple=a.channel_multiple)
     name = a.name or ("ssl-bi" if tmeta["config"]["bidirectional"] else "ssl-uni")
     out = Path(a.out or f"runs/{name}-{a.preset}")
     base = TrainConfig(
@@ -381,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["sum", "mean"],
         default="mean",
         help="L1 score of a pixel-shuffle group: mean (default) or sum of its 4 filters' norms",
+    )
+    s.add_argument(
+        "--channel-multiple",
+        type=int,
+        help="every layer keeps a multiple of N units (cpu preset 16, the CPU's channel block; "
+        "paper 1: no rounding)",
     )
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
     s.add_argument("--data", default="data/corpus")

@@ -157,10 +157,15 @@ def unit_scores(model: BasicVSR, gammas: Gammas, group_score: str = "mean") -> d
 
 
 def select(
-    scores: dict[Unit, float], ratio: float, criterion: str = "min-global", seed: int = 0
+    scores: dict[Unit, float],
+    ratio: float,
+    criterion: str = "min-global",
+    seed: int = 0,
+    multiple: int = 1,
 ) -> set[Unit]:
     """The units to prune: ``ratio`` of all units (global) or of each layer (local), by smallest
-    ("min") or largest ("max") score, or at random. Every layer keeps >= 1 unit."""
+    ("min") or largest ("max") score, or at random. Every layer keeps >= 1 unit; with
+    ``multiple`` > 1 every layer keeps a multiple of it (``round_kept``)."""
     layers: dict[str, list[Unit]] = {}
     for u in scores:
         layers.setdefault(u.layer, []).append(u)
@@ -183,6 +188,12 @@ def select(
         else:
             raise ValueError(f"unknown criterion {criterion!r}")
     pruned = set(chosen)
+    if multiple > 1:
+        rank = {u: i for i, u in enumerate(order)} if criterion == "random" else None
+        sign = -1.0 if criterion.startswith("max") else 1.0
+        pruned = round_kept(
+            scores, pruned, multiple, (lambda u: rank[u]) if rank else (lambda u: sign * scores[u])
+        )
     # Every layer keeps at least its best unit. A block whose inputs or filters were all removed
     # would still add its conv biases (a constant) in the masked network, which a pruned block
     # cannot express; and an upsampler with no channel left outputs a constant.
@@ -192,19 +203,47 @@ def select(
     return pruned
 
 
+def kept_target(n: int, kept: int, multiple: int) -> int:
+    """``kept`` rounded to the nearest multiple of ``multiple`` (halves up), at least one
+    multiple and at most ``n``; a layer of fewer than ``multiple`` units is left as it is."""
+    if multiple <= 1 or n <= multiple:
+        return kept
+    return min(n, max(multiple, multiple * ((2 * kept + multiple) // (2 * multiple))))
+
+
+def round_kept(scores: dict[Unit, float], pruned: set[Unit], multiple: int, priority) -> set[Unit]:
+    """Adjust a selection so that every layer keeps a multiple of ``multiple`` units.
+
+    Hardware-aware rounding (not in the paper): CPU convolution kernels work on channel blocks
+    (16 for AVX-512 bf16), and a conv with 37 channels costs about as much as one with 48, so
+    the MACs saved by an odd count are not saved in time (docs/reproduction-ssl.md). Within a
+    layer, units the selection pruned stay first in line; ``priority(unit)`` (lower: pruned
+    sooner, the criterion's own order) decides which units change side at the boundary."""
+    layers: dict[str, list[Unit]] = {}
+    for u in scores:
+        layers.setdefault(u.layer, []).append(u)
+    out: set[Unit] = set()
+    for us in layers.values():
+        kept = sum(u not in pruned for u in us)
+        target = kept_target(len(us), kept, multiple)
+        order = sorted(us, key=lambda u: (u not in pruned, priority(u)))
+        out.update(order[: len(us) - target])
+    return out
+
+
 def _part(u: Unit) -> str:
     return u.layer.rsplit("_", 1)[-1] if u.layer not in ("up1", "up2", "hr") else u.layer
 
 
-def select_l1norm(scores: dict[Unit, float], ratio: float) -> set[Unit]:
+def select_l1norm(scores: dict[Unit, float], ratio: float, multiple: int = 1) -> set[Unit]:
     """L1-norm pruning baseline (Li et al., 2017): the smallest-L1 filters of each layer, except
     the convs whose outputs feed residual additions: a block's last conv (``out``) and its input
     channels (``in``) are never pruned; the first convs' filters and the upsampler are."""
     allowed = {u: v for u, v in scores.items() if _part(u) not in ("in", "out")}
-    return select(allowed, ratio, "min-local")
+    return select(allowed, ratio, "min-local", multiple=multiple)
 
 
-def select_aligned(scores: dict[Unit, float], ratio: float) -> set[Unit]:
+def select_aligned(scores: dict[Unit, float], ratio: float, multiple: int = 1) -> set[Unit]:
     """Aligned pruning baseline (ASSL-style): within a branch, every block's input channels and
     last-conv filters share one kept set of trunk channels, chosen by their summed L1 scores, so
     skip and residual paths stay index-aligned; first-conv filters and the upsampler are pruned
@@ -216,10 +255,17 @@ def select_aligned(scores: dict[Unit, float], ratio: float) -> set[Unit]:
             branch = u.layer.split("_", 1)[0]
             by_branch.setdefault(branch, {}).setdefault(u.index, 0.0)
             by_branch[branch][u.index] += v
-    pruned = select({u: v for u, v in scores.items() if _part(u) not in ("in", "out")}, ratio, "min-local")
+    pruned = select(
+        {u: v for u, v in scores.items() if _part(u) not in ("in", "out")},
+        ratio,
+        "min-local",
+        multiple=multiple,
+    )
     for branch, chan in by_branch.items():
-        order = sorted(chan, key=chan.__getitem__)[: round(ratio * len(chan))]
-        order = order[: len(chan) - 1]  # keep at least one channel
+        n = len(chan)
+        keep = kept_target(n, n - round(ratio * n), multiple)
+        order = sorted(chan, key=chan.__getitem__)[: n - keep]
+        order = order[: n - 1]  # keep at least one channel
         for u in scores:
             if _part(u) in ("in", "out") and u.layer.split("_", 1)[0] == branch and u.index in order:
                 pruned.add(u)
