@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -81,9 +82,13 @@ def _image(path: Path, h: int = 20, w: int = 24) -> Path:
 def test_drop_clip_and_image_run_to_done(window, qtbot, tmp_path) -> None:
     clip = write_clip(tmp_path / "clip.mp4", n=10)
     img = _image(tmp_path / "photo.png")
+    seen: set[str] = set()  # threads that changed the model or the job states
+    window.job_state_changed.connect(lambda j: seen.add(threading.current_thread().name))
+    window.queue.dataChanged.connect(lambda *a: seen.add(threading.current_thread().name))
     drop(window.drop, [clip, img])
     assert [j.input for j in window.queue.jobs] == [clip, img]
     qtbot.waitUntil(lambda: all(j.status == DONE for j in window.queue.jobs), timeout=60_000)
+    assert seen == {threading.main_thread().name}  # the job threads never touch Qt (_gui_jobs)
     for j in window.queue.jobs:
         assert j.history[:3] == [PENDING, RUNNING, DONE]
         assert j.progress == pytest.approx(1.0)

@@ -1,17 +1,24 @@
 """The GUI's job queue: job records, the table model, and the worker that drives the engine.
 
-The worker runs the engine's generator (the same one the CLI drives) in a QThread and reports its
-events with signals; it never touches widgets. Cancelling asks the engine job to stop between
-chunks, which leaves no file under the output name.
+The worker runs the engine's generator (the same one the CLI drives) in a plain Python thread and
+puts its events on a queue, which the window drains on the GUI thread (``MainWindow._pump``). No
+Qt object and no signal is touched off the GUI thread: a cross-thread signal carrying Python
+objects makes Qt take an internal lock and then the GIL, while the GUI thread may hold the GIL
+and want the same lock (a deadlock neither thread can leave; the test suite hung that way once).
+Cancelling asks the engine job to stop between chunks, which leaves no file under the output name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import queue
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, QThread, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
 from ..engine import Finished, Job, Progress, Started, UpscaleOptions
 from ..errors import Cancelled, SlimVSRError
@@ -114,50 +121,64 @@ class QueueModel(QAbstractTableModel):
         return next((j for j in self.jobs if j.status == PENDING), None)
 
 
-class Worker(QObject):
-    """Runs one engine job; lives in its own QThread."""
+class Background:
+    """One call in a plain Python thread; what it reports waits in ``events`` for the GUI thread.
 
-    started_job = Signal(object, object)  # JobItem, Started
-    progressed = Signal(object, object)  # JobItem, Progress
-    finished_job = Signal(object, object)  # JobItem, Finished
-    failed = Signal(object, str)  # JobItem, one-line message
-    cancelled = Signal(object)
+    ``fn(report)`` runs in the thread and calls ``report(kind, payload)``; an exception ends it with
+    a ``("failed", one-line message)`` event (``Cancelled`` with ``("cancelled", None)``)."""
+
+    def __init__(self, fn: Callable[[Callable[[str, object], None]], None], name: str) -> None:
+        self.events: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+        self._fn = fn
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._fn(lambda kind, payload: self.events.put((kind, payload)))
+        except Cancelled:
+            self.events.put(("cancelled", None))
+        except SlimVSRError as e:
+            self.events.put(("failed", str(e)))
+        except Exception as e:
+            self.events.put(("failed", f"{type(e).__name__}: {e}"))
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def drain(self) -> list[tuple[str, object]]:
+        """Everything reported so far (GUI thread)."""
+        out = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                out.append(self.events.get_nowait())
+        return out
+
+    def join(self) -> None:
+        self.thread.join()
+
+
+class Worker(Background):
+    """Runs one engine job: events ("event", Started | Progress | Finished), then the end."""
 
     def __init__(self, item: JobItem) -> None:
-        super().__init__()
         self.item = item
         self.job = Job(item.input, item.output_dir, item.options)
+        super().__init__(self._drive, name="slimvsr-gui-job")
 
     def cancel(self) -> None:
         self.job.cancel()  # thread-safe: an Event the engine checks between chunks
 
-    def run(self) -> None:
+    def _drive(self, report: Callable[[str, object], None]) -> None:
         gen = self.job.run()
         try:
             for ev in gen:
-                if isinstance(ev, Started):
-                    self.started_job.emit(self.item, ev)
-                elif isinstance(ev, Progress):
-                    self.progressed.emit(self.item, ev)
-                elif isinstance(ev, Finished):
-                    self.finished_job.emit(self.item, ev)
-        except Cancelled:
-            self.cancelled.emit(self.item)
-        except SlimVSRError as e:
-            self.failed.emit(self.item, str(e))
-        except Exception as e:
-            self.failed.emit(self.item, f"{type(e).__name__}: {e}")
+                if isinstance(ev, (Started, Progress, Finished)):
+                    report("event", ev)
         finally:
             gen.close()
-
-
-class WorkerThread(QThread):
-    def __init__(self, worker: Worker) -> None:
-        super().__init__()
-        self.worker = worker
-
-    def run(self) -> None:
-        self.worker.run()
 
 
 def with_options(item: JobItem, **changes: object) -> None:

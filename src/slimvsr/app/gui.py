@@ -12,7 +12,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThread, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,7 +40,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine import CODECS, EncodeSettings, UpscaleOptions, expand_inputs, preview, probe
+from ..engine import (
+    CODECS,
+    EncodeSettings,
+    Finished,
+    Progress,
+    Started,
+    UpscaleOptions,
+    expand_inputs,
+    preview,
+    probe,
+)
 from ..errors import SlimVSRError
 from ._gui_jobs import (
     CANCELLED,
@@ -48,10 +58,10 @@ from ._gui_jobs import (
     FAILED,
     PENDING,
     RUNNING,
+    Background,
     JobItem,
     QueueModel,
     Worker,
-    WorkerThread,
 )
 
 ORG, APP = "slimvsr", "vsr-gui"
@@ -158,23 +168,6 @@ class ProgressDelegate(QStyledItemDelegate):
         QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
 
-class PreviewThread(QThread):
-    done = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, path: Path, time_s: float, opts: UpscaleOptions) -> None:
-        super().__init__()
-        self.path, self.time_s, self.opts = path, time_s, opts
-
-    def run(self) -> None:
-        try:
-            self.done.emit(preview(self.path, self.time_s, self.opts))
-        except SlimVSRError as e:
-            self.failed.emit(str(e))
-        except Exception as e:
-            self.failed.emit(f"{type(e).__name__}: {e}")
-
-
 def _devices() -> list[str]:
     import torch
 
@@ -195,8 +188,11 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings(ORG, APP)
         self.queue = QueueModel()
         self.worker: Worker | None = None
-        self.thread: WorkerThread | None = None
-        self.preview_thread: PreviewThread | None = None
+        self.preview_thread: Background | None = None
+        # Background work reports through queues drained here, on the GUI thread (_gui_jobs).
+        self._pump_timer = QTimer(self)
+        self._pump_timer.setInterval(40)
+        self._pump_timer.timeout.connect(self._pump)
         self._loading_form = False
         self.autostart = True  # start the queue as soon as jobs are added
         self._build()
@@ -495,7 +491,7 @@ class MainWindow(QMainWindow):
             self.start()
 
     def start(self) -> None:
-        if self.thread is not None:
+        if self.worker is not None:
             return
         job = self.queue.next_pending()
         if job is None:
@@ -519,14 +515,45 @@ class MainWindow(QMainWindow):
         self.queue.changed(job)
         self.job_state_changed.emit(job)
         self.worker = Worker(job)
-        self.thread = WorkerThread(self.worker)
-        self.worker.started_job.connect(self._on_started)
-        self.worker.progressed.connect(self._on_progress)
-        self.worker.finished_job.connect(self._on_finished)
-        self.worker.failed.connect(self._on_failed)
-        self.worker.cancelled.connect(self._on_cancelled)
-        self.thread.finished.connect(self._on_thread_done)
-        self.thread.start()
+        self.worker.start()
+        self._pump_timer.start()
+
+    def _pump(self) -> None:
+        """Deliver what the background threads reported; retire them once they have ended."""
+        w = self.worker
+        if w is not None:
+            ended = not w.alive()  # read before draining: nothing can follow the last event
+            for kind, payload in w.drain():
+                if kind == "event":
+                    if isinstance(payload, Started):
+                        self._on_started(w.item, payload)
+                    elif isinstance(payload, Progress):
+                        self._on_progress(w.item, payload)
+                    elif isinstance(payload, Finished):
+                        self._on_finished(w.item, payload)
+                elif kind == "cancelled":
+                    self._on_cancelled(w.item)
+                elif kind == "failed":
+                    self._on_failed(w.item, str(payload))
+            if ended:
+                w.join()
+                self.worker = None
+                if self.isVisible():
+                    self.start()
+        p = self.preview_thread
+        if p is not None:
+            ended = not p.alive()
+            for kind, payload in p.drain():
+                if kind == "done":
+                    self._on_preview(payload)
+                elif kind == "failed":
+                    self._on_preview_failed(str(payload))
+            if ended:
+                p.join()
+                self.preview_thread = None
+                self.btn_preview.setEnabled(True)
+        if self.worker is None and self.preview_thread is None:
+            self._pump_timer.stop()
 
     def _on_started(self, job: JobItem, ev) -> None:
         job.output, job.frames_total = ev.output, ev.total_frames
@@ -556,13 +583,6 @@ class MainWindow(QMainWindow):
         self.queue.changed(job)
         self.job_state_changed.emit(job)
 
-    def _on_thread_done(self) -> None:
-        if self.thread is not None:
-            self.thread.wait()
-        self.thread, self.worker = None, None
-        if self.isVisible():
-            self.start()
-
     def cancel_selected(self) -> None:
         job = self.selected_job()
         if job is None:
@@ -589,7 +609,7 @@ class MainWindow(QMainWindow):
         self.start()
 
     def running(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        return self.worker is not None and self.worker.alive()
 
     # -- preview ---------------------------------------------------------------------------------
     def preview_selected(self) -> None:
@@ -608,11 +628,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(e))
             return
         self.btn_preview.setEnabled(False)
-        self.preview_thread = PreviewThread(job.input, t, job.options)
-        self.preview_thread.done.connect(self._on_preview)
-        self.preview_thread.failed.connect(self._on_preview_failed)
-        self.preview_thread.finished.connect(self._on_preview_thread_done)
+        path, opts = job.input, job.options
+        self.preview_thread = Background(
+            lambda report: report("done", preview(path, t, opts)), name="slimvsr-gui-preview"
+        )
         self.preview_thread.start()
+        self._pump_timer.start()
 
     def _on_preview(self, res) -> None:
         self.split.set_images(_qimage(res.bicubic), _qimage(res.output))
@@ -620,11 +641,6 @@ class MainWindow(QMainWindow):
 
     def _on_preview_failed(self, msg: str) -> None:
         self.statusBar().showMessage(f"Preview failed: {msg}")
-
-    def _on_preview_thread_done(self) -> None:
-        self.preview_thread.wait()
-        self.preview_thread = None
-        self.btn_preview.setEnabled(True)
 
     # -- closing -------------------------------------------------------------------------------
     def closeEvent(self, e) -> None:  # noqa: N802
@@ -639,7 +655,8 @@ class MainWindow(QMainWindow):
                 return
             self.shutdown()
         if self.preview_thread is not None:
-            self.preview_thread.wait()
+            self.preview_thread.join()
+            self._pump()
         self._save_settings()
         e.accept()
 
@@ -650,8 +667,8 @@ class MainWindow(QMainWindow):
                 j.set_status(CANCELLED)
         if self.worker is not None:
             self.worker.cancel()
-        if self.thread is not None:
-            self.thread.wait()
+            self.worker.join()  # a plain thread that needs nothing from this one: it ends
+            self._pump()  # deliver its last events (the job shows as cancelled)
 
 
 def main(argv: list[str] | None = None) -> int:
