@@ -56,12 +56,16 @@ def main() -> None:
     base = rows[0]["ms"]
     for r in rows:
         r["time_rel"] = r["ms"] / base
-        print(f"{r['in']:3d} -> {r['out']:3d}  {r['ms']:6.2f} ms  time x{r['time_rel']:.2f}  MACs x{r['macs_rel']:.2f}")
+        head = f"{r['in']:3d} -> {r['out']:3d}  {r['ms']:6.2f} ms"
+        print(f"{head}  time x{r['time_rel']:.2f}  MACs x{r['macs_rel']:.2f}")
     if a.out:
         result = {
             "command": f"python benchmarks/bench_conv_channels.py --size {a.size} --iters {a.iters} "
             f"--repeats {a.repeats}",
-            "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
+            "machine": {
+                "cpu": platform.processor() or platform.machine(),
+                "threads": torch.get_num_threads(),
+            },
             "torch": torch.__version__,
             "precision": "bf16 autocast, channels-last",
             "rows": rows,

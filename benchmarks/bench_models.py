@@ -3,7 +3,8 @@
     python benchmarks/bench_models.py basicvsr-uni runs/ssl-uni-cpu/model --size 180x320 \\
         --frames 16 --precision bf16 fp32 --out docs/bench-models-ssl.json
 
-Each model is a registered name (with ``--scale``), a model folder, or ``LABEL=FOLDER``. Video
+Each model is a registered name (with ``--scale``), a model folder, or ``LABEL=FOLDER``; a folder
+with only config.json (an ``artifacts/`` run) is timed with random weights of its architecture. Video
 models (BasicVSR family) run a whole ``--frames`` sequence of LR frames and report time / frames;
 image models run one LR frame at a time. The models are interleaved (model A, model B, ..., then again) for
 ``--repeats`` rounds after a warm-up round, so slow drift of the machine hits them alike; the
@@ -22,16 +23,26 @@ from pathlib import Path
 
 import torch
 
-from slimvsr.models import BasicVSR, load_pretrained, profile_model, resolve
+from slimvsr.models import BasicVSR, build_model, load_pretrained, profile_model, read_config, resolve
+
+
+def from_folder(folder: Path) -> tuple[torch.nn.Module, dict]:
+    """A model folder; one with only config.json (artifacts/ of a run whose weights were not kept)
+    gives the same architecture with random weights: enough for runtime, not for quality."""
+    if (folder / "model.safetensors").is_file():
+        return load_pretrained(folder)
+    meta = read_config(folder)
+    torch.manual_seed(0)
+    return build_model(meta["architecture"], meta["config"]).eval(), meta
 
 
 def load(name: str, scale: int | None) -> tuple[torch.nn.Module, str]:
     """A registered name, a model folder, or LABEL=FOLDER (the label then names the row)."""
     label, sep, path = name.partition("=")
     if sep and Path(path).is_dir():
-        return load_pretrained(path)[0], label
+        return from_folder(Path(path))[0], label
     if Path(name).is_dir():
-        model, meta = load_pretrained(name)
+        model, meta = from_folder(Path(name))
         return model, str(meta.get("name", Path(name).name))
     info = resolve(name, scale)
     if not info.present:

@@ -149,6 +149,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     summaries: list[str] = []
+    labels = {m.partition("=")[0] for m in a.models}
     for item in a.models:
         label, _, path = item.partition("=")
         run = Path(path)
@@ -169,12 +170,17 @@ def main() -> None:
             else:
                 method += ", no PS pruning"
             method += ", TF" if s["temporal_finetune"] else ", no TF"
+            if s.get("channel_multiple", 1) > 1:
+                method += f", channels in blocks of {s['channel_multiple']}"
             reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
             steps = f"{reg} + {s['finetune_steps']}"
         else:
             method = meta.get("name", "")
             steps = str(meta.get("training", {}).get("steps", "-"))
-        ms = runtime.get(label, runtime.get(meta.get("name", "")))
+        # By label; by the model's own name only where no other row claims that label (an older
+        # run may carry the name a later, bundled model now has).
+        name = meta.get("name", "")
+        ms = runtime.get(label, runtime.get(name) if name not in labels else None)
         print(
             f"| {label} | {method} | {val.get('psnr_y', float('nan')):.2f} | "
             f"{val.get('ssim_y', float('nan')):.4f} | {prof.params / 1e6:.3f}M | {prof.macs / 1e9:.1f} | "
