@@ -8,8 +8,8 @@ Each ``LABEL=FOLDER`` is a model folder (weights and config.json, or config.json
 ``vsr-compress ssl`` or ``vsr-compress train``). The table reads each model's config.json: its final
 fp32 validation (``metrics.val``, written by the command that produced it), the pruning settings,
 and params / MACs recomputed here at an LR size of 180x320 (the papers'). ``--runtime`` adds the
-CPU time per frame from a ``benchmarks/bench_models.py`` result (matched by label, then by model
-name).
+CPU time per frame from a ``benchmarks/bench_models.py`` result (matched by label, then by the
+model's name where no row has that name as its label).
 ``--plots`` saves, for every SSL run: the Fig. 5 analogue (pruning ratio of each layer) and the
 Fig. 6 analogue (mean scaling factor of pruned and kept units during regularisation).
 """
@@ -20,9 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
+from bench_models import from_folder
 
-from slimvsr.models import BasicVSR, build_model, load_pretrained, profile_model, read_config
+from slimvsr.models import BasicVSR, profile_model
 
 
 def model_folder(path: Path) -> Path:
@@ -154,12 +154,7 @@ def main() -> None:
         label, _, path = item.partition("=")
         run = Path(path)
         folder = model_folder(run)
-        if (folder / "model.safetensors").is_file():
-            model, meta = load_pretrained(folder)
-        else:  # artifacts/ keep only config.json for unbundled runs: shapes are enough here
-            meta = read_config(folder)
-            with torch.device("meta"):
-                model = build_model(meta["architecture"], meta["config"])
+        model, meta = from_folder(folder)  # artifacts/ keep only config.json: shapes are enough here
         prof = profile_model(model, (180, 320))
         val = meta.get("metrics", {}).get("val", {})
         s = meta.get("ssl")

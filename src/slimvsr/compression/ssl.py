@@ -166,9 +166,7 @@ def select(
     """The units to prune: ``ratio`` of all units (global) or of each layer (local), by smallest
     ("min") or largest ("max") score, or at random. Every layer keeps >= 1 unit; with
     ``multiple`` > 1 every layer keeps a multiple of it (``round_kept``)."""
-    layers: dict[str, list[Unit]] = {}
-    for u in scores:
-        layers.setdefault(u.layer, []).append(u)
+    layers = _by_layer(scores)
     if criterion == "random":
         rng = random.Random(seed)
         order = list(scores)
@@ -189,11 +187,12 @@ def select(
             raise ValueError(f"unknown criterion {criterion!r}")
     pruned = set(chosen)
     if multiple > 1:
-        rank = {u: i for i, u in enumerate(order)} if criterion == "random" else None
-        sign = -1.0 if criterion.startswith("max") else 1.0
-        pruned = round_kept(
-            scores, pruned, multiple, (lambda u: rank[u]) if rank else (lambda u: sign * scores[u])
-        )
+        if criterion == "random":
+            priority = {u: i for i, u in enumerate(order)}.__getitem__
+        else:
+            sign = -1.0 if criterion.startswith("max") else 1.0
+            priority = lambda u: sign * scores[u]  # noqa: E731
+        pruned = round_kept(scores, pruned, multiple, priority)
     # Every layer keeps at least its best unit. A block whose inputs or filters were all removed
     # would still add its conv biases (a constant) in the masked network, which a pruned block
     # cannot express; and an upsampler with no channel left outputs a constant.
@@ -201,6 +200,13 @@ def select(
         if all(u in pruned for u in us):
             pruned.discard(max(us, key=lambda u: scores[u]))
     return pruned
+
+
+def _by_layer(units) -> dict[str, list[Unit]]:
+    layers: dict[str, list[Unit]] = {}
+    for u in units:
+        layers.setdefault(u.layer, []).append(u)
+    return layers
 
 
 def kept_target(n: int, kept: int, multiple: int) -> int:
@@ -219,11 +225,8 @@ def round_kept(scores: dict[Unit, float], pruned: set[Unit], multiple: int, prio
     the MACs saved by an odd count are not saved in time (docs/reproduction-ssl.md). Within a
     layer, units the selection pruned stay first in line; ``priority(unit)`` (lower: pruned
     sooner, the criterion's own order) decides which units change side at the boundary."""
-    layers: dict[str, list[Unit]] = {}
-    for u in scores:
-        layers.setdefault(u.layer, []).append(u)
     out: set[Unit] = set()
-    for us in layers.values():
+    for us in _by_layer(scores).values():
         kept = sum(u not in pruned for u in us)
         target = kept_target(len(us), kept, multiple)
         order = sorted(us, key=lambda u: (u not in pruned, priority(u)))

@@ -303,6 +303,7 @@ class Job:
                 tmp, info, out_size, self.opts.encode, self.opts.start, self.opts.duration, final_path=out
             )
             st.busy += time.monotonic() - t
+            closed = False
             try:
                 while True:
                     item = take(q_out)
@@ -314,12 +315,11 @@ class Job:
                 if not stop.is_set():
                     t = time.monotonic()
                     sink.close()
+                    closed = True
                     st.busy += time.monotonic() - t
-                    return
-            except BaseException:
-                sink.abort()
-                raise
-            sink.abort()
+            finally:
+                if not closed:
+                    sink.abort()
 
         dec, enc = _Stage("slimvsr-decode", decode), _Stage("slimvsr-encode", encode)
         dec.start()
