@@ -288,3 +288,21 @@ def test_aligned_and_l1norm_with_channel_multiple() -> None:
     for pr in (ssl.select_aligned(s, 0.45, multiple=16), ssl.select_l1norm(s, 0.45, multiple=16)):
         for layer in {u.layer for u in s}:
             assert sum(u.layer == layer and u not in pr for u in s) % 16 == 0
+
+
+def test_presets_let_the_gammas_travel_as_far_as_the_papers() -> None:
+    """Adam moves a scaling factor about lr per step, so lr x regularisation steps bounds how far a
+    gamma can fall. The paper's schedule allows 2e-4 x 8,375 = 1.7; the shortened presets raise the
+    gammas' lr to keep that reach, and every preset has a training recipe."""
+    from slimvsr.compression._ssl_pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig
+
+    assert set(SSL_PRESETS) == set(SSL_RECIPE_PRESET)
+    paper = SSLConfig(**SSL_PRESETS["paper"])
+    paper_steps = round(paper.tau / paper.delta) * paper.t1 + paper.t2
+    assert paper_steps == 8375
+    for name, fields in SSL_PRESETS.items():
+        sc = SSLConfig(**fields)
+        steps = round(sc.tau / sc.delta) * sc.t1 + sc.t2
+        reach = (sc.gamma_lr or 2e-4) * steps
+        assert reach >= 0.95 * 2e-4 * paper_steps, name
+        assert sc.tau == paper.tau, name

@@ -182,3 +182,25 @@ def test_export_writes_metadata(corpus, tmp_path) -> None:
     assert meta["validation"]["last"]["psnr_y"] > 0
     assert meta["params"] == sum(p.numel() for p in m.parameters())
     assert np.isfinite(meta["validation"]["last"]["ssim_y"])
+
+
+@pytest.mark.parametrize("arch", ["swinir", "edsr"])
+def test_init_from_another_scale_carries_the_body(arch: str) -> None:
+    """x4 from a trained x2 (EDSR's and SwinIR's practice): every tensor of matching name and
+    shape is copied, only the scale-specific upsampler stays as initialised."""
+    from slimvsr.compression._train import load_matching
+    from slimvsr.models import build_model
+    from tiny import tiny_config
+
+    torch.manual_seed(0)
+    x2 = build_model(arch, tiny_config(arch, seed=1, scale=2))
+    x4 = build_model(arch, tiny_config(arch, seed=1, scale=4))
+    before = {k: v.clone() for k, v in x4.state_dict().items()}
+    fresh = load_matching(x4, x2.state_dict())
+    assert fresh and all(k.startswith(("upsample", "conv_last")) for k in fresh), fresh
+    src = x2.state_dict()
+    for k, v in x4.state_dict().items():
+        assert torch.equal(v, before[k] if k in fresh else src[k]), k
+    other = build_model("basicvsr", tiny_config("basicvsr"))
+    with pytest.raises(ValueError, match="same architecture"):
+        load_matching(x4, other.state_dict())

@@ -112,10 +112,28 @@ def build_for_training(cfg: TrainConfig) -> nn.Module:
     if cfg.init:
         init_model, _ = load_pretrained(cfg.init)
         if type(init_model) is type(model):
-            model.load_state_dict(init_model.state_dict())
+            fresh = load_matching(model, init_model.state_dict())
+            if fresh:
+                log.info("init from %s: kept fresh (shape differs or absent): %s", cfg.init, ", ".join(fresh))
         else:  # e.g. a trained SPyNet into BasicVSR
             model.spynet.load_state_dict(init_model.state_dict())
     return model
+
+
+def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load every tensor of ``state`` whose name and shape match one of ``model``'s, and return the
+    names left as initialised. This is how the EDSR and SwinIR papers start x3/x4 from a trained x2
+    network: the body carries over, the scale-specific upsampler starts fresh. A state that shares
+    less than half of the model's tensors is refused (a different architecture, not another scale)."""
+    own = model.state_dict()
+    take = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if 2 * len(take) < len(own):
+        raise ValueError(
+            f"only {len(take)} of the model's {len(own)} tensors match the init weights by name "
+            "and shape; is it the same architecture?"
+        )
+    model.load_state_dict(take, strict=False)
+    return sorted(set(own) - set(take))
 
 
 class _Prefetch:

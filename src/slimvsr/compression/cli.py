@@ -61,6 +61,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         for k, v in (
             ("steps", a.steps),
             ("batch", a.batch),
+            ("lr", a.lr),
             ("init", a.init),
             ("precision", a.precision),
             ("threads", a.threads),
@@ -108,7 +109,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     from ._evaluate import evaluate
     from ._publish import export_run
     from ._recipes import recipe
-    from ._ssl_pipeline import SSL_PRESETS, SSLConfig, run_ssl
+    from ._ssl_pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig, run_ssl
     from ._train import TrainConfig
 
     teacher = _model_dir(a.teacher)
@@ -118,7 +119,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         config_name
         if config_name in ("basicvsr", "basicvsr-uni")
         else ("basicvsr" if tmeta["config"]["bidirectional"] else "basicvsr-uni"),
-        a.preset,
+        SSL_RECIPE_PRESET[a.preset],
     )
     if a.batch:
         fields["batch"] = a.batch
@@ -347,9 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=int, default=4)
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None, help="run folder (default runs/MODEL-xS-PRESET)")
-    s.add_argument("--init", default=None, help="model folder to start from (e.g. a SPyNet)")
+    s.add_argument(
+        "--init",
+        default=None,
+        help="model folder to start from: a SPyNet for BasicVSR, or the same model at another "
+        "scale (every tensor of matching shape is loaded; the upsampler starts fresh)",
+    )
     s.add_argument("--steps", type=int)
     s.add_argument("--batch", type=int)
+    s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     s.add_argument("--precision", choices=["bf16", "fp32"])
     s.add_argument("--degradation", choices=["BI", "BD"])
     s.add_argument("--threads", type=int)
@@ -363,7 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="min-global",
         choices=["min-global", "max-global", "min-local", "max-local", "random"],
     )
-    s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
+    s.add_argument(
+        "--preset",
+        choices=["cpu", "cpu-short", "paper"],
+        default="cpu",
+        help="cpu-short: the shared, shorter budget of the Tables 1-3 comparisons",
+    )
     s.add_argument(
         "--method",
         choices=["ssl", "aligned", "l1norm"],
