@@ -7,7 +7,8 @@ The first model is the reference (the teacher): every row reports its PSNR-Y dif
 relative to it. Quality: ``vsr-compress eval``'s scoring (fp32, BI, PSNR/SSIM on Y, border = scale)
 on the corpus' validation photos (docs/data.md), bicubic as its own row. Time: one LR image of
 ``--size`` (default: the LR of a 1280x720 output) per call, all models interleaved for ``--repeats``
-rounds after a warm-up round, median reported, in each ``--precision`` for slimvsr models; a
+rounds after a warm-up round, each timed call right after an untimed one of the same model, median
+reported, in each ``--precision`` for slimvsr models; a
 ``--peer`` (SPAN through ncnn, the ``bench`` extra) runs in its own runtime's fp32 in every round.
 """
 
@@ -60,6 +61,10 @@ def main() -> None:
         rounds: list[list[float]] = [[] for _ in runs]
         for _ in range(a.repeats):
             for i, m in enumerate(runs):
+                # One untimed call first: a user runs one model on image after image, so a model
+                # is timed warm, not right after another model has evicted its caches (a small
+                # model timed right after the teacher measured up to 1.7x its warm time here).
+                time_once(m, x, prec)
                 rounds[i].append(time_once(m, x, prec))
         for row, r in zip(rows, rounds, strict=True):
             row[f"ms_{prec}"] = 1000 * statistics.median(r)

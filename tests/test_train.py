@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -113,9 +114,18 @@ def test_resume_is_exact(corpus, tmp_path) -> None:
     cfg = _cfg(tmp_path / "b", corpus)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, task=_Crash(make_task(cfg), at=4))
+    # a stop after a log line but before its checkpoint, and a line cut short by the stop
+    with open(tmp_path / "b" / "log.jsonl", "a") as f:
+        f.write('{"step": 5, "loss": 9.0}\n{"step": 6, "lo')
     resumed = train(cfg)
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=False):
         assert torch.equal(a, b), k
+
+    def records(run: str) -> list[tuple]:
+        lines = (tmp_path / run / "log.jsonl").read_text().splitlines()
+        return [(r["step"], r.get("loss"), json.dumps(r.get("val"))) for r in map(json.loads, lines)]
+
+    assert records("b") == records("a")  # the log reads as one uninterrupted run
 
 
 def test_bf16_training_step_runs(corpus, tmp_path) -> None:

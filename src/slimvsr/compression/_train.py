@@ -120,6 +120,22 @@ def build_for_training(cfg: TrainConfig) -> nn.Module:
     return model
 
 
+def _trim_log(path: Path, step: int) -> None:
+    """Drop the log records after ``step``, the step training restarts from: those of a run stopped
+    after its last checkpoint (or before its first), which the restarted run writes again. The log
+    then reads as one uninterrupted run."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line + "\n")
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by the stop
+    atomic_write_bytes(path, "".join(keep).encode())
+
+
 def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
     """Load every tensor of ``state`` whose name and shape match one of ``model``'s, and return the
     names left as initialised. This is how the EDSR and SwinIR papers start x3/x4 from a trained x2
@@ -251,6 +267,8 @@ def train(
         return nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     ddp = wrap()
+    if rank == 0:
+        _trim_log(out / "log.jsonl", step)
     logf = open(out / "log.jsonl", "a") if rank == 0 else None  # noqa: SIM115
     t_last_ckpt = time.monotonic()
     t0, s0 = time.monotonic(), step

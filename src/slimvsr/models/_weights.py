@@ -57,12 +57,10 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "basicvsr-uni",
             "video",
             (4,),
-            "BasicVSR-uni pruned by SSL (ratio 0.5): online, fast",
+            "BasicVSR-uni pruned by SSL to 14% of its size: online, fast",
             default=True,
         ),
-        WeightsEntry(
-            "ssl-bi", "basicvsr", "video", (4,), "BasicVSR pruned by SSL (ratio 0.5): bidirectional, sharper"
-        ),
+        WeightsEntry("ssl-bi", "basicvsr", "video", (4,), "BasicVSR pruned by SSL: bidirectional, sharper"),
         WeightsEntry("basicvsr-uni", "basicvsr-uni", "video", (4,), "BasicVSR-uni teacher (unpruned)"),
         WeightsEntry("basicvsr", "basicvsr", "video", (4,), "BasicVSR teacher (unpruned)"),
         WeightsEntry(
