@@ -206,9 +206,11 @@ def test_closing_generator_leaves_no_output(models, tmp_path, clip) -> None:
 def test_start_duration_preview(models, tmp_path) -> None:
     src = write_clip(tmp_path / "p.mp4", n=20, fps=10)
     out = tmp_path / "p-out.mp4"
-    _run(src, out, model=str(models["edsr"]), start=0.5, duration=1.0)
+    events = _run(src, out, model=str(models["edsr"]), start=0.5, duration=1.0)
     ts = _video(out)[0]
     assert len(ts) == 10 and ts[0] == pytest.approx(0.0)
+    # the progress total is the frames the range holds, so the bar ends full
+    assert events[0].total_frames == 10 and events[-2].frames_done == events[-2].total_frames == 10
     audio_s = sum(1024 for _ in _packets(out, "audio")) / 48000
     assert 0.9 <= audio_s <= 1.2
 
@@ -427,3 +429,21 @@ def test_heap_returns_freed_frames_to_the_system() -> None:
     (without it glibc keeps ~12 MB of them here, growing with the input's length in a real job)."""
     r = subprocess.run([sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True, check=True)
     assert float(r.stdout) < 3.0
+
+
+@pytest.mark.parametrize(
+    "frames,rate,start,duration,expected",
+    [
+        (20, 10, 0.0, None, 20),
+        (20, 10, 0.5, None, 15),  # --start alone: the rest of the clip
+        (20, 10, 0.5, 1.0, 10),
+        (20, 10, 0.25, 1.0, 10),  # frames 3..12 (0.3 s .. 1.2 s)
+        (20, 10, 1.5, 5.0, 5),  # the range runs past the end
+        (None, 10, 0.0, 2.0, 20),  # unknown length, known range
+        (20, None, 0.5, 1.0, 20),  # no rate: the stream's count
+    ],
+)
+def test_progress_total_counts_the_frames_in_range(frames, rate, start, duration, expected) -> None:
+    from slimvsr.engine._pipeline import _frames_in_range
+
+    assert _frames_in_range(frames, rate, start, duration) == expected

@@ -11,6 +11,7 @@ the final name and an existing file is never half-overwritten.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -145,6 +147,19 @@ def default_output(inp: Path, model: str, scale: int, is_image: bool) -> Path:
     return inp.with_name(f"{inp.stem}.{stem}-x{scale}{ext}")
 
 
+def _frames_in_range(frames: int | None, rate: Any, start: float, duration: float | None) -> int | None:
+    """How many frames t in [start, start + duration) has, for the progress total: exact for
+    constant-rate video (frame k at k / rate), an estimate otherwise; None when unknown."""
+    if not rate:
+        return frames
+    first = math.ceil(start * float(rate) - 1e-6)
+    n = None if duration is None else math.ceil((start + duration) * float(rate) - 1e-6) - first
+    if frames is not None:
+        left = max(frames - first, 0)
+        n = left if n is None else min(n, left)
+    return n
+
+
 def _tmp_name(final: Path) -> Path:
     return final.with_name(f".{final.stem}.{os.getpid()}.partial{final.suffix}")
 
@@ -243,9 +258,7 @@ class Job:
         info, desc, prec, out = self._prepare()
         s = desc.scale
         out_size = (info.height * s, info.width * s)
-        total = info.frames
-        if self.opts.duration is not None and info.rate:
-            total = min(total or 10**12, round(self.opts.duration * float(info.rate)) + 1)
+        total = _frames_in_range(info.frames, info.rate, self.opts.start, self.opts.duration)
         yield Started(
             self.inp, out, total, (info.height, info.width), out_size, desc.name, str(prec.device), prec.name
         )
