@@ -297,6 +297,10 @@ def test_presets_let_the_gammas_travel_as_far_as_the_papers() -> None:
     from slimvsr.compression._ssl_pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig
 
     assert set(SSL_PRESETS) == set(SSL_RECIPE_PRESET)
+    from slimvsr.compression.cli import build_parser
+
+    for name in SSL_PRESETS:  # the command line offers every preset
+        assert build_parser().parse_args(["ssl", "--teacher", "x", "--preset", name]).preset == name
     paper = SSLConfig(**SSL_PRESETS["paper"])
     paper_steps = round(paper.tau / paper.delta) * paper.t1 + paper.t2
     assert paper_steps == 8375
