@@ -18,8 +18,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -147,7 +147,9 @@ def default_output(inp: Path, model: str, scale: int, is_image: bool) -> Path:
     return inp.with_name(f"{inp.stem}.{stem}-x{scale}{ext}")
 
 
-def _frames_in_range(frames: int | None, rate: Any, start: float, duration: float | None) -> int | None:
+def _frames_in_range(
+    frames: int | None, rate: Fraction | None, start: float, duration: float | None
+) -> int | None:
     """How many frames t in [start, start + duration) has, for the progress total: exact for
     constant-rate video (frame k at k / rate), an estimate otherwise; None when unknown."""
     if not rate:
