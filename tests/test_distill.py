@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from slimvsr.compression.distill import (
     distillation_loss,
     high_freq,
     laplacian_loss,
+    student_config,
 )
 
 
@@ -83,6 +85,27 @@ def test_compact_size_reproduces_papers_cases_and_documents_rounding() -> None:
     assert compact_size(0.03, 64, 1, 16, rounding="floor", channel_power=3)[0] == 25
 
 
+def test_student_config_keeps_swinir_heads() -> None:
+    """N_c of a SwinIR student splits evenly into the teacher's heads at every density."""
+    from slimvsr.models import SwinIR, SwinIRConfig
+
+    teacher = SwinIRConfig()
+    assert student_config("swinir", teacher, 0.089) == dataclasses.replace(
+        teacher, embed_dim=24, depths=(4, 4, 4), num_heads=(6, 6, 6)
+    )  # SwinIRmini
+    widths = set()
+    for d in (0.005, 0.02, 0.05, 0.07, 0.1, 0.2, 0.5):
+        cfg = student_config("swinir", teacher, d)
+        nc = compact_size(d, 60, 6, 4)[0]
+        assert cfg.embed_dim % 6 == 0 and abs(cfg.embed_dim - nc) <= 3 and cfg.embed_dim >= 6
+        with torch.device("meta"):
+            SwinIR(cfg)
+        widths.add(cfg.embed_dim)
+    assert len(widths) > 3
+    with pytest.raises(ValueError, match="EDSR and SwinIR"):
+        student_config("basicvsr", None, 0.1)
+
+
 def test_size_cli(capsys) -> None:
     # the issue's command as written: each architecture's default rounding gives the published model
     assert compress_main(["size", "--model", "edsr-baseline", "--density", "0.03", "--json"]) == 0
@@ -111,22 +134,26 @@ def test_distillation_loss_terms() -> None:
     assert float(laplacian_loss(x + noise, x)) > 5 * float(laplacian_loss(y, x))
 
 
-def test_distill_pipeline_smoke(tmp_path, capsys) -> None:
-    """`vsr-compress distill` end to end on a tiny EDSR teacher and corpus, then from scratch."""
+@pytest.mark.parametrize("arch", ["edsr", "swinir"])
+def test_distill_pipeline_smoke(tmp_path, arch) -> None:
+    """`vsr-compress distill` end to end on a tiny EDSR / SwinIR teacher and corpus, then from scratch."""
     from media import make_corpus
     from slimvsr.compression import _recipes
-    from slimvsr.models import EDSR, EDSRConfig, load_pretrained, save_pretrained
+    from slimvsr.models import EDSR, EDSRConfig, SwinIR, SwinIRConfig, load_pretrained, save_pretrained
 
     corpus = make_corpus(tmp_path / "corpus")
     (corpus / "manifest.json").write_text("{}")
-    save_pretrained(
-        EDSR(EDSRConfig(num_feat=16, num_block=4, scale=2)), tmp_path / "t", {"name": "edsr-baseline"}
-    )
+    if arch == "edsr":
+        teacher, name = EDSR(EDSRConfig(num_feat=16, num_block=4, scale=2)), "edsr-baseline"
+    else:
+        cfg = SwinIRConfig(embed_dim=12, depths=(2, 2), num_heads=(3, 3), window_size=4, scale=2)
+        teacher, name = SwinIR(cfg), "swinir-lw"
+    save_pretrained(teacher, tmp_path / "t", {"name": name})
     tiny = dict(
         recipe="image", steps=2, batch=2, patch=12, lr=1e-3, precision="fp32", val_every=2, log_every=1
     )
     orig = dict(_recipes.RECIPES)
-    _recipes.RECIPES[("edsr-baseline", "cpu")] = tiny
+    _recipes.RECIPES[(name, "cpu")] = tiny
     try:
         base = [
             "distill",
@@ -150,6 +177,8 @@ def test_distill_pipeline_smoke(tmp_path, capsys) -> None:
     assert 0 < sizing["density"] <= 1
     m, meta = load_pretrained(tmp_path / "run" / "distil-model")
     assert meta["distillation"]["density"] == sizing["density"]
-    assert m.config.num_feat == sizing["student"]["num_feat"]
+    width = "num_feat" if arch == "edsr" else "embed_dim"
+    assert getattr(m.config, width) == sizing["student"][width]
+    assert m(torch.rand(1, 3, 8, 8)).shape == (1, 3, 16, 16)
     _, meta2 = load_pretrained(tmp_path / "run" / "scratch-model")
     assert meta2["distillation"]["from_scratch"]

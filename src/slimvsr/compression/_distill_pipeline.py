@@ -18,7 +18,7 @@ from ..models import build_model, load_pretrained, save_pretrained
 from ..models._arch import arch_of
 from ._sr_tasks import ImageSRTask, charbonnier
 from ._train import TrainConfig, train
-from .distill import OBProxSG, compact_size, density, distillation_loss
+from .distill import OBProxSG, density, distillation_loss, student_config
 
 log = logging.getLogger(__name__)
 
@@ -92,19 +92,6 @@ class DistillTask:
         return self.base.validate(model)
 
 
-def _student_config(teacher: nn.Module, d: float, rounding: str) -> Any:
-    cfg = teacher.config
-    name = arch_of(teacher).name
-    if name == "edsr":
-        nc, nl, nb = compact_size(d, cfg.num_feat, cfg.num_layer, cfg.num_block, rounding=rounding)
-        return name, dataclasses.replace(cfg, num_feat=nc, num_layer=nl, num_block=nb)
-    if name == "swinir":
-        nc, nl, nb = compact_size(d, cfg.embed_dim, cfg.depths[0], len(cfg.depths), rounding=rounding)
-        h = cfg.num_heads[0]
-        return name, dataclasses.replace(cfg, embed_dim=nc, depths=(nl,) * nb, num_heads=(h,) * nb)
-    raise ValueError(f"prune-then-distil is for EDSR and SwinIR, not {name}")
-
-
 def stage_config(base: TrainConfig, out: Path, dc: DistillConfig, from_scratch: bool) -> TrainConfig:
     """The training settings of the distil (or scratch) stage: AdaMax (0.9, 0.99), the stage's
     steps and learning rate, in ``out/distil`` or ``out/scratch``."""
@@ -147,7 +134,8 @@ def run_distill(
             cfg, task=SparsifyTask(ImageSRTask(cfg), dc.eps), model=sparse.train(), optimizer=opt_factory
         )
         d = density(sparse.deep_feature_modules())
-        arch, scfg = _student_config(teacher, d, dc.rounding)
+        arch = arch_of(teacher).name
+        scfg = student_config(arch, teacher.config, d, rounding=dc.rounding)
         report = {
             "density": d,
             "architecture": arch,

@@ -157,30 +157,19 @@ def cmd_ssl(a: argparse.Namespace) -> int:
 
 
 def cmd_size(a: argparse.Namespace) -> int:
-    import dataclasses
-
     from ..models import build_model, count_params, named_config
-    from .distill import compact_size
+    from ._distill_pipeline import DEFAULT_ROUNDING
+    from .distill import student_config
 
     named = named_config(a.model)
-    cfg = named.config(a.scale)
+    rounding = a.rounding or DEFAULT_ROUNDING.get(named.arch, "round")
+    new = student_config(
+        named.arch, named.config(a.scale), a.density, rounding=rounding, channel_power=a.channel_power
+    )
     if named.arch == "edsr":
-        nc, nl, nb = cfg.num_feat, cfg.num_layer, cfg.num_block
-    elif named.arch == "swinir":
-        if len(set(cfg.depths)) != 1:
-            raise ValueError(f"{a.model}: blocks of unequal depth cannot be sized by eq. (5)")
-        nc, nl, nb = cfg.embed_dim, cfg.depths[0], len(cfg.depths)
+        nc2, nl2, nb2 = new.num_feat, new.num_layer, new.num_block
     else:
-        raise ValueError(f"{a.model}: compact sizing is for EDSR and SwinIR models")
-    from ._distill_pipeline import DEFAULT_ROUNDING
-
-    rounding = a.rounding or DEFAULT_ROUNDING[named.arch]
-    nc2, nl2, nb2 = compact_size(a.density, nc, nl, nb, rounding=rounding, channel_power=a.channel_power)
-    if named.arch == "edsr":
-        new = dataclasses.replace(cfg, num_feat=nc2, num_layer=nl2, num_block=nb2)
-    else:
-        heads = cfg.num_heads[0]
-        new = dataclasses.replace(cfg, embed_dim=nc2, depths=(nl2,) * nb2, num_heads=(heads,) * nb2)
+        nc2, nl2, nb2 = new.embed_dim, new.depths[0], len(new.depths)
     import torch
 
     with torch.device("meta"):

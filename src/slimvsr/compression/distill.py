@@ -8,14 +8,17 @@
 * ``compact_size``: eq. (5)-(7): N_b and N_l + 1 shrink by d^(1/6), N_c takes up the rest of the
   density. Parameters grow as N_c^2 (eq. 2), so the remaining factor is a square root; the paper
   prints a cube root in eq. (7), which reproduces neither published model (docs/reproduction-distill.md).
+* ``student_config``: the teacher's config at those sizes (EDSR or SwinIR).
 * ``distillation_loss``: eq. (8)-(9): alpha * Charbonnier(student, GT) + L_Lap(student, teacher)
   + L_Lap(HF(student), HF(teacher)), HF(x) = x - GaussianBlur5x5(x), Laplacian-pyramid L1 loss.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -109,6 +112,31 @@ def compact_size(
     ratio = d * nb * (nl + 1) / (nb2 * (nl2 + 1))
     nc2 = max(1, round(nc * ratio ** (1 / channel_power)))
     return nc2, nl2, nb2
+
+
+def student_config(
+    arch: str, cfg: Any, d: float, *, rounding: str = "round", channel_power: float = 2.0
+) -> Any:
+    """The compact student of a teacher config (``arch`` "edsr" or "swinir") at density ``d``.
+
+    SwinIR's width must split evenly into its attention heads: the teacher's head count is kept
+    (SwinIRmini keeps 6) and N_c goes to the nearest multiple of it, at least one head's worth.
+    """
+    if arch == "edsr":
+        nc, nl, nb = compact_size(
+            d, cfg.num_feat, cfg.num_layer, cfg.num_block, rounding=rounding, channel_power=channel_power
+        )
+        return dataclasses.replace(cfg, num_feat=nc, num_layer=nl, num_block=nb)
+    if arch == "swinir":
+        if len(set(cfg.depths)) != 1 or len(set(cfg.num_heads)) != 1:
+            raise ValueError("compact sizing (eq. 5) needs SwinIR blocks of equal depth and heads")
+        nc, nl, nb = compact_size(
+            d, cfg.embed_dim, cfg.depths[0], len(cfg.depths), rounding=rounding, channel_power=channel_power
+        )
+        h = cfg.num_heads[0]
+        nc = max(h, h * round(nc / h))
+        return dataclasses.replace(cfg, embed_dim=nc, depths=(nl,) * nb, num_heads=(h,) * nb)
+    raise ValueError(f"prune-then-distil sizes EDSR and SwinIR models, not {arch}")
 
 
 def _gauss5(x: torch.Tensor) -> torch.Tensor:
