@@ -75,14 +75,8 @@ def main() -> None:
 
 
 def write(out: Path, rows: list) -> None:
-    if True:
-        out.write_text(
-            json.dumps(
-                {"command": "python benchmarks/sweep_sparsify.py " + " ".join(sys.argv[1:]), "rows": rows},
-                indent=2,
-            )
-            + "\n"
-        )
+    command = "python benchmarks/sweep_sparsify.py " + " ".join(sys.argv[1:])
+    out.write_text(json.dumps({"command": command, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from slimvsr.errors import WeightsError
 from slimvsr.models import (
     NAMED_CONFIGS,
     BasicVSR,
+    SwinIR,
+    SwinIRConfig,
     build_model,
     config_from_dict,
     config_to_dict,
@@ -216,3 +218,18 @@ def test_shifted_window_attention_equals_brute_force() -> None:
         y = x + out
         want = y + layer.mlp(layer.norm2(y))
     torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)
+
+
+def test_swinir_follows_the_reference_initialisation() -> None:
+    """Linear weights N(0, 0.02), zero linear biases, unit LayerNorms; convolutions keep PyTorch's."""
+    torch.manual_seed(0)
+    m = SwinIR(SwinIRConfig())
+    lin = torch.cat([x.weight.flatten() for x in m.modules() if isinstance(x, torch.nn.Linear)])
+    assert float(lin.std()) == pytest.approx(0.02, rel=0.02) and abs(float(lin.mean())) < 1e-3
+    for x in m.modules():
+        if isinstance(x, torch.nn.Linear):
+            assert x.bias is None or not x.bias.any()
+        if isinstance(x, torch.nn.LayerNorm):
+            assert bool((x.weight == 1).all()) and not x.bias.any()
+    # conv_after_body: 60 x 9 fan-in, PyTorch's U(+-1/sqrt(540)), std 1/sqrt(3 x 540)
+    assert float(m.conv_after_body.weight.std()) == pytest.approx((3 * 540) ** -0.5, rel=0.05)

@@ -150,6 +150,19 @@ class RSTB(nn.Module):
         return x + y.flatten(2).transpose(1, 2)
 
 
+def _init_weights(m: nn.Module) -> None:
+    """The reference SwinIR's initialisation: linear weights N(0, 0.02) (trunc_normal_ with its
+    absolute +-2 bounds), zero biases, unit LayerNorms. PyTorch's default would draw the 60-wide
+    linears from U(+-0.13), and magnitude-driven sparsification would then mostly see the draw."""
+    if isinstance(m, nn.Linear):
+        nn.init.trunc_normal_(m.weight, std=0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.LayerNorm):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+
 class SwinIR(nn.Module):
     """Single-image SR. Input (N, 3, H, W) RGB in [0, 1]; output (N, 3, sH, sW)."""
 
@@ -182,6 +195,7 @@ class SwinIR(nn.Module):
             )
         else:
             raise ValueError(f"unknown upsampler {cfg.upsampler!r}")
+        self.apply(_init_weights)
 
     def deep_feature_modules(self) -> list[nn.Module]:
         """The deep-feature module of the prune-then-distil paper (its density d is measured here)."""
