@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from slimvsr.compression._distill_pipeline import DISTILL_PRESETS, DistillConfig, SparsifyTask
+from slimvsr.compression._distill_pipeline import SparsifyTask, distill_config
 from slimvsr.compression._recipes import recipe
 from slimvsr.compression._sr_tasks import ImageSRTask
 from slimvsr.compression._train import TrainConfig, train
@@ -40,7 +40,7 @@ def main() -> None:
     a = p.parse_args()
     meta = read_config(a.teacher)
     arch = meta["architecture"]
-    dc = DistillConfig(**DISTILL_PRESETS["cpu"])
+    dc = distill_config(arch, "cpu")
     rows = []
     for lr, lam in [(lr, lam) for lam in (a.lam or [dc.lam]) for lr in a.lr]:
         with tempfile.TemporaryDirectory() as tmp:

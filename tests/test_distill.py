@@ -182,3 +182,17 @@ def test_distill_pipeline_smoke(tmp_path, arch) -> None:
     assert m(torch.rand(1, 3, 8, 8)).shape == (1, 3, 16, 16)
     _, meta2 = load_pretrained(tmp_path / "run" / "scratch-model")
     assert meta2["distillation"]["from_scratch"]
+
+
+def test_distill_presets_cover_both_teachers_and_the_command_line() -> None:
+    from slimvsr.compression._distill_pipeline import DEFAULT_ROUNDING, DISTILL_PRESETS, distill_config
+    from slimvsr.compression.cli import build_parser
+
+    presets = {p for _, p in DISTILL_PRESETS}
+    assert {(a, p) for a in DEFAULT_ROUNDING for p in presets} == set(DISTILL_PRESETS)
+    for p in presets:
+        assert build_parser().parse_args(["distill", "--teacher", "x", "--preset", p]).preset == p
+    assert distill_config("edsr", "cpu").rounding == "floor"
+    assert distill_config("swinir", "paper").lam == 1e-4
+    with pytest.raises(ValueError, match="EDSR and SwinIR"):
+        distill_config("basicvsr", "cpu")

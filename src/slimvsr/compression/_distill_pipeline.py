@@ -43,8 +43,9 @@ class DistillConfig:
 # at its published density (EDSRmini needs floor, SwinIRmini round; docs/reproduction-distill.md).
 DEFAULT_ROUNDING = {"edsr": "floor", "swinir": "round"}
 
-DISTILL_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
+DISTILL_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
+    ("edsr", "paper"): {},
+    ("swinir", "paper"): {},
     # OBProx-SG is SGD: its L1 shrinkage per step is lr x lambda, so the paper's lambda over 100
     # epochs becomes a larger lr and lambda over a few hundred steps here, and d is steep in lambda.
     # benchmarks/sweep_sparsify.py on the trained edsr-baseline x2 (docs/sweep-sparsify-edsr-x2.json),
@@ -52,8 +53,23 @@ DISTILL_PRESETS: dict[str, dict[str, Any]] = {
     # (docs/sweep-sparsify-edsr-x2-fine.json): 1.3e-3 -> d 0.028 (the paper's d 0.03), 1.6e-3 -> 0.006.
     # Student lr (docs/sweep-student-edsrmini-x2.json, 800 steps, PSNR-Y on the training-time
     # validation): scratch 30.34 at 4e-4, 32.61 at 2e-3.
-    "cpu": dict(sparsify_steps=400, sparsify_lr=0.1, lam=1.3e-3, distill_steps=3000, distill_lr=2e-3),
+    ("edsr", "cpu"): dict(
+        sparsify_steps=400, sparsify_lr=0.1, lam=1.3e-3, distill_steps=3000, distill_lr=2e-3
+    ),
+    # SwinIR's gradients are far more uneven (conv_after_body's reach 0.2, 17x EDSR's largest), and
+    # SGD at lr >= 3e-3 wrecks the teacher within 30 steps; lr 1e-3 keeps it. Lambda: provisional,
+    # sized from the teacher's weight magnitudes (lr x lambda x steps ~ the |w| quantile at 1 - d).
+    ("swinir", "cpu"): dict(
+        sparsify_steps=400, sparsify_lr=1e-3, lam=0.28, distill_steps=3000, distill_lr=2e-3
+    ),
 }
+
+
+def distill_config(arch: str, preset: str) -> DistillConfig:
+    """The preset's settings for a teacher architecture ("edsr" or "swinir"), with its rounding."""
+    if (arch, preset) not in DISTILL_PRESETS:
+        raise ValueError(f"no {preset!r} distillation preset for {arch} teachers (EDSR and SwinIR have them)")
+    return DistillConfig(**DISTILL_PRESETS[arch, preset], rounding=DEFAULT_ROUNDING[arch])
 
 
 class SparsifyTask:

@@ -195,7 +195,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from ._distill_pipeline import DEFAULT_ROUNDING, DISTILL_PRESETS, DistillConfig, run_distill, stage_config
+    from ._distill_pipeline import distill_config, run_distill, stage_config
     from ._evaluate import evaluate
     from ._publish import export_run
     from ._recipes import recipe
@@ -206,8 +206,9 @@ def cmd_distill(a: argparse.Namespace) -> int:
     tname = tmeta.get("name", a.teacher)
     arch = tmeta["architecture"]
     fields = recipe("edsr-baseline" if arch == "edsr" else "swinir-lw", a.preset)
-    dc = DistillConfig(**DISTILL_PRESETS[a.preset])
-    dc = dataclasses.replace(dc, rounding=a.rounding or DEFAULT_ROUNDING[arch])
+    dc = distill_config(arch, a.preset)
+    if a.rounding:
+        dc = dataclasses.replace(dc, rounding=a.rounding)
     if a.distill_steps:
         dc = dataclasses.replace(dc, distill_steps=a.distill_steps)
     if a.sparsify_steps:
