@@ -1,0 +1,64 @@
+#!/bin/bash
+# The SSL paper's Tables 1-3 at this machine's scale (docs/reproduction-ssl.md), one row a run:
+#
+#     bash benchmarks/ssl_tables.sh [ROW ...]      # no ROW: every row, then the report
+#
+# Every pruned row is `vsr-compress ssl --teacher basicvsr-uni --preset cpu-short` plus the row's
+# flags, into runs/tables/NAME; the -lite row trains the width-32 network from scratch for the same
+# total steps. A finished row is skipped and an interrupted one resumes (the pipelines' stages
+# resume from their results and checkpoints), so the script can be stopped and started again.
+# About 20 minutes a pruned row and 55 for the lite row on the project's 2-core CPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+V=${VENV:-.venv}/bin
+T=${TEACHER:-basicvsr-uni}
+OUT=runs/tables
+mkdir -p "$OUT"
+
+declare -A ROWS=(
+  [ssl-uni-short]=""
+  [ssl-uni-l1norm]="--method l1norm --finetune-steps 600"
+  [ssl-uni-aligned]="--method aligned"
+  [ssl-uni-rsc]="--keep-upsampler --no-tf"
+  [ssl-uni-notf]="--no-tf"
+  [ssl-uni-maxg]="--criterion max-global"
+  [ssl-uni-minl]="--criterion min-local"
+  [ssl-uni-maxl]="--criterion max-local"
+  [ssl-uni-random]="--criterion random"
+)
+ORDER=(ssl-uni-short ssl-uni-l1norm ssl-uni-aligned ssl-uni-rsc ssl-uni-notf ssl-uni-maxg ssl-uni-minl
+  ssl-uni-maxl ssl-uni-random basicvsr-uni-lite)
+
+run_row() {
+  local name=$1
+  if [[ -f $OUT/$name/model/config.json ]]; then
+    echo "$name: done"
+    return
+  fi
+  echo "$name: running (log $OUT/$name.log)"
+  if [[ $name == basicvsr-uni-lite ]]; then
+    # 1,800 teacher steps + 200 regularisation + 400 fine-tuning: the pruned rows' total
+    $V/vsr-compress train --model basicvsr-uni-lite --preset cpu --steps 2400 \
+      --init artifacts/spynet-cpu --out "$OUT/$name" >>"$OUT/$name.log" 2>&1
+  else
+    # shellcheck disable=SC2086  # the row's flags are words
+    $V/vsr-compress ssl --teacher "$T" --preset cpu-short ${ROWS[$name]} --name "$name" \
+      --out "$OUT/$name" >>"$OUT/$name.log" 2>&1
+  fi
+}
+
+if (($#)); then
+  for name in "$@"; do
+    [[ -v ROWS[$name] || $name == basicvsr-uni-lite ]] || { echo "unknown row $name (${ORDER[*]})" >&2; exit 2; }
+    run_row "$name"
+  done
+  exit 0
+fi
+for name in "${ORDER[@]}"; do run_row "$name"; done
+
+labels=(teacher=src/slimvsr/models/weights/basicvsr-uni-x4)
+for name in "${ORDER[@]}"; do labels+=("$name=$OUT/$name/model"); done
+$V/python benchmarks/bench_models.py "${labels[@]}" --scale 4 --size 180x320 --frames 16 \
+  --precision bf16 --repeats 3 --out docs/bench-models-ssl-tables.json
+$V/python benchmarks/report_ssl.py "${labels[@]}" --runtime docs/bench-models-ssl-tables.json --plots docs \
+  | tee docs/ssl-tables.md
