@@ -206,19 +206,9 @@ def cmd_distill(a: argparse.Namespace) -> int:
     tname = tmeta.get("name", a.teacher)
     arch = tmeta["architecture"]
     fields = recipe("edsr-baseline" if arch == "edsr" else "swinir-lw", a.preset)
-    dc = distill_config(arch, a.preset)
-    if a.rounding:
-        dc = dataclasses.replace(dc, rounding=a.rounding)
-    if a.distill_steps:
-        dc = dataclasses.replace(dc, distill_steps=a.distill_steps)
-    if a.sparsify_steps:
-        dc = dataclasses.replace(dc, sparsify_steps=a.sparsify_steps)
-    if a.sparsify_lr:
-        dc = dataclasses.replace(dc, sparsify_lr=a.sparsify_lr)
-    if a.lam:
-        dc = dataclasses.replace(dc, lam=a.lam)
-    if a.distill_lr:
-        dc = dataclasses.replace(dc, distill_lr=a.distill_lr)
+    overrides = ("rounding", "distill_steps", "sparsify_steps", "sparsify_lr", "lam", "distill_lr")
+    given = {k: getattr(a, k) for k in overrides if getattr(a, k) is not None}
+    dc = dataclasses.replace(distill_config(arch, a.preset), **given)
     name = a.name or ("edsrmini" if arch == "edsr" else "swinirmini")
     scale = tmeta["config"]["scale"]
     out = Path(a.out or f"runs/{name}-x{scale}-{a.preset}")
