@@ -152,8 +152,8 @@ class RSTB(nn.Module):
 
 def _init_weights(m: nn.Module) -> None:
     """The reference SwinIR's initialisation: linear weights N(0, 0.02) (trunc_normal_ with its
-    absolute +-2 bounds), zero biases, unit LayerNorms. PyTorch's default would draw the 60-wide
-    linears from U(+-0.13), and magnitude-driven sparsification would then mostly see the draw."""
+    absolute +-2 bounds), zero biases, unit LayerNorms (PyTorch's default would draw the 60-wide
+    linears from U(+-0.13))."""
     if isinstance(m, nn.Linear):
         nn.init.trunc_normal_(m.weight, std=0.02)
         if m.bias is not None:
