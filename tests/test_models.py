@@ -223,7 +223,7 @@ def test_shifted_window_attention_equals_brute_force() -> None:
 def test_swinir_follows_the_reference_initialisation() -> None:
     """Linear weights N(0, 0.02), zero linear biases, unit LayerNorms; convolutions keep PyTorch's."""
     torch.manual_seed(0)
-    m = SwinIR(SwinIRConfig())
+    m = SwinIR(SwinIRConfig()).requires_grad_(False)
     lin = torch.cat([x.weight.flatten() for x in m.modules() if isinstance(x, torch.nn.Linear)])
     assert float(lin.std()) == pytest.approx(0.02, rel=0.02) and abs(float(lin.mean())) < 1e-3
     for x in m.modules():
