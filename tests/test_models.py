@@ -192,6 +192,9 @@ def test_shifted_window_attention_equals_brute_force() -> None:
         layer(x, (h, w))
     got = layer(x, (h, w))
     got.sum().backward()  # the cached shift mask must not be an inference tensor
+    with torch.no_grad():  # a batch adds bias and mask summed once; one image adds them in turn
+        pair = layer(torch.cat([x, x]), (h, w))
+    torch.testing.assert_close(pair, torch.cat([got, got]).detach(), atol=1e-6, rtol=1e-6)
 
     with torch.no_grad():
         a = layer.attn

@@ -70,12 +70,17 @@ class WindowAttention(nn.Module):
         bias = bias.view(n, n, -1).permute(2, 0, 1)  # (heads, n, n)
         if mask is None:
             attn = attn + bias.unsqueeze(0).to(attn.dtype)
-        else:
-            # Position bias and shift mask summed on the small (windows, heads, n, n) tensor first,
-            # so the large attention map gets one addition, in its own dtype.
+        elif bw > mask.shape[0]:
+            # A batch of images: position bias and shift mask summed once on the (windows, heads,
+            # n, n) tensor that every image shares, then one addition to the attention map.
             nw = mask.shape[0]
             bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).to(attn.dtype)
             attn = (attn.view(bw // nw, nw, self.heads, n, n) + bias).view(-1, self.heads, n, n)
+        else:
+            # One image: that sum would be as large as the attention map itself, so both are
+            # broadcast onto the map instead (in place: the matmul's backward does not need it).
+            attn = attn + bias.unsqueeze(0).to(attn.dtype)
+            attn += mask.unsqueeze(1).to(attn.dtype)
         attn = attn.softmax(dim=-1)
         x = (attn @ v).transpose(1, 2).reshape(bw, n, c)
         return self.proj(x)
