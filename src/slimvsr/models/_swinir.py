@@ -78,7 +78,8 @@ class WindowAttention(nn.Module):
             attn = (attn.view(bw // nw, nw, self.heads, n, n) + bias).view(-1, self.heads, n, n)
         else:
             # One image: that sum would be as large as the attention map itself, so both are
-            # broadcast onto the map instead (in place: the matmul's backward does not need it).
+            # broadcast onto the map instead (the second in place on the first's fresh result,
+            # which no backward needs).
             attn = attn + bias.unsqueeze(0).to(attn.dtype)
             attn += mask.unsqueeze(1).to(attn.dtype)
         attn = attn.softmax(dim=-1)
