@@ -223,6 +223,31 @@ def test_shifted_window_attention_equals_brute_force() -> None:
     torch.testing.assert_close(got.detach(), want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("shift", [0, 2])
+def test_window_gather_is_roll_then_partition_and_back(shift: int) -> None:
+    """The one-gather window order equals a cyclic shift followed by the window partition, forward
+    and backward, bit for bit, and its inverse undoes it (the gradient of a permutation is the
+    inverse permutation)."""
+    from slimvsr.models._swinir import _Permute, _window_order, _window_partition, _window_reverse
+
+    torch.manual_seed(0)
+    b, h, w, c, ws = 2, 8, 12, 5, 4
+    x = torch.randn(b, h * w, c, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    order, inverse = _window_order(h, w, ws, shift, x.device)
+    got = _Permute.apply(x, order, inverse).view(-1, ws * ws, c)
+    want = _window_partition(torch.roll(x_ref.view(b, h, w, c), (-shift, -shift), (1, 2)), ws)
+    assert torch.equal(got, want)
+    upstream = torch.randn_like(got)
+    got.backward(upstream)
+    want.backward(upstream)
+    assert torch.equal(x.grad, x_ref.grad)
+    back = _Permute.apply(got.detach().reshape(b, h * w, c), inverse, order)
+    assert torch.equal(back, x.detach())
+    rev = torch.roll(_window_reverse(want.detach(), ws, h, w), (shift, shift), (1, 2))
+    assert torch.equal(back, rev.reshape(b, h * w, c))
+
+
 def test_swinir_follows_the_reference_initialisation() -> None:
     """Linear weights N(0, 0.02), zero linear biases, unit LayerNorms; convolutions keep PyTorch's."""
     torch.manual_seed(0)

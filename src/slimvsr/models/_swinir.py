@@ -44,6 +44,35 @@ def _window_reverse(win: torch.Tensor, ws: int, h: int, w: int) -> torch.Tensor:
     return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, -1)
 
 
+@functools.lru_cache(maxsize=64)
+def _window_order(h: int, w: int, ws: int, s: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token indices that take an (h x w) map, cyclically shifted by ``-s``, to its windows in order
+    (a roll plus a window partition in one gather), and the inverse permutation, cached per size."""
+    with torch.inference_mode(False), torch.no_grad():
+        idx = torch.arange(h * w, device=device).view(1, h, w, 1)
+        if s:
+            idx = torch.roll(idx, shifts=(-s, -s), dims=(1, 2))
+        order = _window_partition(idx, ws).flatten()
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(order.numel(), device=device)
+        return order, inverse
+
+
+class _Permute(torch.autograd.Function):
+    """``x.index_select(1, order)`` for a permutation ``order``, whose gradient is again a gather (by
+    the inverse permutation) rather than index_select's scatter-add. Pure data movement, so the
+    result and the gradient are bit-identical to a roll and a window partition (and back)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, order: torch.Tensor, inverse: torch.Tensor) -> torch.Tensor:
+        ctx.inverse = inverse
+        return x.index_select(1, order)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        return grad.index_select(1, ctx.inverse), None, None
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside a window, with a learned relative position bias."""
 
@@ -64,7 +93,7 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         bw, n, c = x.shape
         qkv = self.qkv(x).view(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
+        q, k, v = qkv.unbind(0)  # one stack in backward (indexing would zero-fill and add 3 times)
         attn = (q * self.scale) @ k.transpose(-2, -1)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1)  # (heads, n, n)
@@ -123,17 +152,14 @@ class SwinLayer(nn.Module):
     def forward(self, x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
         h, w = hw
         b, _, c = x.shape
-        shortcut = x
-        x = self.norm1(x).view(b, h, w, c)
-        mask = None
-        if self.shift:
-            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
-            mask = _shift_mask(h, w, self.ws, self.shift, x.device)
-        win = self.attn(_window_partition(x, self.ws), mask)
-        x = _window_reverse(win, self.ws, h, w)
-        if self.shift:
-            x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
-        x = shortcut + x.reshape(b, h * w, c)
+        ws = self.ws
+        mask = _shift_mask(h, w, ws, self.shift, x.device) if self.shift else None
+        # Shift and window partition as one gather of tokens (roll's two concatenations and the
+        # partition's copy cost more, forward and backward), and back.
+        order, inverse = _window_order(h, w, ws, self.shift, x.device)
+        win = _Permute.apply(self.norm1(x), order, inverse).view(-1, ws * ws, c)
+        win = self.attn(win, mask)
+        x = x + _Permute.apply(win.view(b, h * w, c), inverse, order)
         return x + self.mlp(self.norm2(x))
 
 
