@@ -9,6 +9,7 @@ from slimvsr.errors import WeightsError
 from slimvsr.models import (
     NAMED_CONFIGS,
     BasicVSR,
+    BasicVSRConfig,
     SwinIR,
     SwinIRConfig,
     build_model,
@@ -146,6 +147,27 @@ def test_basicvsr_uni_chunked_equals_whole_sequence() -> None:
         b, st = model.forward_chunk(x[:, 3:4], st)
         c, _ = model.forward_chunk(x[:, 4:], st)
     assert torch.allclose(torch.cat([a, b, c], 1), whole, atol=1e-5)
+
+
+def test_bidirectional_hidden_states_for_temporal_finetuning() -> None:
+    """``return_hidden`` gives (H_F,T, H_B,0). The backward branch is the forward branch run on the
+    reversed clip, so a network whose forward trunk is another's backward trunk must return, on the
+    reversed clip, that network's H_B,0 as its H_F,T."""
+    torch.manual_seed(0)
+    cfg = BasicVSRConfig(num_feat=8, num_block=2, bidirectional=True)
+    m, mirrored = BasicVSR(cfg).eval(), BasicVSR(cfg).eval()
+    state = m.state_dict()
+    for k in list(state):
+        if k.startswith("backward_trunk."):
+            state[k.replace("backward_trunk.", "forward_trunk.")] = state[k]
+    mirrored.load_state_dict(state)
+    lrs = torch.rand(1, 4, 3, 16, 16)
+    with torch.no_grad():
+        _, (h_f, h_b0) = m(lrs, return_hidden=True)
+        _, (h_f_rev, _) = mirrored(lrs.flip(1), return_hidden=True)
+    assert h_f.shape == h_b0.shape == (1, 8, 16, 16)
+    torch.testing.assert_close(h_f_rev, h_b0, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(h_f, h_b0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])

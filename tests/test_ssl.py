@@ -154,21 +154,23 @@ def test_ssl_refuses_pruned_input() -> None:
         ssl.Gammas(small)
 
 
-@pytest.mark.parametrize("method", ["ssl", "l1norm", "ssl-keep-upsampler"])
+@pytest.mark.parametrize("method", ["ssl", "l1norm", "ssl-keep-upsampler", "ssl-bi"])
 def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
-    """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus, and its resume."""
+    """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus (bidirectional for ssl-bi:
+    its recipe, and Temporal Finetuning on both branches' hidden states)."""
     from media import make_corpus
     from slimvsr.compression import _recipes, _ssl_pipeline
 
     corpus = make_corpus(tmp_path / "corpus")
     (corpus / "manifest.json").write_text("{}")
-    teacher = _dense(False, seed=4)
-    save_pretrained(teacher, tmp_path / "teacher", {"name": "basicvsr-uni"})
+    bi = method == "ssl-bi"
+    teacher = _dense(bi, seed=4)
+    save_pretrained(teacher, tmp_path / "teacher", {"name": "basicvsr" if bi else "basicvsr-uni"})
     tiny = dict(
         recipe="vsr", steps=2, batch=2, frames=3, patch=8, lr=1e-3, precision="fp32", val_every=2, log_every=1
     )
     orig = dict(_recipes.RECIPES)
-    _recipes.RECIPES[("basicvsr-uni", "cpu")] = tiny
+    _recipes.RECIPES[("basicvsr" if bi else "basicvsr-uni", "cpu")] = tiny
     orig_ssl = dict(_ssl_pipeline.SSL_PRESETS["cpu"])
     _ssl_pipeline.SSL_PRESETS["cpu"].update(delta=0.05, t1=1, t2=1)  # 3 regularisation steps
     try:
@@ -183,7 +185,7 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
             "--finetune-steps",
             "2",
             "--method",
-            method.removesuffix("-keep-upsampler"),
+            "ssl" if bi else method.removesuffix("-keep-upsampler"),
         ]
         if method.endswith("-keep-upsampler"):
             argv.append("--keep-upsampler")
@@ -194,7 +196,8 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
         _ssl_pipeline.SSL_PRESETS["cpu"].clear()
         _ssl_pipeline.SSL_PRESETS["cpu"].update(orig_ssl)
     model, meta = load_pretrained(tmp_path / "run" / "model")
-    assert meta["name"] == "ssl-uni" and meta["ssl"]["ratio"] == 0.5
+    assert meta["name"] == ("ssl-bi" if bi else "ssl-uni") and meta["ssl"]["ratio"] == 0.5
+    assert model.config.bidirectional == bi
     assert count_params(model) < count_params(teacher)
     if method == "ssl-keep-upsampler":  # no pixel-shuffle group selected, upconv1/upconv2 whole
         selected = json.loads((tmp_path / "run" / "selection.json").read_text())
