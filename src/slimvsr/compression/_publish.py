@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import save_pretrained
+from ..models import ARCHITECTURES, save_pretrained
 from ._tasks import read_log
 
 
@@ -60,6 +60,14 @@ def export_run(
     return folder
 
 
+def _usage(meta: dict[str, Any]) -> str:
+    """The vsr-upscale command for the model's kind: a video, or a photo at the model's scale."""
+    name, scale = meta.get("name"), meta.get("scale")
+    if ARCHITECTURES[meta["architecture"]].kind == "image":
+        return f"vsr-upscale photo.jpg -m {name} -s {scale}"
+    return f"vsr-upscale in.mp4 -m {name}"
+
+
 def model_card(meta: dict[str, Any], repo_id: str) -> str:
     """A Hugging Face model card (README.md) from a model's config.json."""
     m = meta.get("metrics") or {}
@@ -78,8 +86,7 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
         f"{meta['macs'] / 1e9:.1f} G multiply-accumulates per output frame at LR "
         f"{meta['macs_input_size'][0]}x{meta['macs_input_size'][1]}.",
         "",
-        "Use: `pip install slimvsr`, then `vsr-upscale in.mp4 -m "
-        f"{meta.get('name')}` (the weights are found in the local Hub cache).",
+        f"Use: `pip install slimvsr`, then `{_usage(meta)}` (the weights are found in the local Hub cache).",
         "",
     ]
     if val:
