@@ -154,8 +154,8 @@ class SwinLayer(nn.Module):
         b, _, c = x.shape
         ws = self.ws
         mask = _shift_mask(h, w, ws, self.shift, x.device) if self.shift else None
-        # Shift and window partition as one gather of tokens (roll's two concatenations and the
-        # partition's copy cost more, forward and backward), and back.
+        # Shift and window partition as one gather of tokens, and back (one pass over the tokens
+        # each way instead of roll's concatenations plus the partition's copy).
         order, inverse = _window_order(h, w, ws, self.shift, x.device)
         win = _Permute.apply(self.norm1(x), order, inverse).view(-1, ws * ws, c)
         win = self.attn(win, mask)
