@@ -250,7 +250,11 @@ def test_window_gather_is_roll_then_partition_and_back(shift: int) -> None:
     """The one-gather window order equals a cyclic shift followed by the window partition, forward
     and backward, bit for bit, and its inverse undoes it (the gradient of a permutation is the
     inverse permutation)."""
-    from slimvsr.models._swinir import _Permute, _window_order, _window_partition, _window_reverse
+    from slimvsr.models._swinir import _Permute, _window_order, _window_partition
+
+    def window_reverse(win: torch.Tensor) -> torch.Tensor:  # windows back to the (b, h, w, c) map
+        x = win.view(b, h // ws, w // ws, ws, ws, c)
+        return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
 
     torch.manual_seed(0)
     b, h, w, c, ws = 2, 8, 12, 5, 4
@@ -266,7 +270,7 @@ def test_window_gather_is_roll_then_partition_and_back(shift: int) -> None:
     assert torch.equal(x.grad, x_ref.grad)
     back = _Permute.apply(got.detach().reshape(b, h * w, c), inverse, order)
     assert torch.equal(back, x.detach())
-    rev = torch.roll(_window_reverse(want.detach(), ws, h, w), (shift, shift), (1, 2))
+    rev = torch.roll(window_reverse(want.detach()), (shift, shift), (1, 2))
     assert torch.equal(back, rev.reshape(b, h * w, c))
 
 

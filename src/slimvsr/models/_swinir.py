@@ -38,12 +38,6 @@ def _window_partition(x: torch.Tensor, ws: int) -> torch.Tensor:
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws * ws, c)
 
 
-def _window_reverse(win: torch.Tensor, ws: int, h: int, w: int) -> torch.Tensor:
-    b = win.shape[0] // ((h // ws) * (w // ws))
-    x = win.view(b, h // ws, w // ws, ws, ws, -1)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, -1)
-
-
 @functools.lru_cache(maxsize=64)
 def _window_order(h: int, w: int, ws: int, s: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Token indices that take an (h x w) map, cyclically shifted by ``-s``, to its windows in order
