@@ -32,6 +32,16 @@ def test_eval_image_model_json(corpus, tmp_path, capsys) -> None:
         assert r["params"] > 0 and r["macs"] > 0
 
 
+def test_metrics_record_says_what_was_scored(corpus, tmp_path) -> None:
+    from slimvsr.compression._evaluate import evaluate
+
+    image = evaluate(EDSR(tiny_config("edsr", 0, scale=2)), "e", corpus, scale=2, count=False)
+    assert image.record("cmd")["data"].endswith("validation split (docs/data.md), full images")
+    video = evaluate(BasicVSR(tiny_config("basicvsr", 0)), "v", corpus, scale=4, max_frames=3, count=False)
+    assert video.record("cmd")["data"].endswith("first 3 frames per clip")
+    assert all(v["frames"] <= 3 for v in video.per_item.values())
+
+
 def test_eval_video_model_on_folder_of_videos(tmp_path, capsys) -> None:
     vids = tmp_path / "videos"
     vids.mkdir()

@@ -193,6 +193,7 @@ def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
     card = (tmp_path / "hub" / "README.md").read_text()
     assert "slimvsr/edsrmini-x2" in card and "31.00" in card and "license: apache-2.0" in card
     assert "`vsr-upscale photo.jpg -m edsrmini -s 2`" in card  # an image model's usage line
+    assert "image-super-resolution" in card and "video-super-resolution" not in card
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "bundled")
     assert compress_main(["publish", str(tmp_path / "m"), "--bundle"]) == 0
     info = resolve("edsrmini", 2)

@@ -47,9 +47,18 @@ class EvalResult:
     seconds_per_frame: float
     per_item: dict[str, dict[str, float]] = field(default_factory=dict)
     data: str = ""
+    video: bool = True
+    max_frames: int | None = 16
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def split(self) -> str:
+        """What was scored, in words: the clips' leading frames, or whole images."""
+        if not self.video:
+            return "validation split (docs/data.md), full images"
+        frames = f"first {self.max_frames} frames" if self.max_frames else "all frames"
+        return f"validation split (docs/data.md), {frames} per clip"
 
     def record(self, command: str) -> dict[str, Any]:
         """The ``metrics`` entry of a model's config.json: what was measured, on what, and how."""
@@ -59,7 +68,7 @@ class EvalResult:
             "per_item": self.per_item,
             "precision": "fp32",
             "degradation": self.degradation,
-            "data": f"{self.data}: validation split (docs/data.md), first 16 frames per clip",
+            "data": f"{self.data}: {self.split()}",
             "command": command,
         }
 
@@ -178,6 +187,8 @@ def evaluate(
         seconds_per_frame=t_model / max(n_frames, 1),
         per_item=per,
         data=str(data),
+        video=is_video,
+        max_frames=max_frames,
     )
 
 

@@ -60,10 +60,14 @@ def export_run(
     return folder
 
 
+def _is_image_model(meta: dict[str, Any]) -> bool:
+    return ARCHITECTURES[meta["architecture"]].kind == "image"
+
+
 def _usage(meta: dict[str, Any]) -> str:
     """The vsr-upscale command for the model's kind: a video, or a photo at the model's scale."""
     name, scale = meta.get("name"), meta.get("scale")
-    if ARCHITECTURES[meta["architecture"]].kind == "image":
+    if _is_image_model(meta):
         return f"vsr-upscale photo.jpg -m {name} -s {scale}"
     return f"vsr-upscale in.mp4 -m {name}"
 
@@ -76,7 +80,7 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
         "---",
         "license: apache-2.0",
         "library_name: slimvsr",
-        "tags: [super-resolution, video-super-resolution, slimvsr]",
+        f"tags: [super-resolution, {'image' if _is_image_model(meta) else 'video'}-super-resolution, slimvsr]",
         "---",
         "",
         f"# {repo_id}",
