@@ -76,11 +76,12 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
     """A Hugging Face model card (README.md) from a model's config.json."""
     m = meta.get("metrics") or {}
     val, bic = m.get("val") or {}, m.get("bicubic") or {}
+    kind = "image" if _is_image_model(meta) else "video"
     lines = [
         "---",
         "license: apache-2.0",
         "library_name: slimvsr",
-        f"tags: [super-resolution, {'image' if _is_image_model(meta) else 'video'}-super-resolution, slimvsr]",
+        f"tags: [super-resolution, {kind}-super-resolution, slimvsr]",
         "---",
         "",
         f"# {repo_id}",
