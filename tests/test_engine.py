@@ -239,6 +239,37 @@ def test_several_inputs_into_folder(models, tmp_path, clip) -> None:
     assert sorted(p.name for p in outdir.iterdir()) == ["a.edsr-x2.jpg", "clip.edsr-x2.mp4"]
 
 
+def test_without_a_model_each_input_gets_its_kinds_default(tmp_path) -> None:
+    """No -m: videos get the DEFAULT video model, photos the DEFAULT image model, at its own scale
+    (the bundled weights); each model is loaded once for all the inputs of its kind."""
+    from PIL import Image
+
+    from slimvsr.engine import Job, UpscaleOptions
+    from slimvsr.models import WEIGHTS, default_model
+
+    video, image = default_model("video"), default_model("image")
+    assert WEIGHTS[video].kind == "video" and WEIGHTS[image].kind == "image"
+    small = write_clip(tmp_path / "small.mp4", n=3, size=(24, 32), audio=False)
+    imgs = [tmp_path / "a.png", tmp_path / "b.png"]
+    for p in imgs:
+        Image.fromarray(np.full((12, 16, 3), 100, np.uint8)).save(p)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    assert upscale_main([str(small), *map(str, imgs), "-o", str(outdir), "-q"]) == 0
+    s_img = WEIGHTS[image].scales[0]
+    assert sorted(p.name for p in outdir.iterdir()) == [
+        f"a.{image}-x{s_img}.png",
+        f"b.{image}-x{s_img}.png",
+        f"small.{video}-x{WEIGHTS[video].scales[0]}.mp4",
+    ]
+    assert Image.open(outdir / f"a.{image}-x{s_img}.png").size == (16 * s_img, 12 * s_img)
+    models: dict = {}
+    jobs = [Job(p, tmp_path / f"{p.stem}-again.png", UpscaleOptions(), models) for p in imgs]
+    for job in jobs:
+        list(job.run())
+    assert jobs[0].desc is jobs[1].desc and list(models) == [(image, None)]  # loaded once
+
+
 # -- errors: one line, exit code 2 for usage/input errors -------------------------------------
 def _err(capsys, argv: list[str]) -> tuple[int, str]:
     code = upscale_main(argv)

@@ -101,6 +101,33 @@ def test_drop_clip_and_image_run_to_done(window, qtbot, tmp_path) -> None:
         window.grab().save(str(Path(SHOTS) / "gui-main.png"))
 
 
+def test_auto_model_picks_by_input_kind_and_persists(qtbot, tmp_path) -> None:
+    from slimvsr.models import WEIGHTS, default_model
+
+    path = str(tmp_path / "auto.ini")
+    w = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.device_box.setCurrentText("cpu")
+    assert w.form_options()[0].model is None and w.form_options()[0].scale is None  # the first run's default
+    w.show()
+    clip = write_clip(tmp_path / "clip.mp4", n=3, size=(24, 32), audio=False)
+    drop(w.drop, [clip, _image(tmp_path / "photo.png", 12, 16)])
+    qtbot.waitUntil(lambda: all(j.status == DONE for j in w.queue.jobs), timeout=60_000)
+    video, image = default_model("video"), default_model("image")
+    assert [j.model_label() for j in w.queue.jobs] == [f"auto: {video}", f"auto: {image}"]
+    from PIL import Image
+
+    assert Image.open(w.queue.jobs[1].output).size == (
+        16 * WEIGHTS[image].scales[0],
+        12 * WEIGHTS[image].scales[0],
+    )
+    w.close()
+    w2 = MainWindow(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    assert w2.form_options()[0].model is None and w2.scale_box.currentText() == "auto"
+    w2.shutdown()
+
+
 def test_broken_file_fails_and_next_job_runs(window, qtbot, tmp_path) -> None:
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x01 not a video")

@@ -39,16 +39,20 @@ class JobItem:
     message: str = ""
     frames_total: int | None = None
     history: list[str] = field(default_factory=list)  # statuses it went through
+    model_used: str | None = None  # the model the engine picked (with "auto": by the input's kind)
 
     def set_status(self, s: str) -> None:
         self.status = s
         self.history.append(s)
 
     def model_label(self) -> str:
+        if self.options.model is None:
+            return f"auto: {self.model_used}" if self.model_used else "auto"
         return Path(self.options.model).name
 
     def reset(self) -> None:
         self.progress, self.fps, self.eta_s, self.message, self.output = 0.0, 0.0, None, "", None
+        self.model_used = None
         self.set_status(PENDING)
 
 

@@ -3,6 +3,7 @@
 vsr-upscale in.mp4 -m ssl-uni            # -> in.ssl-uni-x4.mp4 next to the input
 vsr-upscale photo.jpg -m edsrmini -s 2   # -> photo.edsrmini-x2.jpg
 vsr-upscale a.mp4 b.mkv -o out/          # several inputs into a folder
+vsr-upscale clip.mp4 photo.jpg           # no -m: each input gets its kind's default model
 """
 
 from __future__ import annotations
@@ -30,13 +31,18 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from ..engine import CODECS
+    from ..models import default_model
 
     p = argparse.ArgumentParser(
         prog="vsr-upscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("inputs", nargs="*", type=Path, help="video/image files or folders of them")
     p.add_argument(
-        "-m", "--model", default="ssl-uni", help="registered model name or model folder (default: ssl-uni)"
+        "-m",
+        "--model",
+        default=None,
+        help=f"registered model name or model folder (default: {default_model('video')} for videos, "
+        f"{default_model('image')} for images)",
     )
     p.add_argument("-s", "--scale", type=int, default=None, help="upscaling factor (model's own)")
     p.add_argument(
@@ -146,15 +152,14 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         sequence_fps=args.fps,
     )
-    desc = None
+    models: dict = {}  # each model is loaded once, whatever the number of inputs
     tty = sys.stderr.isatty()
     for inp in inputs:
-        job = Job(inp, args.output, opts, desc)
+        job = Job(inp, args.output, opts, models)
         gen = job.run()
         try:
             for ev in gen:
                 if isinstance(ev, Started):
-                    desc = job.desc  # reuse the loaded model for the next input
                     if not args.quiet:
                         print(
                             f"{ev.input} -> {ev.output} ({ev.model}, {ev.size[1]}x{ev.size[0]}"

@@ -318,9 +318,20 @@ class MainWindow(QMainWindow):
 
     # -- models and settings ---------------------------------------------------------------
     def _fill_models(self) -> None:
-        from ..models import WEIGHTS, resolve
+        from ..models import WEIGHTS, default_model, resolve
 
         self.model_box.clear()
+        video, image = default_model("video"), default_model("image")
+        self.model_box.addItem(
+            f"auto ({video} for videos, {image} for photos)",
+            {
+                "model": None,
+                "scales": [],  # each model's own scale
+                "present": True,
+                "info": f"The default model of each input's kind, at its own scale: {video} for "
+                f"videos and frame folders, {image} for photos.",
+            },
+        )
         for e in WEIGHTS.values():
             info = resolve(e.name)
             meta = info.meta
@@ -374,15 +385,16 @@ class MainWindow(QMainWindow):
         self._loading_form, prev = True, self._loading_form
         cur = self.scale_box.currentText()
         self.scale_box.clear()
-        self.scale_box.addItems([f"x{s}" for s in data.get("scales", [])])
+        self.scale_box.addItems([f"x{s}" for s in data.get("scales", [])] or ["auto"])
         if cur and self.scale_box.findText(cur) >= 0:
             self.scale_box.setCurrentText(cur)
         self._loading_form = prev
         self._form_changed()
 
     def form_options(self) -> tuple[UpscaleOptions, Path | None]:
-        data = self.model_box.currentData() or {"model": "ssl-uni"}
-        scale = int(self.scale_box.currentText()[1:]) if self.scale_box.currentText() else None
+        data = self.model_box.currentData() or {"model": None}
+        text = self.scale_box.currentText()
+        scale = int(text[1:]) if text.startswith("x") else None
         opts = UpscaleOptions(
             model=data["model"],
             scale=scale,
@@ -438,7 +450,7 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         opts, out = self.form_options()
         s = self.settings
-        s.setValue("model", opts.model)
+        s.setValue("model", opts.model or "")  # "": auto
         s.setValue("scale", opts.scale or 0)
         s.setValue("device", opts.device)
         s.setValue("precision", opts.precision)
@@ -453,7 +465,7 @@ class MainWindow(QMainWindow):
     def _load_settings(self) -> None:
         s = self.settings
         self._loading_form = True  # nothing is saved back while the form is being filled
-        model = s.value("model", "ssl-uni")
+        model = s.value("model", "") or None
         if model and Path(str(model)).is_dir() and self.model_box.findText(Path(model).name) < 0:
             with contextlib.suppress(SlimVSRError):
                 self.add_model_folder(Path(model))
@@ -556,7 +568,7 @@ class MainWindow(QMainWindow):
             self._pump_timer.stop()
 
     def _on_started(self, job: JobItem, ev) -> None:
-        job.output, job.frames_total = ev.output, ev.total_frames
+        job.output, job.frames_total, job.model_used = ev.output, ev.total_frames, ev.model
         self.queue.changed(job)
         self.statusBar().showMessage(f"{job.input.name}: {ev.device} {ev.precision}")
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
-from ..models import ModelDescriptor, load_model
+from ..models import ModelDescriptor, default_model, load_model
 from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
 from ._heap import bound_heap
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class UpscaleOptions:
-    model: str = "ssl-uni"  # the DEFAULT video model; a registered name or a model folder
+    model: str | None = None  # a registered name or a model folder; None: the DEFAULT of the input's kind
     scale: int | None = None  # None: the model's own scale
     device: str = "auto"  # auto | cpu | cuda[:N] | mps
     precision: str = "auto"  # auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32
@@ -135,6 +135,12 @@ def cpu_has_bf16() -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
+def model_for(opts: UpscaleOptions, info: VideoInfo) -> str:
+    """The model a job runs: the one asked for, else the DEFAULT of the input's kind (a video
+    model for videos and frame sequences, an image model for images)."""
+    return opts.model or default_model("image" if info.is_image else "video")
+
+
 def default_output(inp: Path, model: str, scale: int, is_image: bool) -> Path:
     """Next to the input: ``clip.mp4`` -> ``clip.ssl-uni-x4.mp4`` (images keep their format;
     video containers FFmpeg cannot write, like .avi, become .mp4)."""
@@ -202,11 +208,18 @@ class Job:
     """One input -> one output. Iterate ``run()`` for events; ``cancel()`` from any thread."""
 
     def __init__(
-        self, inp: Path, out: Path | None, opts: UpscaleOptions, desc: ModelDescriptor | None = None
+        self,
+        inp: Path,
+        out: Path | None,
+        opts: UpscaleOptions,
+        models: dict[tuple[str, int | None], ModelDescriptor] | None = None,
     ) -> None:
+        """``models``: loaded models by (name, requested scale), filled as jobs load them; pass
+        the same dict to several jobs to load each model once."""
         self.inp, self.opts = Path(inp), opts
         self._cancel = threading.Event()
-        self.desc = desc
+        self.models = {} if models is None else models
+        self.desc: ModelDescriptor | None = None  # set once the job has picked its model
         self.out = Path(out) if out else None
 
     def cancel(self) -> None:
@@ -216,12 +229,16 @@ class Job:
     def _prepare(self) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
         info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)
         prec = pick_precision(self.opts.device, self.opts.precision)
-        desc = self.desc or load_model(self.opts.model, self.opts.scale)
+        name = model_for(self.opts, info)
+        key = (name, self.opts.scale)
+        if key not in self.models:
+            self.models[key] = load_model(name, self.opts.scale)
+        self.desc = desc = self.models[key]
         if self.opts.scale and self.opts.scale != desc.scale:
             raise InputError(f"model {desc.name} upscales x{desc.scale}, not x{self.opts.scale}")
-        out = self.out or default_output(self.inp, self.opts.model, desc.scale, info.is_image)
+        out = self.out or default_output(self.inp, name, desc.scale, info.is_image)
         if out.is_dir():
-            out = out / default_output(self.inp, self.opts.model, desc.scale, info.is_image).name
+            out = out / default_output(self.inp, name, desc.scale, info.is_image).name
         if out.resolve() == self.inp.resolve():
             raise OutputError(f"{out}: the output would overwrite the input; choose another -o")
         if out.exists() and not self.opts.overwrite:
@@ -506,7 +523,7 @@ def preview(
     inp = Path(inp)
     info = probe(inp, opts.sequence_fps if inp.is_dir() else None)
     prec = pick_precision(opts.device, opts.precision)
-    desc = desc or load_model(opts.model, opts.scale)
+    desc = desc or load_model(model_for(opts, info), opts.scale)
     rate = float(info.rate) if info.rate else 25.0
     before = context / rate if desc.recurrent else 0.0
     after = context / rate if desc.bidirectional else 0.0

@@ -16,7 +16,7 @@ from ._io import load_pretrained, read_config, save_pretrained, sha256_file
 from ._profile import Profile, count_params, profile_model
 from ._spynet import SPyNet, SPyNetConfig, flow_warp
 from ._swinir import SwinIR, SwinIRConfig
-from ._weights import WEIGHTS, WeightsEntry, WeightsInfo, list_weights, resolve
+from ._weights import WEIGHTS, WeightsEntry, WeightsInfo, default_model, list_weights, resolve
 
 __all__ = [
     "ARCHITECTURES",
@@ -41,6 +41,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "count_params",
+    "default_model",
     "describe",
     "flow_warp",
     "list_weights",

@@ -144,6 +144,14 @@ def resolve(name: str, scale: int | None = None) -> WeightsInfo:
     return WeightsInfo(e, scale, None, "missing")
 
 
+def default_model(kind: str) -> str:
+    """The name of the DEFAULT weights of ``kind`` ("video" or "image")."""
+    for e in WEIGHTS.values():
+        if e.kind == kind and e.default:
+            return e.name
+    raise ModelError(f"no default model for {kind!r} inputs; kinds: video, image")
+
+
 def list_weights() -> list[WeightsInfo]:
     """Every registered (name, scale) with where its weights are, present or not."""
     return [resolve(e.name, s) for e in WEIGHTS.values() for s in e.scales]
