@@ -194,6 +194,12 @@ def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
     assert "slimvsr/edsrmini-x2" in card and "31.00" in card and "license: apache-2.0" in card
     assert "`vsr-upscale photo.jpg -m edsrmini -s 2`" in card  # an image model's usage line
     assert "image-super-resolution" in card and "video-super-resolution" not in card
+    from slimvsr.compression._publish import model_card
+
+    meta = json.loads((tmp_path / "hub" / "config.json").read_text())
+    trained = {"command": "vsr-compress train ...", "steps": 10, "recipe": {"init": "runs/x2/model"}}
+    assert "Initialised from `runs/x2/model`" in model_card({**meta, "training": trained}, "r")
+    assert "Initialised" not in card  # no --init, no line
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "bundled")
     assert compress_main(["publish", str(tmp_path / "m"), "--bundle"]) == 0
     info = resolve("edsrmini", 2)

@@ -115,6 +115,9 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
             f"{tr.get('wall_time_s', 0) / 60:.0f} min on {tr.get('machine')}.",
             "",
         ]
+        init = (tr.get("recipe") or {}).get("init")
+        if init:
+            lines += [f"Initialised from `{init}` (`--init`: every tensor of matching name and shape).", ""]
         data = tr.get("data") or {}
         if data.get("sources"):
             lines += ["Data (real media shipped in packages; licences):", ""]
