@@ -27,11 +27,53 @@ def test_scaled_network_equals_unscaled_at_init(bi: bool) -> None:
     x = torch.rand(1, 4, 3, 10, 12)
     with torch.no_grad():
         ref = m(x)
-        g = ssl.Gammas(m)
-        g.attach(m)
-        out = m(x)
-        g.detach()
+        out = ssl.Gammas(m).run(m, x)
     assert torch.equal(out, ref)  # gammas are exactly 1: multiplying by 1.0 is exact
+
+
+def _scaled_feature_maps(m: BasicVSR, g: ssl.Gammas, x: torch.Tensor) -> torch.Tensor:
+    """The reference: Fig. 2 b/c as drawn, each gamma multiplied onto its feature maps by hooks."""
+    view = lambda v: v.view(1, -1, 1, 1)  # noqa: E731
+    hooks = []
+    for name, blk in ssl._blocks(m):
+        g_in, g_mid, g_out = (g.g[g.key(name, p)] for p in ("in", "mid", "out"))
+        hooks.append(blk.conv1.register_forward_pre_hook(lambda _, a, v=g_in: (a[0] * view(v),)))
+        hooks.append(blk.conv1.register_forward_hook(lambda _, a, y, v=g_mid: y * view(v)))
+        hooks.append(blk.conv2.register_forward_hook(lambda _, a, y, v=g_out: y * view(v)))
+    for conv, v in (
+        (m.upconv1, g.g["up1"].repeat_interleave(4)),
+        (m.upconv2, g.g["up2"].repeat_interleave(4)),
+    ):
+        hooks.append(conv.register_forward_hook(lambda _, a, y, v=v: y * view(v)))
+    hooks.append(m.conv_hr.register_forward_hook(lambda _, a, y: y * view(g.g["hr"])))
+    try:
+        return m(x)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+@pytest.mark.parametrize("bi", [True, False])
+def test_gammas_in_the_weights_equal_gammas_on_the_feature_maps(bi: bool) -> None:
+    """Folding each gamma into its conv's weight rows / input columns and bias is the network
+    that scales the feature maps (Fig. 2 b/c), values and gradients (the gammas' too)."""
+    m = _dense(bi, seed=2)
+    g = ssl.Gammas(m)
+    with torch.no_grad():
+        for v in g.g.values():
+            v.uniform_(0.5, 1.5)
+    x = torch.rand(1, 4, 3, 10, 12)
+    grads = []
+    for f in (lambda: _scaled_feature_maps(m, g, x), lambda: g.run(m, x)):
+        out = f()
+        out.square().mean().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in [*m.parameters(), *g.parameters()]]))
+        m.zero_grad()
+        g.zero_grad()
+    (ref, ref_g), (got, got_g) = grads
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    for a, b in zip(got_g, ref_g, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("bi", [True, False])
@@ -46,9 +88,7 @@ def test_physical_prune_equals_masked(bi: bool, criterion: str, tmp_path) -> Non
     g.masked(pruned)
     x = torch.rand(1, 5, 3, 10, 12)
     with torch.no_grad():
-        g.attach(m)
-        masked = m(x)
-        g.detach()
+        masked = g.run(m, x)
         small = ssl.prune(m, g, pruned)
         out = small(x)
     # Same sums with fewer zero terms: float32 reassociation only.
@@ -233,9 +273,7 @@ def test_aligned_baseline_shares_indices_across_blocks() -> None:
     x = torch.rand(1, 3, 3, 8, 8)
     with torch.no_grad():
         g.masked(pr)
-        g.attach(m)
-        masked = m(x)
-        g.detach()
+        masked = g.run(m, x)
         assert torch.allclose(ssl.prune(m, g, pr)(x), masked, atol=1e-5)
 
 

@@ -70,17 +70,16 @@ SSL_RECIPE_PRESET = {"paper": "paper", "cpu": "cpu", "cpu-short": "cpu"}
 
 
 class ScaledModel(nn.Module):
-    """A dense BasicVSR with SSL's scaling factors multiplied in (hooks stay attached)."""
+    """A dense BasicVSR with SSL's scaling factors multiplied in (``Gammas.run``)."""
 
     def __init__(self, model: BasicVSR, gammas: ssl.Gammas | None = None) -> None:
         super().__init__()
         self.model = model
         self.gammas = gammas or ssl.Gammas(model)
-        self.gammas.attach(model)
         self.config = model.config
 
     def forward(self, x: torch.Tensor, **kw: Any) -> Any:
-        return self.model(x, **kw)
+        return self.gammas.run(self.model, x, **kw)
 
 
 class SIRTask:

@@ -2,8 +2,9 @@
 
 The pieces, in the paper's order:
 
-* **Scaling factors** (``Gammas``): one gamma per prunable unit, multiplied onto a dense model
-  through forward hooks, all initialised to 1 so the scaled model equals the unscaled one.
+* **Scaling factors** (``Gammas``): one gamma per prunable unit, multiplied into a dense model's
+  conv weights for its forward (``Gammas.run``), all initialised to 1 so the scaled model equals
+  the unscaled one.
   Units of each residual block (Residual Sparsity Connection, Fig. 1 d): the input channels its
   first conv reads (``in``, gamma_{j-1}), the first conv's filters (``mid``, gamma_j) and the last
   conv's filters (``out``, gamma_{j+1}). Upsampler: pixel-shuffle groups of 4 consecutive filters
@@ -24,6 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,7 +59,7 @@ def _check_dense(model: BasicVSR) -> None:
 
 
 class Gammas(nn.Module):
-    """The scaling factors of a dense BasicVSR, attached with hooks (``attach``/``detach``)."""
+    """The scaling factors of a dense BasicVSR; ``run`` is the scaled network's forward."""
 
     def __init__(self, model: BasicVSR) -> None:
         super().__init__()
@@ -69,40 +71,38 @@ class Gammas(nn.Module):
                 self.g[self.key(name, part)] = nn.Parameter(torch.ones(c))
         for part in ("up1", "up2", "hr"):
             self.g[part] = nn.Parameter(torch.ones(c))
-        self._handles: list = []
 
     @staticmethod
     def key(block: str, part: str) -> str:
         return f"{block.replace('.', '_')}_{part}"
 
-    def attach(self, model: BasicVSR) -> None:
-        """Multiply the gammas into ``model``'s forward pass (weights untouched)."""
-        self.detach()
-        view = lambda g: g.view(1, -1, 1, 1)  # noqa: E731
+    def folded(self, model: BasicVSR) -> dict[str, torch.Tensor]:
+        """The scaled convs' weights and biases with the gammas multiplied in, by parameter name.
 
-        def pre(g: nn.Parameter):
-            return lambda m, args: (args[0] * view(g).to(args[0].dtype),)
+        Scaling a conv's input channels (gamma_{j-1}) scales its weights' input columns; scaling
+        its outputs (gamma_j, gamma_{j+1}; the upsampler's per group of 4 filters) scales its
+        weights' rows and its biases. That is the network of Fig. 2 b/c, which multiplies the
+        feature maps, at the cost of the weights (37K for a 3x3 conv 64->64) instead of every
+        frame's maps (tests/test_ssl.py checks the two against each other)."""
+        path = {id(m): n for n, m in model.named_modules()}
+        out: dict[str, torch.Tensor] = {}
 
-        def post(g: nn.Parameter, rep: int = 1):
-            def hook(m, args, out):
-                gg = g.repeat_interleave(rep) if rep > 1 else g
-                return out * view(gg).to(out.dtype)
+        def put(conv: nn.Conv2d, g_out: torch.Tensor, g_in: torch.Tensor | None = None) -> None:
+            w = conv.weight if g_in is None else conv.weight * g_in.view(1, -1, 1, 1)
+            out[f"{path[id(conv)]}.weight"] = w * g_out.view(-1, 1, 1, 1)
+            out[f"{path[id(conv)]}.bias"] = conv.bias * g_out
 
-            return hook
-
-        h = self._handles
         for name, blk in _blocks(model):
-            h.append(blk.conv1.register_forward_pre_hook(pre(self.g[self.key(name, "in")])))
-            h.append(blk.conv1.register_forward_hook(post(self.g[self.key(name, "mid")])))
-            h.append(blk.conv2.register_forward_hook(post(self.g[self.key(name, "out")])))
-        h.append(model.upconv1.register_forward_hook(post(self.g["up1"], 4)))
-        h.append(model.upconv2.register_forward_hook(post(self.g["up2"], 4)))
-        h.append(model.conv_hr.register_forward_hook(post(self.g["hr"])))
+            put(blk.conv1, self.g[self.key(name, "mid")], self.g[self.key(name, "in")])
+            put(blk.conv2, self.g[self.key(name, "out")])
+        put(model.upconv1, self.g["up1"].repeat_interleave(4))
+        put(model.upconv2, self.g["up2"].repeat_interleave(4))
+        put(model.conv_hr, self.g["hr"])
+        return out
 
-    def detach(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+    def run(self, model: BasicVSR, *args: Any, **kw: Any) -> Any:
+        """``model``'s forward with the scaling factors in (Fig. 1 d); its own weights untouched."""
+        return torch.func.functional_call(model, self.folded(model), args, kw)
 
     def units(self) -> list[Unit]:
         return [Unit(k, i) for k, v in self.g.items() for i in range(v.numel())]
@@ -331,38 +331,33 @@ def prune(model: BasicVSR, gammas: Gammas, pruned: set[Unit]) -> BasicVSR:
     small = BasicVSR(new_cfg)
     small.spynet.load_state_dict(model.spynet.state_dict())
     small.fusion.load_state_dict(model.fusion.state_dict())
-    small.conv_last.weight.copy_(model.conv_last.weight[:, k_hr])
+    small.conv_last.weight.copy_(model.conv_last.weight[:, k_hr])  # not scaled: reads conv_hr's kept maps
     small.conv_last.bias.copy_(model.conv_last.bias)
     branches = ["forward"] + (["backward"] if cfg.bidirectional else [])
     for br in branches:
         big_t, small_t = getattr(model, f"{br}_trunk"), getattr(small, f"{br}_trunk")
         small_t.conv.load_state_dict(big_t.conv.state_dict())
-    for name, blk in _blocks(model):
+    # The scaled network's weights (gammas folded in), sliced to the kept units.
+    fw = gammas.folded(model)
+
+    def copy(dst: nn.Conv2d, src: str, rows: list[int], cols: list[int] | None = None) -> None:
+        w = fw[f"{src}.weight"][rows]
+        dst.weight.copy_(w if cols is None else w[:, cols])
+        dst.bias.copy_(fw[f"{src}.bias"][rows])
+
+    for name, _ in _blocks(model):
         k_in, k_mid, k_out = kept[name]
         br, i = name.split(".")
         sblk = getattr(small, f"{br}_trunk").blocks[int(i)]
-        g_in = gammas.g[gammas.key(name, "in")][k_in]
-        g_mid = gammas.g[gammas.key(name, "mid")][k_mid]
-        g_out = gammas.g[gammas.key(name, "out")][k_out]
-        w1 = blk.conv1.weight[k_mid][:, k_in] * g_in.view(1, -1, 1, 1) * g_mid.view(-1, 1, 1, 1)
-        sblk.conv1.weight.copy_(w1)
-        sblk.conv1.bias.copy_(blk.conv1.bias[k_mid] * g_mid)
-        sblk.conv2.weight.copy_(blk.conv2.weight[k_out][:, k_mid] * g_out.view(-1, 1, 1, 1))
-        sblk.conv2.bias.copy_(blk.conv2.bias[k_out] * g_out)
+        copy(sblk.conv1, f"{br}_trunk.blocks.{i}.conv1", k_mid, k_in)
+        copy(sblk.conv2, f"{br}_trunk.blocks.{i}.conv2", k_out, k_mid)
 
     def rows(groups: list[int], size: int) -> list[int]:
         return [g * size + j for g in groups for j in range(size)]
 
-    r1, r2 = rows(k_up1, 4), rows(k_up2, 4)
-    g1 = gammas.g["up1"].repeat_interleave(4)[r1]
-    g2 = gammas.g["up2"].repeat_interleave(4)[r2]
-    small.upconv1.weight.copy_(model.upconv1.weight[r1] * g1.view(-1, 1, 1, 1))
-    small.upconv1.bias.copy_(model.upconv1.bias[r1] * g1)
-    small.upconv2.weight.copy_(model.upconv2.weight[r2][:, k_up1] * g2.view(-1, 1, 1, 1))
-    small.upconv2.bias.copy_(model.upconv2.bias[r2] * g2)
-    ghr = gammas.g["hr"][k_hr]
-    small.conv_hr.weight.copy_(model.conv_hr.weight[k_hr][:, k_up2] * ghr.view(-1, 1, 1, 1))
-    small.conv_hr.bias.copy_(model.conv_hr.bias[k_hr] * ghr)
+    copy(small.upconv1, "upconv1", rows(k_up1, 4))
+    copy(small.upconv2, "upconv2", rows(k_up2, 4), k_up1)
+    copy(small.conv_hr, "conv_hr", k_hr, k_up2)
     return small.eval()
 
 
