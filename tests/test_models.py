@@ -170,6 +170,23 @@ def test_bidirectional_hidden_states_for_temporal_finetuning() -> None:
     assert not torch.allclose(h_f, h_b0)
 
 
+@pytest.mark.parametrize("bi", [True, False])
+def test_hidden_states_skip_the_upsampler_and_match_forward(bi: bool) -> None:
+    """The Temporal Finetuning teacher's shortcut: the same hidden states, bit for bit."""
+    torch.manual_seed(0)
+    m = BasicVSR(BasicVSRConfig(num_feat=8, num_block=2, bidirectional=bi)).eval()
+    lrs = torch.rand(1, 4, 3, 16, 16)
+    calls = []
+    m.upconv1.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        _, want = m(lrs, return_hidden=True)
+        n = len(calls)
+        got = m.hidden_states(lrs)
+    assert n == 4 and len(calls) == n  # forward upsampled every frame; hidden_states none
+    assert torch.equal(got[0], want[0])
+    assert (got[1] is None and want[1] is None) if not bi else torch.equal(got[1], want[1])
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_channels_last_pixel_shuffle_is_exact(dtype) -> None:
     from slimvsr.models._basicvsr import pixel_shuffle

@@ -135,7 +135,7 @@ class TFTask:
             return charbonnier(model(b["lr"]), b["hr"])
         out, hid = model(b["lr"], return_hidden=True)
         with torch.no_grad():
-            _, t_hid = self.teacher(b["lr"], return_hidden=True)
+            t_hid = self.teacher.hidden_states(b["lr"])
         return charbonnier(out, b["hr"]) + ssl.tf_loss(hid, t_hid)
 
     def validate(self, model: nn.Module) -> dict[str, float]:

@@ -183,9 +183,20 @@ class BasicVSR(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor | None]]:
         """Whole-sequence inference. With ``return_hidden`` also returns (H_F,T, H_B,0), the final
         hidden states of the forward and backward branches (None for uni), for Temporal Finetuning."""
+        out, hidden = self._propagate(lrs, upsample=True)
+        return (out, hidden) if return_hidden else out
+
+    def hidden_states(self, lrs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(H_F,T, H_B,0) of ``forward(lrs, return_hidden=True)`` without the upsampler's work:
+        what a Temporal Finetuning teacher needs."""
+        return self._propagate(lrs, upsample=False)[1]
+
+    def _propagate(
+        self, lrs: torch.Tensor, upsample: bool
+    ) -> tuple[torch.Tensor | None, tuple[torch.Tensor, torch.Tensor | None]]:
         if not self.config.bidirectional:
-            out, (_, h_f) = self.forward_chunk(lrs, None)
-            return (out, (h_f, None)) if return_hidden else out
+            out, (_, h_f) = self.forward_chunk(lrs, None, upsample=upsample)
+            return out, (h_f, None)
         n, t, _, h, w = lrs.shape
         c = self.config.num_feat
         zero = lrs.new_zeros(n, c, h, w)
@@ -207,14 +218,17 @@ class BasicVSR(nn.Module):
             if i > 0:
                 feat = flow_warp(feat, flows_f[:, i - 1])
             feat = self.forward_trunk(torch.cat((lrs[:, i], feat), dim=1))
-            outs.append(self.upsample(torch.cat((back[i], feat), dim=1), lrs[:, i]))
+            if upsample:
+                outs.append(self.upsample(torch.cat((back[i], feat), dim=1), lrs[:, i]))
             back[i] = None  # type: ignore[call-overload]  # free as we go
-        out = torch.stack(outs, dim=1)
-        return (out, (feat, h_b0)) if return_hidden else out
+        return (torch.stack(outs, dim=1) if upsample else None), (feat, h_b0)
 
-    def forward_chunk(self, lrs: torch.Tensor, state: UniState | None) -> tuple[torch.Tensor, UniState]:
+    def forward_chunk(
+        self, lrs: torch.Tensor, state: UniState | None, *, upsample: bool = True
+    ) -> tuple[torch.Tensor | None, UniState]:
         """Causal streaming (uni only): frames (N, T, 3, H, W) plus the state left by the previous
-        chunk -> (SR frames, new state). ``state=None`` starts a sequence."""
+        chunk -> (SR frames, new state). ``state=None`` starts a sequence. ``upsample=False``
+        propagates the hidden state only (the SR frames are then None)."""
         if self.config.bidirectional:
             raise RuntimeError("forward_chunk is only defined for the unidirectional model")
         n, t, _, h, w = lrs.shape
@@ -234,5 +248,6 @@ class BasicVSR(nn.Module):
             if flows is not None and (i > 0 or prev_lr is not None):
                 feat = flow_warp(feat, flows[:, i])
             feat = self.forward_trunk(torch.cat((lrs[:, i], feat), dim=1))
-            outs.append(self.upsample(feat, lrs[:, i]))
-        return torch.stack(outs, dim=1), (lrs[:, -1], feat)
+            if upsample:
+                outs.append(self.upsample(feat, lrs[:, i]))
+        return (torch.stack(outs, dim=1) if upsample else None), (lrs[:, -1], feat)
