@@ -68,7 +68,7 @@ def main() -> None:
             final = f"PSNR-Y {m['val']['psnr_y']:.2f} dB / SSIM-Y {m['val']['ssim_y']:.4f}"
             base = f"{m['bicubic']['psnr_y']:.2f} dB / {m['bicubic']['ssim_y']:.4f}"
         print(
-            f"| {run.name} | {cfg['training']['steps']} | {wall:.0f} min | {cfg['params']:,} | "
+            f"| {run.name} | {cfg['training']['steps']:,} | {wall:.0f} min | {cfg['params']:,} | "
             f"{final} | {base} |"
         )
         if a.plots:
