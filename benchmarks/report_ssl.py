@@ -9,7 +9,8 @@ Each ``LABEL=FOLDER`` is a model folder (weights and config.json, or config.json
 fp32 validation (``metrics.val``, written by the command that produced it), the pruning settings,
 and params / MACs recomputed here at an LR size of 180x320 (the papers'). ``--runtime`` adds the
 CPU time per frame from a ``benchmarks/bench_models.py`` result (matched by label, then by the
-model's name where no row has that name as its label).
+model's name where no row has that name as its label). Differences (dB, fractions, time ratio)
+are taken against the first row, or ``--reference LABEL``, from the unrounded values.
 ``--plots`` saves, for every SSL run: the Fig. 5 analogue (pruning ratio of each layer) and the
 Fig. 6 analogue (mean scaling factor of pruned and kept units during regularisation).
 """
@@ -138,18 +139,19 @@ def main() -> None:
     p.add_argument("--runtime", type=Path, default=None, help="benchmarks/bench_models.py JSON")
     p.add_argument("--precision", default="bf16", help="runtime column to show")
     p.add_argument("--plots", type=Path, default=None)
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="LABEL of the row the difference columns compare with (default: the first row)",
+    )
     a = p.parse_args()
     runtime: dict[str, float] = {}
     if a.runtime:
         bench = json.loads(a.runtime.read_text())
         runtime = {r["model"]: r["ms_per_frame"] for r in bench["results"].get(a.precision, [])}
-    print(
-        "| model | method | PSNR-Y | SSIM-Y | params | GMACs/frame (180x320) | "
-        f"CPU ms/frame ({a.precision}) | training steps |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    rows = []
     summaries: list[str] = []
-    labels = {m.partition("=")[0] for m in a.models}
+    labels = [m.partition("=")[0] for m in a.models]
     for item in a.models:
         label, _, path = item.partition("=")
         run = Path(path)
@@ -168,25 +170,46 @@ def main() -> None:
             if s.get("channel_multiple", 1) > 1:
                 method += f", channels in blocks of {s['channel_multiple']}"
             reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
-            steps = f"{reg} + {s['finetune_steps']}"
+            steps = f"{reg:,} + {s['finetune_steps']:,}"
         else:
             method = meta.get("name", "")
-            steps = str(meta.get("training", {}).get("steps", "-"))
+            n = meta.get("training", {}).get("steps")
+            steps = "-" if n is None else f"{n:,}"
         # By label; by the model's own name only where no other row claims that label (an older
         # run may carry the name a later, bundled model now has).
         name = meta.get("name", "")
         ms = runtime.get(label, runtime.get(name) if name not in labels else None)
-        print(
-            f"| {label} | {method} | {val.get('psnr_y', float('nan')):.2f} | "
-            f"{val.get('ssim_y', float('nan')):.4f} | {prof.params / 1e6:.3f}M | {prof.macs / 1e9:.1f} | "
-            f"{'-' if ms is None else f'{ms:.0f}'} | {steps} |"
-        )
+        rows.append((label, method, val, prof, ms, steps))
         if s and isinstance(model, BasicVSR):
             summaries.append(f"{label}: {fig5_summary(model)}")
         if a.plots and s and isinstance(model, BasicVSR):
             a.plots.mkdir(parents=True, exist_ok=True)
             plot_fig5(label, model, a.plots)
             plot_fig6(label, run, a.plots)
+
+    # Differences from the unrounded values of one row, times from the same benchmark run.
+    ref = next((r for r in rows if r[0] == a.reference), rows[0]) if a.reference else rows[0]
+    nan = float("nan")
+    print(
+        f"Differences against {ref[0]}: PSNR-Y in dB, params and MACs as fractions, "
+        f"CPU time as a ratio ({a.precision}, one benchmark run).\n"
+    )
+    print(
+        "| model | method | PSNR-Y | dPSNR-Y | SSIM-Y | params (w/o SPyNet) | x params | "
+        "GMACs/frame (180x320, w/o SPyNet) | "
+        f"x MACs | CPU ms/frame ({a.precision}, SPyNet incl.) | x time | training steps |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, method, val, prof, ms, steps in rows:
+        psnr = val.get("psnr_y", nan)
+        d = psnr - ref[2].get("psnr_y", nan)
+        t = "-" if ms is None else f"{ms:.0f}"
+        tr = "-" if ms is None or ref[4] is None else f"{ms / ref[4]:.2f}"
+        print(
+            f"| {label} | {method} | {psnr:.2f} | {d:+.3f} | {val.get('ssim_y', nan):.4f} | "
+            f"{prof.params / 1e6:.3f}M | {prof.params / ref[3].params:.3f} | {prof.macs / 1e9:.1f} | "
+            f"{prof.macs / ref[3].macs:.3f} | {t} | {tr} | {steps} |"
+        )
     print("\n".join(summaries))
 
 

@@ -200,6 +200,21 @@ def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
     trained = {"command": "vsr-compress train ...", "steps": 10, "recipe": {"init": "runs/x2/model"}}
     assert "Initialised from `runs/x2/model`" in model_card({**meta, "training": trained}, "r")
     assert "Initialised" not in card  # no --init, no line
+    # A compressed model's card says which stage its steps are and what came before them.
+    ssl = {"method": "ssl", "criterion": "min-global", "ratio": 0.7, "tau": 0.1, "delta": 0.002, "t1": 5}
+    ssl |= {"t2": 150, "temporal_finetune": True, "teacher": "basicvsr-uni"}
+    pruned = model_card({**meta, "training": trained, "ssl": ssl}, "r")
+    assert "Pruned from `basicvsr-uni` by SSL (min-global, ratio 0.7)" in pruned
+    assert "regularised for 400 steps" in pruned and "fine-tuning with Temporal Finetuning" in pruned
+    l1 = model_card(
+        {**meta, "training": trained, "ssl": ssl | {"method": "l1norm", "temporal_finetune": False}}, "r"
+    )
+    assert "by L1-norm pruning" in l1 and "regularised" not in l1 and "Temporal" not in l1
+    assert "Sized from `edsr-baseline` after 400 OBProx-SG" not in card
+    dist = {"teacher": "edsr-baseline", "sparsify_steps": 400, "density": 0.0276, "from_scratch": False}
+    distilled = model_card({**meta, "training": trained, "distillation": dist}, "r")
+    assert "Sized from `edsr-baseline` after 400 OBProx-SG sparsification steps (density 0.0276)" in distilled
+    assert "then distilled" in distilled
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "bundled")
     assert compress_main(["publish", str(tmp_path / "m"), "--bundle"]) == 0
     info = resolve("edsrmini", 2)

@@ -72,6 +72,32 @@ def _usage(meta: dict[str, Any]) -> str:
     return f"vsr-upscale in.mp4 -m {name}"
 
 
+_METHODS = {"ssl": "SSL", "l1norm": "L1-norm pruning", "aligned": "aligned (ASSL-style) pruning"}
+
+
+def _compression_lines(meta: dict[str, Any]) -> list[str]:
+    """For a compressed model, which stage the training line's steps are and what came before."""
+    s, d = meta.get("ssl"), meta.get("distillation")
+    if s:
+        reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
+        before = f"regularised for {reg:,} steps (sparsity on their scaling factors), " if reg else ""
+        tf = " with Temporal Finetuning" if s["temporal_finetune"] else ""
+        method = _METHODS.get(s["method"], s["method"])
+        return [
+            f"Pruned from `{s['teacher']}` by {method} ({s['criterion']}, ratio {s['ratio']}): units "
+            f"selected on the teacher, {before}pruned; the steps above are the fine-tuning{tf}.",
+            "",
+        ]
+    if d:
+        start = "trained from scratch" if d.get("from_scratch") else "distilled"
+        return [
+            f"Sized from `{d['teacher']}` after {d['sparsify_steps']:,} OBProx-SG sparsification steps "
+            f"(density {d['density']:.4f}), then {start}; the steps above are the student's.",
+            "",
+        ]
+    return []
+
+
 def model_card(meta: dict[str, Any], repo_id: str) -> str:
     """A Hugging Face model card (README.md) from a model's config.json."""
     m = meta.get("metrics") or {}
@@ -111,10 +137,11 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
         lines += [
             "## Training",
             "",
-            f"`{tr.get('command')}`: {tr.get('steps')} steps, "
+            f"`{tr.get('command')}`: {tr.get('steps', 0):,} steps, "
             f"{tr.get('wall_time_s', 0) / 60:.0f} min on {tr.get('machine')}.",
             "",
         ]
+        lines += _compression_lines(meta)
         init = (tr.get("recipe") or {}).get("init")
         if init:
             lines += [f"Initialised from `{init}` (`--init`: every tensor of matching name and shape).", ""]
