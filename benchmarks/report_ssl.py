@@ -56,9 +56,12 @@ def fig5_summary(model: BasicVSR, size: tuple[int, int] = (180, 320)) -> str:
     """The numbers docs/reproduction-ssl.md quotes for Fig. 5: blocks whose conv1 input channels
     are pruned less than their conv2 filters, the upsampler's ratios, and its share of the MACs."""
     ratios = layer_ratios(model)
-    fwd = ratios["forward"]
-    n = len(fwd) // 3
-    less = sum(fwd[3 * i][1] < fwd[3 * i + 2][1] for i in range(n))
+    branches = []
+    for br in ("forward", "backward"):
+        if br in ratios:
+            rows, n = ratios[br], len(ratios[br]) // 3
+            less = sum(rows[3 * i][1] < rows[3 * i + 2][1] for i in range(n))
+            branches.append(f"{br} blocks with input ratio < output ratio: {less} of {n}")
     up = ", ".join(f"{k} {v:.2f}" for k, v in ratios["upsampler"])
     cfg = model.config
     hw, c = size[0] * size[1], cfg.num_feat
@@ -66,7 +69,7 @@ def fig5_summary(model: BasicVSR, size: tuple[int, int] = (180, 320)) -> str:
     up_macs = 9 * hw * (4 * g1 * c + 4 * 4 * g2 * g1 + 16 * hr * g2 + 16 * 3 * hr)
     total = profile_model(model, size).macs
     return (
-        f"forward blocks with input ratio < output ratio: {less} of {n}; upsampler: {up}; "
+        f"{'; '.join(branches)}; upsampler: {up}; "
         f"upsampler {up_macs / 1e9:.1f} of {total / 1e9:.1f} GMACs/frame at {size[0]}x{size[1]}"
     )
 
@@ -167,6 +170,8 @@ def main() -> None:
             else:
                 method += ", no PS pruning"
             method += ", TF" if s["temporal_finetune"] else ", no TF"
+            if s.get("seed", 0):
+                method += f", seed {s['seed']}"
             if s.get("channel_multiple", 1) > 1:
                 method += f", channels in blocks of {s['channel_multiple']}"
             reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]

@@ -25,9 +25,12 @@ declare -A ROWS=(
   [ssl-uni-minl]="--criterion min-local"
   [ssl-uni-maxl]="--criterion max-local"
   [ssl-uni-random]="--criterion random"
+  # SSL again with other seeds (batches): how far run-to-run noise moves a row
+  [ssl-uni-seed1]="--seed 1"
+  [ssl-uni-seed2]="--seed 2"
 )
 ORDER=(ssl-uni-short ssl-uni-l1norm ssl-uni-aligned ssl-uni-rsc ssl-uni-notf ssl-uni-maxg ssl-uni-minl
-  ssl-uni-maxl ssl-uni-random basicvsr-uni-lite)
+  ssl-uni-maxl ssl-uni-random ssl-uni-seed1 ssl-uni-seed2 basicvsr-uni-lite)
 
 run_row() {
   local name=$1

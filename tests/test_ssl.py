@@ -229,6 +229,8 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
         ]
         if method.endswith("-keep-upsampler"):
             argv.append("--keep-upsampler")
+        if method == "l1norm":
+            argv += ["--seed", "3"]
         assert compress_main(argv) == 0
     finally:
         _recipes.RECIPES.clear()
@@ -239,6 +241,10 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     assert meta["name"] == ("ssl-bi" if bi else "ssl-uni") and meta["ssl"]["ratio"] == 0.5
     assert model.config.bidirectional == bi
     assert count_params(model) < count_params(teacher)
+    seed = 3 if method == "l1norm" else 0  # recorded, and the seed the fine-tuning batches used
+    assert meta["ssl"]["seed"] == seed and meta["training"]["recipe"]["seed"] == seed
+    ckpt = torch.load(tmp_path / "run" / "finetune" / "ckpt.pt", weights_only=True)
+    assert ckpt["config"]["seed"] == seed
     if method == "ssl-keep-upsampler":  # no pixel-shuffle group selected, upconv1/upconv2 whole
         selected = json.loads((tmp_path / "run" / "selection.json").read_text())
         assert selected and not any(u["layer"] in ("up1", "up2") for u in selected)

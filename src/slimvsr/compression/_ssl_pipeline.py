@@ -49,6 +49,9 @@ class SSLConfig:
     # Every layer keeps a multiple of this many units (1: the paper, no rounding). CPU kernels
     # compute channels in blocks of 16, so the cpu preset rounds to 16 (ssl.round_kept).
     channel_multiple: int = 1
+    # Seed of the training stages' batches (TrainConfig.seed) and of the random criterion: runs
+    # that differ only in it measure how far run-to-run noise moves a result.
+    seed: int = 0
 
 
 SSL_PRESETS: dict[str, dict[str, Any]] = {
@@ -145,6 +148,7 @@ class TFTask:
 def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> BasicVSR:
     """The whole pipeline; returns the pruned, fine-tuned model (run folders under ``out``)."""
     out.mkdir(parents=True, exist_ok=True)
+    base = replace(base, seed=sc.seed)
     teacher, _ = load_pretrained(teacher_dir)
     if not isinstance(teacher, BasicVSR):
         raise ValueError(f"{teacher_dir}: SSL prunes BasicVSR models")
@@ -159,7 +163,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
             scores = {u: v for u, v in scores.items() if u.layer not in ("up1", "up2")}
         m = sc.channel_multiple
         if sc.method == "ssl":
-            pruned = ssl.select(scores, sc.ratio, sc.criterion, multiple=m)
+            pruned = ssl.select(scores, sc.ratio, sc.criterion, seed=sc.seed, multiple=m)
         elif sc.method == "aligned":
             pruned = ssl.select_aligned(scores, sc.ratio, multiple=m)
         elif sc.method == "l1norm":

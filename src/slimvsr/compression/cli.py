@@ -130,6 +130,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         temporal_finetune=not a.no_tf and a.method != "l1norm",
         prune_upsampler=not a.keep_upsampler,
         group_score=a.group_score,
+        seed=a.seed,
         **SSL_PRESETS[a.preset],
     )
     if a.finetune_steps:
@@ -146,7 +147,9 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     )
     model = run_ssl(teacher, out, base, sc)
     res = evaluate(model, name, Path(a.data), scale=4)
-    cfg = dataclasses.replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
+    cfg = dataclasses.replace(
+        base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps, seed=sc.seed
+    )
     extra = {
         "ssl": {**dataclasses.asdict(sc), "teacher": str(teacher), "teacher_metrics": tmeta.get("metrics")},
         "metrics": res.record(f"vsr-compress eval {out}/model --data {a.data}"),
@@ -381,6 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="every layer keeps a multiple of N units (cpu preset 16, the CPU's channel block; "
         "paper 1: no rounding)",
+    )
+    s.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the training batches and of --criterion random (another seed: run-to-run noise)",
     )
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
     s.add_argument("--data", default="data/corpus")
