@@ -63,15 +63,18 @@ def fig5_summary(model: BasicVSR, size: tuple[int, int] = (180, 320)) -> str:
             less = sum(rows[3 * i][1] < rows[3 * i + 2][1] for i in range(n))
             branches.append(f"{br} blocks with input ratio < output ratio: {less} of {n}")
     up = ", ".join(f"{k} {v:.2f}" for k, v in ratios["upsampler"])
+    return f"{'; '.join(branches)}; upsampler: {up}; {upsampler_share(model, size)}"
+
+
+def upsampler_share(model: BasicVSR, size: tuple[int, int] = (180, 320)) -> str:
+    """The upsampler's MACs (upconv1, upconv2 with their pixel shuffles, conv_hr, conv_last) out of
+    the model's, per output frame."""
     cfg = model.config
     hw, c = size[0] * size[1], cfg.num_feat
     g1, g2, hr = cfg.widths()
     up_macs = 9 * hw * (4 * g1 * c + 4 * 4 * g2 * g1 + 16 * hr * g2 + 16 * 3 * hr)
     total = profile_model(model, size).macs
-    return (
-        f"{'; '.join(branches)}; upsampler: {up}; "
-        f"upsampler {up_macs / 1e9:.1f} of {total / 1e9:.1f} GMACs/frame at {size[0]}x{size[1]}"
-    )
+    return f"upsampler {up_macs / 1e9:.1f} of {total / 1e9:.1f} GMACs/frame at {size[0]}x{size[1]}"
 
 
 def plot_fig5(label: str, model: BasicVSR, dest: Path) -> Path:
@@ -185,8 +188,8 @@ def main() -> None:
         name = meta.get("name", "")
         ms = runtime.get(label, runtime.get(name) if name not in labels else None)
         rows.append((label, method, val, prof, ms, steps))
-        if s and isinstance(model, BasicVSR):
-            summaries.append(f"{label}: {fig5_summary(model)}")
+        if isinstance(model, BasicVSR):
+            summaries.append(f"{label}: {fig5_summary(model) if s else upsampler_share(model)}")
         if a.plots and s and isinstance(model, BasicVSR):
             a.plots.mkdir(parents=True, exist_ok=True)
             plot_fig5(label, model, a.plots)
