@@ -7,7 +7,12 @@
 # flags, into runs/tables/NAME; the -lite row trains the width-32 network from scratch for the same
 # total steps. A finished row is skipped and an interrupted one resumes (the pipelines' stages
 # resume from their results and checkpoints), so the script can be stopped and started again.
-# About 20 minutes a pruned row and 55 for the lite row on the project's 2-core CPU.
+# On the project's 2-core CPU a pruned row takes 11-19 minutes and the lite row 31 with one torch
+# thread while another row runs on the other core; two rows side by side that way get through the
+# table sooner than one row at a time with both threads (artifacts/ssl-bi-cpu/run.log: ssl-bi's
+# regularisation ran at 0.38-0.41 steps/s with two threads alone, 0.29-0.31 with one thread beside
+# a row; docs/training.md). E.g.:
+#     OMP_NUM_THREADS=1 bash benchmarks/ssl_tables.sh ssl-uni-maxg     # and, beside it, another row
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=${VENV:-.venv}/bin
