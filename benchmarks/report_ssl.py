@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench_models import from_folder
 
+from slimvsr.compression._ssl_pipeline import SSLConfig
 from slimvsr.models import BasicVSR, profile_model
 
 
@@ -157,7 +158,9 @@ def main() -> None:
         runtime = {r["model"]: r["ms_per_frame"] for r in bench["results"].get(a.precision, [])}
     rows = []
     summaries: list[str] = []
-    labels = [m.partition("=")[0] for m in a.models]
+    labels = {m.partition("=")[0] for m in a.models}
+    if a.reference is not None and a.reference not in labels:
+        raise SystemExit(f"--reference {a.reference}: no such row ({', '.join(sorted(labels))})")
     for item in a.models:
         label, _, path = item.partition("=")
         run = Path(path)
@@ -177,8 +180,7 @@ def main() -> None:
                 method += f", seed {s['seed']}"
             if s.get("channel_multiple", 1) > 1:
                 method += f", channels in blocks of {s['channel_multiple']}"
-            reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
-            steps = f"{reg:,} + {s['finetune_steps']:,}"
+            steps = f"{SSLConfig.from_record(s).regularisation_steps:,} + {s['finetune_steps']:,}"
         else:
             method = meta.get("name", "")
             n = meta.get("training", {}).get("steps")
@@ -196,7 +198,7 @@ def main() -> None:
             plot_fig6(label, run, a.plots)
 
     # Differences from the unrounded values of one row, times from the same benchmark run.
-    ref = next((r for r in rows if r[0] == a.reference), rows[0]) if a.reference else rows[0]
+    ref = next(r for r in rows if r[0] == (a.reference or rows[0][0]))
     nan = float("nan")
     print(
         f"Differences against {ref[0]}: PSNR-Y in dB, params and MACs as fractions, "

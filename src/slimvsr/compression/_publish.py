@@ -79,7 +79,9 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
     """For a compressed model, which stage the training line's steps are and what came before."""
     s, d = meta.get("ssl"), meta.get("distillation")
     if s:
-        reg = 0 if s["method"] == "l1norm" else round(s["tau"] / s["delta"]) * s["t1"] + s["t2"]
+        from ._ssl_pipeline import SSLConfig
+
+        reg = SSLConfig.from_record(s).regularisation_steps
         before = f"regularised for {reg:,} steps (sparsity on their scaling factors), " if reg else ""
         tf = " with Temporal Finetuning" if s["temporal_finetune"] else ""
         method = _METHODS.get(s["method"], s["method"])

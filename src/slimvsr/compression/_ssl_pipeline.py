@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,19 @@ class SSLConfig:
     # Seed of the training stages' batches (TrainConfig.seed) and of the random criterion: runs
     # that differ only in it measure how far run-to-run noise moves a result.
     seed: int = 0
+
+    @property
+    def regularisation_steps(self) -> int:
+        """Steps of the regularisation stage: alpha raised by delta every t1 steps up to tau, then
+        held t2 steps; none for the l1norm baseline, which prunes at once."""
+        return 0 if self.method == "l1norm" else round(self.tau / self.delta) * self.t1 + self.t2
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> SSLConfig:
+        """The settings of a finished run from the "ssl" record of its config.json (the teacher and
+        its metrics, recorded beside them, are not settings; older records lack newer fields)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in names})
 
 
 SSL_PRESETS: dict[str, dict[str, Any]] = {
@@ -175,7 +189,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
         )
     # 2. Sparsity-inducing regularisation, SPyNet frozen throughout.
     reg_dir = out / "regularise"
-    reg_steps = 0 if sc.method == "l1norm" else round(sc.tau / sc.delta) * sc.t1 + sc.t2
+    reg_steps = sc.regularisation_steps
     pruned_dir = out / "pruned"
     if not (pruned_dir / "config.json").exists():
         dense, _ = load_pretrained(teacher_dir)

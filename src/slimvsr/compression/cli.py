@@ -143,13 +143,12 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         model=config_name if config_name in ("basicvsr", "basicvsr-uni") else "basicvsr-uni",
         out=str(out),
         data=a.data,
+        seed=sc.seed,
         **fields,
     )
     model = run_ssl(teacher, out, base, sc)
     res = evaluate(model, name, Path(a.data), scale=4)
-    cfg = dataclasses.replace(
-        base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps, seed=sc.seed
-    )
+    cfg = dataclasses.replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
     extra = {
         "ssl": {**dataclasses.asdict(sc), "teacher": str(teacher), "teacher_metrics": tmeta.get("metrics")},
         "metrics": res.record(f"vsr-compress eval {out}/model --data {a.data}"),
