@@ -170,7 +170,8 @@ def main() -> None:
         val = meta.get("metrics", {}).get("val", {})
         s = meta.get("ssl")
         if s:
-            method = f"{s['method']}, {s['criterion']}, ratio {s['ratio']}"
+            sc = SSLConfig.from_record(s)
+            method = f"{s['method']}, {sc.selection_criterion}, ratio {s['ratio']}"
             if s.get("prune_upsampler", True):
                 method += f", PS pruning (group {s.get('group_score', 'sum')})"
             else:
@@ -180,7 +181,7 @@ def main() -> None:
                 method += f", seed {s['seed']}"
             if s.get("channel_multiple", 1) > 1:
                 method += f", channels in blocks of {s['channel_multiple']}"
-            steps = f"{SSLConfig.from_record(s).regularisation_steps:,} + {s['finetune_steps']:,}"
+            steps = f"{sc.regularisation_steps:,} + {s['finetune_steps']:,}"
         else:
             method = meta.get("name", "")
             n = meta.get("training", {}).get("steps")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from slimvsr.compression import ssl
+from slimvsr.compression._publish import model_card
 from slimvsr.compression.cli import main as compress_main
 from slimvsr.models import BasicVSR, BasicVSRConfig, count_params, load_pretrained, save_pretrained
 
@@ -245,6 +246,10 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     assert meta["ssl"]["seed"] == seed and meta["training"]["recipe"]["seed"] == seed
     ckpt = torch.load(tmp_path / "run" / "finetune" / "ckpt.pt", weights_only=True)
     assert ckpt["config"]["seed"] == seed
+    # The recorded criterion, and the model card's, is the one the selection applied.
+    criterion = "min-local" if method == "l1norm" else "min-global"
+    assert meta["ssl"]["criterion"] == criterion
+    assert f"({criterion}, ratio 0.5)" in model_card(meta, "slimvsr/test")
     if method == "ssl-keep-upsampler":  # no pixel-shuffle group selected, upconv1/upconv2 whole
         selected = json.loads((tmp_path / "run" / "selection.json").read_text())
         assert selected and not any(u["layer"] in ("up1", "up2") for u in selected)
@@ -256,6 +261,18 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
         assert curve[0]["step"] == 0 and curve[0]["gamma_pruned"] == 1.0  # Fig. 6, from gamma = 1
     else:
         assert not (tmp_path / "run" / "regularise").exists()
+
+
+def test_baselines_reject_a_criterion_and_report_the_one_they_apply(tmp_path, capsys) -> None:
+    from slimvsr.compression._ssl_pipeline import SSLConfig
+
+    argv = ["ssl", "--teacher", str(tmp_path), "--method", "aligned", "--criterion", "max-global"]
+    assert compress_main(argv) == 2
+    assert "--criterion applies to --method ssl" in capsys.readouterr().err
+    # Records written before the CLI refused it say min-global; the selection was per layer.
+    old = {"method": "aligned", "criterion": "min-global", "ratio": 0.5}
+    assert SSLConfig.from_record(old).selection_criterion == ssl.BASELINE_CRITERION == "min-local"
+    assert SSLConfig.from_record({**old, "method": "ssl"}).selection_criterion == "min-global"
 
 
 def test_l1norm_baseline_keeps_residual_paths() -> None:

@@ -81,12 +81,13 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
     if s:
         from ._ssl_pipeline import SSLConfig
 
-        reg = SSLConfig.from_record(s).regularisation_steps
+        sc = SSLConfig.from_record(s)
+        reg = sc.regularisation_steps
         before = f"regularised for {reg:,} steps (sparsity on their scaling factors), " if reg else ""
         tf = " with Temporal Finetuning" if s["temporal_finetune"] else ""
         method = _METHODS.get(s["method"], s["method"])
         return [
-            f"Pruned from `{s['teacher']}` by {method} ({s['criterion']}, ratio {s['ratio']}): units "
+            f"Pruned from `{s['teacher']}` by {method} ({sc.selection_criterion}, ratio {s['ratio']}): units "
             f"selected on the teacher, {before}pruned; the steps above are the fine-tuning{tf}.",
             "",
         ]

@@ -60,6 +60,12 @@ class SSLConfig:
         held t2 steps; none for the l1norm baseline, which prunes at once."""
         return 0 if self.method == "l1norm" else round(self.tau / self.delta) * self.t1 + self.t2
 
+    @property
+    def selection_criterion(self) -> str:
+        """The criterion the selection applies: ``criterion`` for SSL; the baselines always rank
+        each layer's units on their own (``ssl.BASELINE_CRITERION``), whatever is recorded."""
+        return self.criterion if self.method == "ssl" else ssl.BASELINE_CRITERION
+
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SSLConfig:
         """The settings of a finished run from the "ssl" record of its config.json (the teacher and

@@ -111,7 +111,13 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     from ._recipes import recipe
     from ._ssl_pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig, run_ssl
     from ._train import TrainConfig
+    from .ssl import BASELINE_CRITERION
 
+    if a.criterion is not None and a.method != "ssl":
+        raise UsageError(
+            f"--criterion applies to --method ssl; the {a.method} baseline ranks each layer's units "
+            f"on their own ({BASELINE_CRITERION})"
+        )
     teacher = _model_dir(a.teacher)
     tmeta = read_config(teacher)
     config_name = tmeta.get("name", a.teacher)
@@ -125,7 +131,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         fields["batch"] = a.batch
     sc = SSLConfig(
         ratio=a.ratio,
-        criterion=a.criterion,
+        criterion=a.criterion or (SSLConfig.criterion if a.method == "ssl" else BASELINE_CRITERION),
         method=a.method,
         temporal_finetune=not a.no_tf and a.method != "l1norm",
         prune_upsampler=not a.keep_upsampler,
@@ -349,8 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", type=float, default=0.5)
     s.add_argument(
         "--criterion",
-        default="min-global",
         choices=["min-global", "max-global", "min-local", "max-local", "random"],
+        help="SSL's pruning criterion (default min-global, the paper's); not for the baselines",
     )
     s.add_argument(
         "--preset",

@@ -238,12 +238,16 @@ def _part(u: Unit) -> str:
     return u.layer.rsplit("_", 1)[-1] if u.layer not in ("up1", "up2", "hr") else u.layer
 
 
+# The baselines rank each layer's units on their own, smallest L1 first, whatever SSL's criterion.
+BASELINE_CRITERION = "min-local"
+
+
 def select_l1norm(scores: dict[Unit, float], ratio: float, multiple: int = 1) -> set[Unit]:
     """L1-norm pruning baseline (Li et al., 2017): the smallest-L1 filters of each layer, except
     the convs whose outputs feed residual additions: a block's last conv (``out``) and its input
     channels (``in``) are never pruned; the first convs' filters and the upsampler are."""
     allowed = {u: v for u, v in scores.items() if _part(u) not in ("in", "out")}
-    return select(allowed, ratio, "min-local", multiple=multiple)
+    return select(allowed, ratio, BASELINE_CRITERION, multiple=multiple)
 
 
 def select_aligned(scores: dict[Unit, float], ratio: float, multiple: int = 1) -> set[Unit]:
@@ -261,7 +265,7 @@ def select_aligned(scores: dict[Unit, float], ratio: float, multiple: int = 1) -
     pruned = select(
         {u: v for u, v in scores.items() if _part(u) not in ("in", "out")},
         ratio,
-        "min-local",
+        BASELINE_CRITERION,
         multiple=multiple,
     )
     for branch, chan in by_branch.items():
