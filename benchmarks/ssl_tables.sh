@@ -1,7 +1,8 @@
 #!/bin/bash
 # The SSL paper's Tables 1-3 at this machine's scale (docs/reproduction-ssl.md), one row a run:
 #
-#     bash benchmarks/ssl_tables.sh [ROW ...]      # no ROW: every row, then the report
+#     bash benchmarks/ssl_tables.sh [ROW ...]      # no ROW: every row, the timing run, the report
+#     bash benchmarks/ssl_tables.sh --report       # the report again from the records and timing file
 #
 # Every pruned row is `vsr-compress ssl --teacher basicvsr-uni --preset cpu-short` plus the row's
 # flags, into runs/tables/NAME; the -lite row trains the width-32 network from scratch for the same
@@ -74,6 +75,29 @@ run_row() {
   record "$name"
 }
 
+labels=(teacher=src/slimvsr/models/weights/basicvsr-uni-x4)
+for name in "${ORDER[@]}"; do labels+=("$name=$REC/$name"); done
+
+report() {  # the table from the records and the timing file, written whole or not at all
+  {
+    echo "# SSL Tables 1-3 (uni): every row"
+    echo
+    echo "Written by \`bash benchmarks/ssl_tables.sh\` (docs/reproduction-ssl.md explains the rows and the"
+    echo "results). PSNR/SSIM-Y: fp32, the video validation split of docs/data.md, from each row's"
+    echo "$REC/NAME/config.json. Times: docs/bench-models-ssl-tables.json. Machine:"
+    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, torch $($V/python -c 'import torch; print(torch.__version__)')."
+    echo
+    $V/python benchmarks/report_ssl.py "${labels[@]}" --runtime docs/bench-models-ssl-tables.json \
+      --plots docs/ssl-tables
+  } >docs/ssl-tables.md.tmp
+  mv docs/ssl-tables.md.tmp docs/ssl-tables.md
+  cat docs/ssl-tables.md
+}
+
+if [[ ${1-} == --report ]]; then  # rewrite the report only: no training, no timing
+  report
+  exit 0
+fi
 if (($#)); then
   for name in "$@"; do
     [[ -v ROWS[$name] || $name == basicvsr-uni-lite ]] || { echo "unknown row $name (${ORDER[*]})" >&2; exit 2; }
@@ -82,10 +106,6 @@ if (($#)); then
   exit 0
 fi
 for name in "${ORDER[@]}"; do run_row "$name"; done
-
-labels=(teacher=src/slimvsr/models/weights/basicvsr-uni-x4)
-for name in "${ORDER[@]}"; do labels+=("$name=$REC/$name"); done
 $V/python benchmarks/bench_models.py "${labels[@]}" --scale 4 --size 180x320 --frames 16 \
   --precision bf16 --repeats 3 --out docs/bench-models-ssl-tables.json
-$V/python benchmarks/report_ssl.py "${labels[@]}" --runtime docs/bench-models-ssl-tables.json --plots docs/ssl-tables \
-  | tee docs/ssl-tables.md
+report
