@@ -131,14 +131,15 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         fields["batch"] = a.batch
     sc = SSLConfig(
         ratio=a.ratio,
-        criterion=a.criterion or (SSLConfig.criterion if a.method == "ssl" else BASELINE_CRITERION),
         method=a.method,
         temporal_finetune=not a.no_tf and a.method != "l1norm",
         prune_upsampler=not a.keep_upsampler,
         group_score=a.group_score,
         seed=a.seed,
+        **({"criterion": a.criterion} if a.criterion else {}),
         **SSL_PRESETS[a.preset],
     )
+    sc = dataclasses.replace(sc, criterion=sc.selection_criterion)  # recorded as the selection applies it
     if a.finetune_steps:
         sc = dataclasses.replace(sc, finetune_steps=a.finetune_steps)
     if a.channel_multiple:
