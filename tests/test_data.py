@@ -108,3 +108,32 @@ def test_photo_crop_exact_side(tmp_path) -> None:
     for step in range(40):
         rng = np.random.default_rng([0, step])
         assert pool.crop(rng, 192, max_down=1.5, exact=True).shape == (192, 192, 3)
+
+
+def test_load_photo_reads_every_corpus_format(tmp_path) -> None:
+    """EXIF orientation applied (a phone photo stored sideways comes out upright), SciPy's raw
+    bz2 face.dat and PyWavelets' grey .npz read as RGB."""
+    import bz2
+
+    from PIL import Image
+
+    from slimvsr.compression.data._prepare import load_photo
+
+    a = np.zeros((20, 30, 3), np.uint8)
+    a[:, :10] = 255  # white on the left
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW to display
+    im.save(tmp_path / "p.jpg", exif=exif, quality=95)
+    up = load_photo(tmp_path / "p.jpg")
+    assert up.shape == (30, 20, 3)
+    assert up[:10].mean() > 200 and up[-10:].mean() < 50  # the white band is now on top
+
+    face = np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
+    (tmp_path / "face.dat").write_bytes(bz2.compress(face.tobytes()))
+    np.testing.assert_array_equal(load_photo(tmp_path / "face.dat"), face)
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    np.savez(tmp_path / "g.npz", data=grey)
+    rgb = load_photo(tmp_path / "g.npz")
+    assert rgb.shape == (3, 4, 3) and (rgb[..., 1] == grey).all()

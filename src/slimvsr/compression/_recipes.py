@@ -41,6 +41,19 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # SPyNet from scratch on synthetic-motion pairs with exact flow.
     ("spynet", "cpu"): dict(recipe="spynet", steps=2500, batch=16, patch=128, lr=2e-4, warmup=200),
     ("spynet", "paper"): dict(recipe="spynet", steps=100_000, batch=32, patch=256, lr=1e-4, warmup=1000),
+    # The long CPU run (docs/training.md, "Flow that aligns"): real pairs scored by their warping
+    # error and smoothness with DIS as a weak prior, half of them at the LR scale; many more steps.
+    ("spynet", "cpu-long"): dict(
+        recipe="spynet",
+        steps=20_000,
+        batch=16,
+        patch=128,
+        lr=2e-4,
+        warmup=500,
+        flow_loss="photometric",
+        lr_patch=64,
+        val_every=1000,
+    ),
     ("basicvsr", "paper"): _BASICVSR_PAPER,
     ("basicvsr-uni", "paper"): _BASICVSR_PAPER,
     ("basicvsr", "cpu"): {**_BASICVSR_CPU, "steps": 1600},

@@ -86,27 +86,80 @@ def synthetic_pair(
     return frames[1], frames[0], fl[1]
 
 
+def photometric_error(
+    ref: torch.Tensor, supp: torch.Tensor, flow: torch.Tensor, *, charbonnier: bool = True
+) -> torch.Tensor:
+    """Per-sample distance (0-255 scale) between ``ref`` and ``supp`` warped by ``flow``, ignoring
+    a 4-pixel border where the flow may point outside the frame. ``charbonnier=False`` is the
+    mean absolute warping error that ``vsr-compress eval-flow`` reports; the Charbonnier form
+    (eps 1 on the 0-255 scale) is its differentiable training loss."""
+    from ..models import flow_warp
+
+    d = (flow_warp(supp.float(), flow.float(), padding_mode="border") - ref.float()) * 255.0
+    d = d[..., 4:-4, 4:-4]
+    if not charbonnier:
+        return d.abs().mean(dim=(1, 2, 3))
+    return torch.sqrt(d * d + 1.0).mean(dim=(1, 2, 3)) - 1.0
+
+
+def smoothness(flow: torch.Tensor, ref: torch.Tensor, edge: float = 10.0) -> torch.Tensor:
+    """Per-sample edge-aware first-order smoothness of ``flow`` (px per px): flow gradients count
+    less across image edges of ``ref``."""
+    f, im = flow.float(), ref.float()
+    dx = (f[..., :, 1:] - f[..., :, :-1]).abs().mean(1)
+    dy = (f[..., 1:, :] - f[..., :-1, :]).abs().mean(1)
+    wx = torch.exp(-edge * (im[..., :, 1:] - im[..., :, :-1]).abs().mean(1))
+    wy = torch.exp(-edge * (im[..., 1:, :] - im[..., :-1, :]).abs().mean(1))
+    return (dx * wx).mean(dim=(1, 2)) + (dy * wy).mean(dim=(1, 2))
+
+
 class SpyNetTask:
-    """Supervised flow; loss = mean end-point error. Each training pair is one of:
+    """Flow with three kinds of supervision. Each training pair is one of:
 
     * synthetic motion at photo scale, with exact flow (``1 - real_p - lr_p`` of the pairs);
     * synthetic motion rendered at 4x and BI-degraded to LR, the domain BasicVSR feeds SPyNet,
       with the exact flow averaged over each 4x4 block and divided by 4 (``lr_p``);
     * consecutive frames of the real training video (randomly reduced by 1-2.5x), labelled with
       OpenCV's DIS flow as pseudo ground truth, for real motion, noise and compression (``real_p``).
+
+    Exact flow is scored by end-point error. For real pairs the recipe chooses (``flow_loss``):
+    ``"epe"`` (the DIS label alone, the first CPU recipe) or ``"photometric"``: the warping error
+    itself (Charbonnier, 0-255 scale) plus edge-aware smoothness, with the DIS label kept as a
+    weak prior (``pseudo_w``), and a share ``real_lr_p`` of the real pairs taken at the LR scale
+    BasicVSR sees (frames reduced 3-4x with BI), in a second group of ``lr_patch`` pixels.
+    Validation reports the synthetic EPE and the warping error on the real validation clips at LR
+    x4 (the number ``eval-flow`` reports), against no motion compensation.
     """
 
     real_p = 0.35
     lr_p = 0.3
+    real_lr_p = 0.5
+    pseudo_w = 0.1
+    smooth_w = 2.0
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
+        self.photometric = getattr(cfg, "flow_loss", "epe") == "photometric"
         self.pool = PhotoPool(Path(cfg.data), "train")
         self.val_pool = PhotoPool(Path(cfg.data), "val")
         self.clips = load_clips(Path(cfg.data), "train")
         self.motion = MotionConfig(max_speed=10.0)
         self._dis = None
         self._val = self._pairs(np.random.default_rng(12345), self.val_pool, 32, synthetic_only=True)
+        self._val_real = self._real_val() if self.photometric else None
+
+    def _real_val(self) -> dict[str, torch.Tensor] | None:
+        """Consecutive LR x4 frame pairs of the real validation clips (first 16 frames each)."""
+        from ._evaluate import _crop_to_scale, degrade, load_items
+
+        pairs = []
+        for it in load_items(Path(self.cfg.data) / "video" / "val", "video", 16):
+            lr = torch.round(degrade(_crop_to_scale(it.frames, 4), 4, "BI").clamp(0, 1) * 255) / 255
+            pairs.append((lr[1:], lr[:-1]))
+        if not pairs:
+            return None
+        none = [photometric_error(c, p, torch.zeros_like(c[:, :2]), charbonnier=False) for c, p in pairs]
+        return {"pairs": pairs, "none": float(torch.cat(none).mean())}
 
     def _synthetic(self, rng: np.random.Generator, pool: PhotoPool, p: int, lr: bool):
         if lr:
@@ -130,7 +183,7 @@ class SpyNetTask:
             return x[1].permute(1, 2, 0).numpy(), x[0].permute(1, 2, 0).numpy(), flow
         return synthetic_pair(rng, pool, p, self.motion)
 
-    def _real(self, rng: np.random.Generator, p: int):
+    def _real(self, rng: np.random.Generator, p: int, lr_scale: bool = False):
         if self._dis is None:
             self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         clip = self.clips[rng.integers(len(self.clips))]
@@ -138,23 +191,33 @@ class SpyNetTask:
         cur, prev = clip[t], clip[t - 1]
         if rng.random() < 0.5:
             cur, prev = prev, cur
-        f = rng.uniform(1.0, 2.5)
         h, w = cur.shape[:2]
-        size = (max(p, int(w / f)), max(p, int(h / f)))
-        cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
-        prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
+        if lr_scale:  # the LR domain: BI-degraded by 3-4x, rounded to 8 bits
+            from .degrade import bi_degrade
+
+            f = rng.uniform(3.0, 4.0)
+            size = (max(p, round(w / f)), max(p, round(h / f)))
+            x = torch.from_numpy(np.stack([cur, prev])).permute(0, 3, 1, 2).float() / 255
+            x = torch.nn.functional.interpolate(x, size=(size[1] * 4, size[0] * 4), mode="area")
+            x = (torch.round(bi_degrade(x, 4).clamp(0, 1) * 255)).to(torch.uint8).permute(0, 2, 3, 1)
+            cur, prev = np.ascontiguousarray(x[0].numpy()), np.ascontiguousarray(x[1].numpy())
+        else:
+            f = rng.uniform(1.0, 2.5)
+            size = (max(p, int(w / f)), max(p, int(h / f)))
+            cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
+            prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
         y = int(rng.integers(0, cur.shape[0] - p + 1))
         x = int(rng.integers(0, cur.shape[1] - p + 1))
         cur, prev = cur[y : y + p, x : x + p], prev[y : y + p, x : x + p]
-        g = lambda a: cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)  # noqa: E731
+        g = lambda a: cv2.cvtColor(np.ascontiguousarray(a), cv2.COLOR_RGB2GRAY)  # noqa: E731
         flow = self._dis.calc(g(cur), g(prev), None).transpose(2, 0, 1)
         return cur.astype(np.float32) / 255, prev.astype(np.float32) / 255, flow
 
     def _pairs(
-        self, rng: np.random.Generator, pool: PhotoPool, n: int, synthetic_only: bool = False
+        self, rng: np.random.Generator, pool: PhotoPool, n: int, synthetic_only: bool = False, p: int = 0
     ) -> dict[str, torch.Tensor]:
-        p = self.cfg.patch
-        refs, supps, flows = [], [], []
+        p = p or self.cfg.patch
+        refs, supps, flows, real = [], [], [], []
         for _ in range(n):
             u = 1.0 if synthetic_only else rng.random()
             if u < self.real_p and self.clips:
@@ -166,32 +229,83 @@ class SpyNetTask:
             refs.append(ref)
             supps.append(supp)
             flows.append(fl)
+            real.append(u < self.real_p and bool(self.clips))
         t = lambda a: torch.from_numpy(np.stack(a)).float()  # noqa: E731
         return {
             "ref": t(refs).permute(0, 3, 1, 2).clamp(0, 1),
             "supp": t(supps).permute(0, 3, 1, 2).clamp(0, 1),
             "flow": t(flows),
+            "real": torch.tensor(real),
+        }
+
+    def _real_lr_pairs(self, rng: np.random.Generator, n: int) -> dict[str, torch.Tensor]:
+        p = self.cfg.lr_patch
+        items = [self._real(rng, p, lr_scale=True) for _ in range(n)]
+        t = lambda k: torch.from_numpy(np.stack([it[k] for it in items])).float()  # noqa: E731
+        return {
+            "ref": t(0).permute(0, 3, 1, 2),
+            "supp": t(1).permute(0, 3, 1, 2),
+            "flow": t(2),
+            "real": torch.ones(n, dtype=torch.bool),
         }
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.cfg.seed, step])
-        b = self._pairs(rng, self.pool, self.cfg.batch)
         per = self.cfg.batch // world
-        return {k: v[rank * per : (rank + 1) * per] for k, v in b.items()}
+        if not self.photometric:
+            b = self._pairs(rng, self.pool, self.cfg.batch)
+            return {k: v[rank * per : (rank + 1) * per] for k, v in b.items()}
+        # Photometric recipe: the real pairs are split between photo scale (in the main group) and
+        # the LR scale (a second group of smaller patches).
+        n_lr = round(self.cfg.batch * self.real_p * self.real_lr_p) if self.clips else 0
+        n_lr -= n_lr % world
+        main = self._pairs(rng, self.pool, self.cfg.batch - n_lr)
+        out = {k: v[rank * len(v) // world : (rank + 1) * len(v) // world] for k, v in main.items()}
+        if n_lr:
+            lr = self._real_lr_pairs(rng, n_lr)
+            q = n_lr // world
+            out.update({f"lr_{k}": v[rank * q : (rank + 1) * q] for k, v in lr.items()})
+        return out
 
     @staticmethod
     def epe(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(pred.float() - gt, dim=1).mean()
 
-    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _group_loss(self, model: nn.Module, b: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
         cl = torch.channels_last
-        return self.epe(model(b["ref"].to(memory_format=cl), b["supp"].to(memory_format=cl)), b["flow"])
+        ref, supp, gt, real = (b[prefix + k] for k in ("ref", "supp", "flow", "real"))
+        pred = model(ref.to(memory_format=cl), supp.to(memory_format=cl))
+        epe = torch.linalg.vector_norm(pred.float() - gt, dim=1).mean(dim=(1, 2))
+        if not self.photometric:
+            return epe.mean()
+        r = real.float()
+        photo = photometric_error(ref, supp, pred)
+        smooth = smoothness(pred, ref)
+        per = (1 - r) * epe + r * (photo + self.smooth_w * smooth + self.pseudo_w * epe)
+        return per.sum()
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.photometric:
+            return self._group_loss(model, b)
+        total = self._group_loss(model, b)
+        n = len(b["real"])
+        if "lr_ref" in b:
+            total = total + self._group_loss(model, b, "lr_")
+            n += len(b["lr_real"])
+        return total / n
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         v = self._val
         pred = model(v["ref"], v["supp"])
         zero = torch.linalg.vector_norm(v["flow"], dim=1).mean()
-        return {"epe": float(self.epe(pred, v["flow"])), "epe_zero_flow": float(zero)}
+        out = {"epe": float(self.epe(pred, v["flow"])), "epe_zero_flow": float(zero)}
+        if self._val_real is not None:
+            errs = []
+            for cur, prev in self._val_real["pairs"]:
+                errs.append(photometric_error(cur, prev, model(cur, prev).float(), charbonnier=False))
+            out["warp_error_real_lr"] = float(torch.cat(errs).mean())
+            out["warp_error_none"] = self._val_real["none"]
+        return out
 
 
 def make_task(cfg: Any) -> Any:

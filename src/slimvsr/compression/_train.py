@@ -44,6 +44,10 @@ class TrainConfig:
     steps: int = 3000
     batch: int = 8  # global batch, split across data-parallel processes
     patch: int = 64  # LR patch side (SPyNet: image side)
+    # SPyNet: how real video pairs are scored ("epe": the DIS label; "photometric": the warping
+    # error + smoothness, DIS as a weak prior, part of them at the LR scale in lr_patch pixels)
+    flow_loss: str = "epe"
+    lr_patch: int = 64
     frames: int = 10  # clip length for video recipes
     lr: float = 2e-4  # SSL paper / BasicVSR: 2e-4 with Adam and cosine annealing
     lr_flow: float = 2.5e-5  # BasicVSR fine-tunes SPyNet 8x slower

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SlimVSRError, UsageError
+from ._recipes import RECIPES
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -333,7 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a model with a named recipe (resumes if interrupted)")
     s.add_argument("--model", required=True, help="named configuration, e.g. basicvsr-uni")
-    s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
+    s.add_argument(
+        "--preset",
+        choices=sorted({p for _, p in RECIPES}),
+        default="cpu",
+        help="recipe size: cpu (1-2 h here), cpu-long (the long CPU runs), paper (GPU) (default cpu)",
+    )
     s.add_argument("--scale", type=int, default=4)
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None, help="run folder (default runs/MODEL-xS-PRESET)")

@@ -96,15 +96,34 @@ def _extract(src: Source, pkg: Path, dest: Path) -> list[Path]:
     return out
 
 
-def _downscale2(path: Path) -> np.ndarray:
-    """Load a photo as RGB uint8 and pre-downscale it x2 with Lanczos (antialiased)."""
+def load_photo(path: Path) -> np.ndarray:
+    """A corpus photo as RGB uint8 (H, W, 3), upright (EXIF orientation applied). Besides the
+    image formats Pillow reads: SciPy's ``face.dat`` (bz2-compressed raw 768x1024 RGB) and
+    PyWavelets' ``.npz`` grey photos (returned as grey RGB)."""
+    from PIL import Image, ImageOps
+
+    if path.suffix == ".dat":
+        import bz2
+
+        return np.frombuffer(bz2.decompress(path.read_bytes()), np.uint8).reshape(768, 1024, 3).copy()
+    if path.suffix == ".npz":
+        with np.load(path) as z:
+            a = np.asarray(z[z.files[0]])
+        a = np.clip(a, 0, 255).astype(np.uint8) if a.dtype != np.uint8 else a
+        return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a[..., :3]
+    with Image.open(path) as im:
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+
+
+def _downscale(path: Path, factor: int) -> np.ndarray:
+    """Load a photo (``load_photo``) and pre-downscale it by ``factor`` with Lanczos
+    (antialiased)."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        w, h = im.size
-        im = im.resize((w // 2, h // 2), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        return np.asarray(im)
+    im = Image.fromarray(load_photo(path))
+    w, h = im.size
+    im = im.resize((w // factor, h // factor), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.asarray(im)
 
 
 def _save_png(arr: np.ndarray, path: Path) -> None:
@@ -162,7 +181,7 @@ def prepare(root: Path) -> dict:
             split = "val" if rel in src.val else "train"
             out = root / "images" / split / f"{src.name}__{Path(rel).stem}.png"
             if not out.exists():
-                _save_png(_downscale2(root / "raw" / src.name / rel), out)
+                _save_png(_downscale(root / "raw" / src.name / rel, src.downscale), out)
             manifest["images"][split].append(str(out.relative_to(root)))
         for rel in src.videos:
             frames = list(decode_rgb(root / "raw" / src.name / rel))
@@ -178,15 +197,17 @@ def prepare(root: Path) -> dict:
                     for f in frames
                 ]
             scenes = split_scenes(frames)
-            if len(scenes) == 1:  # one long shot: hold out its last quarter
+            if rel in src.val:  # a clip held out whole: every scene is validation
+                val_ids = set(range(len(scenes)))
+            elif len(scenes) == 1:  # one long shot: hold out its last quarter
                 cut = len(scenes[0]) * 3 // 4
-                scenes, val_i = [scenes[0][:cut], scenes[0][cut:]], 1
+                scenes, val_ids = [scenes[0][:cut], scenes[0][cut:]], {1}
             else:
                 # The longest of the last two scenes is held out for validation (a real clip of
                 # useful length, not a few frames before the end).
-                val_i = max(range(len(scenes) - 2, len(scenes)), key=lambda k: len(scenes[k]))
+                val_ids = {max(range(len(scenes) - 2, len(scenes)), key=lambda k: len(scenes[k]))}
             for i, scene in enumerate(scenes):
-                split = "val" if i == val_i else "train"
+                split = "val" if i in val_ids else "train"
                 clip = root / "video" / split / f"{Path(rel).stem}-{i:02d}"
                 if not clip.exists():
                     for j, f in enumerate(scene):
