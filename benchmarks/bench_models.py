@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from slimvsr.models import BasicVSR, build_model, load_pretrained, profile_model, read_config, resolve
+from slimvsr.models import build_model, family_of, load_pretrained, profile_model, read_config, resolve
 
 
 def from_folder(folder: Path) -> tuple[torch.nn.Module, dict]:
@@ -55,7 +55,7 @@ def time_once(model: torch.nn.Module, x: torch.Tensor, precision: str) -> float:
     cl = precision == "bf16"
     t = time.perf_counter()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):
-        if isinstance(model, BasicVSR):
+        if family_of(model).kind == "video":
             model(x)
             n = x.shape[1]
         else:

@@ -46,7 +46,7 @@ def main() -> None:
 
     rows = []
     for m, label, ours in models:
-        r = evaluate(m.eval(), label, a.data, scale=a.scale, count=ours)
+        r = evaluate(m.eval(), label, a.data, scale=a.scale, count=ours, kind="image")
         params, macs = (r.params, profile_model(m, (h, w)).macs) if ours else (m.params, None)
         rows.append({"model": label, "psnr_y": r.psnr_y, "ssim_y": r.ssim_y, "params": params, "macs": macs})
         print(f"{label:<32} PSNR-Y {r.psnr_y:6.2f}  SSIM-Y {r.ssim_y:.4f}  {params / 1e3:8.1f}K", flush=True)

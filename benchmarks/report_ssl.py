@@ -24,7 +24,7 @@ from pathlib import Path
 from bench_models import from_folder
 
 from slimvsr.compression._ssl_pipeline import SSLConfig
-from slimvsr.models import BasicVSR, profile_model
+from slimvsr.models import BasicVSR, family_of, profile_model
 
 
 def model_folder(path: Path) -> Path:
@@ -191,9 +191,10 @@ def main() -> None:
         name = meta.get("name", "")
         ms = runtime.get(label, runtime.get(name) if name not in labels else None)
         rows.append((label, method, val, prof, ms, steps))
-        if isinstance(model, BasicVSR):
+        video = family_of(model).kind == "video"
+        if video:
             summaries.append(f"{label}: {fig5_summary(model) if s else upsampler_share(model)}")
-        if a.plots and s and isinstance(model, BasicVSR):
+        if a.plots and s and video:
             a.plots.mkdir(parents=True, exist_ok=True)
             plot_fig5(label, model, a.plots)
             plot_fig6(label, run, a.plots)

@@ -16,6 +16,8 @@ from slimvsr.compression.distill import (
     laplacian_loss,
     student_config,
 )
+from slimvsr.errors import CompressionError
+from slimvsr.models import ARCHITECTURES
 
 
 def _lasso(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -90,20 +92,20 @@ def test_student_config_keeps_swinir_heads() -> None:
     from slimvsr.models import SwinIR, SwinIRConfig
 
     teacher = SwinIRConfig()
-    assert student_config("swinir", teacher, 0.089) == dataclasses.replace(
+    assert student_config(ARCHITECTURES["swinir"], teacher, 0.089) == dataclasses.replace(
         teacher, embed_dim=24, depths=(4, 4, 4), num_heads=(6, 6, 6)
     )  # SwinIRmini
     widths = set()
     for d in (0.005, 0.02, 0.05, 0.07, 0.1, 0.2, 0.5):
-        cfg = student_config("swinir", teacher, d)
+        cfg = student_config(ARCHITECTURES["swinir"], teacher, d)
         nc = compact_size(d, 60, 6, 4)[0]
         assert cfg.embed_dim % 6 == 0 and abs(cfg.embed_dim - nc) <= 3 and cfg.embed_dim >= 6
         with torch.device("meta"):
             SwinIR(cfg)
         widths.add(cfg.embed_dim)
     assert len(widths) > 3
-    with pytest.raises(ValueError, match="EDSR and SwinIR"):
-        student_config("basicvsr", None, 0.1)
+    with pytest.raises(CompressionError, match="basicvsr does not"):
+        student_config(ARCHITECTURES["basicvsr"], None, 0.1)
 
 
 def test_size_cli(capsys) -> None:
@@ -185,14 +187,15 @@ def test_distill_pipeline_smoke(tmp_path, arch) -> None:
 
 
 def test_distill_presets_cover_both_teachers_and_the_command_line() -> None:
-    from slimvsr.compression._distill_pipeline import DEFAULT_ROUNDING, DISTILL_PRESETS, distill_config
+    from slimvsr.compression._distill_pipeline import DISTILL_PRESETS, distill_config
     from slimvsr.compression.cli import build_parser
 
     presets = {p for _, p in DISTILL_PRESETS}
-    assert {(a, p) for a in DEFAULT_ROUNDING for p in presets} == set(DISTILL_PRESETS)
+    distilled = {n for n, f in ARCHITECTURES.items() if f.compression and f.compression.pipeline == "distill"}
+    assert {(a, p) for a in distilled for p in presets} == set(DISTILL_PRESETS)
     for p in presets:
         assert build_parser().parse_args(["distill", "--teacher", "x", "--preset", p]).preset == p
     assert distill_config("edsr", "cpu").rounding == "floor"
     assert distill_config("swinir", "paper").lam == 1e-4
-    with pytest.raises(ValueError, match="EDSR and SwinIR"):
+    with pytest.raises(CompressionError, match="EDSR and SwinIR"):
         distill_config("basicvsr", "cpu")

@@ -15,6 +15,7 @@ from slimvsr.models import (
     build_model,
     config_from_dict,
     config_to_dict,
+    family_of,
     flow_warp,
     load_pretrained,
     save_pretrained,
@@ -23,11 +24,9 @@ from tiny import ARCH_NAMES, pruned_basicvsr_config, tiny_config
 
 
 def _input(model: torch.nn.Module, h: int = 13, w: int = 17) -> tuple[torch.Tensor, ...]:
-    if isinstance(model, BasicVSR):
-        return (torch.rand(1, 3, 3, h, w),)
-    if type(model).__name__ == "SPyNet":
-        return (torch.rand(1, 3, h, w), torch.rand(1, 3, h, w))
-    return (torch.rand(1, 3, h, w),)
+    """Random real inputs of the shapes the family's profiling input has."""
+    fam = family_of(model)
+    return tuple(torch.rand((*t.shape[:-2], h, w)) for t in fam.example_input(model.config, h, w))
 
 
 @pytest.mark.parametrize("arch", ARCH_NAMES)
@@ -40,7 +39,7 @@ def test_forward_shape(arch: str, seed: int) -> None:
     if arch == "spynet":
         assert y.shape == (1, 2, 13, 17)
     elif arch == "basicvsr":
-        assert y.shape == (1, 3, 3, 52, 68)
+        assert y.shape == (1, 2, 3, 52, 68)
     else:
         assert y.shape == (1, 3, 26, 34)
     assert torch.isfinite(y).all()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from slimvsr.compression.peers import PeerUnavailable, load_peer, ncnn_params
+from slimvsr.errors import ModelError
 
 
 def test_ncnn_params_counts_weights_and_biases(tmp_path) -> None:
@@ -22,7 +23,7 @@ def test_ncnn_params_counts_weights_and_biases(tmp_path) -> None:
 
 
 def test_unknown_peer_and_scale() -> None:
-    with pytest.raises(KeyError, match="unknown peer"):
+    with pytest.raises(ModelError, match="unknown peer"):
         load_peer("nope", 2)
     with pytest.raises(PeerUnavailable, match="no x3 model"):
         load_peer("span", 3)

@@ -16,11 +16,11 @@ from slimvsr.models import (
     load_model,
     named_config,
     profile_model,
+    profile_size,
     resolve,
     save_pretrained,
     sha256_file,
 )
-from slimvsr.models._io import default_profile_size
 from tiny import tiny_config
 
 
@@ -50,8 +50,7 @@ def _check_meta(folder: Path) -> None:
     meta = json.loads((folder / "config.json").read_text())
     model, _ = load_model(folder).model, None
     assert sha256_file(folder / "model.safetensors") == meta["sha256"]
-    kind = "video" if meta["architecture"] == "basicvsr" else "image"
-    size = default_profile_size(kind, meta["config"].get("scale", 4))
+    size = profile_size(model)
     prof = profile_model(model, size)
     assert prof.params == meta["params"]
     assert prof.macs == meta["macs"]

@@ -10,6 +10,7 @@ import torch
 from slimvsr.compression import ssl
 from slimvsr.compression._publish import model_card
 from slimvsr.compression.cli import main as compress_main
+from slimvsr.errors import CompressionError
 from slimvsr.models import BasicVSR, BasicVSRConfig, count_params, load_pretrained, save_pretrained
 
 
@@ -191,7 +192,7 @@ def test_ssl_refuses_pruned_input() -> None:
     m = _dense(False)
     g = ssl.Gammas(m)
     small = ssl.prune(m, g, ssl.select(ssl.unit_scores(m, g), 0.3))
-    with pytest.raises(ValueError, match="dense"):
+    with pytest.raises(CompressionError, match="dense"):
         ssl.Gammas(small)
 
 

@@ -59,3 +59,15 @@ class Cancelled(SlimVSRError):
     """The run was cancelled by the user; nothing was left under the final output name."""
 
     exit_code = 130
+
+
+class ConfigError(SlimVSRError):
+    """A configuration value outside its allowed set or bounds (names the allowed values)."""
+
+    exit_code = 2
+
+
+class CompressionError(SlimVSRError):
+    """A compression run that cannot go ahead: wrong kind of teacher, no data, no recipe."""
+
+    exit_code = 2

@@ -9,18 +9,22 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from ..models import build_model, load_pretrained, save_pretrained
-from ..models._arch import arch_of
+from .._choices import check_choices
+from ..errors import CompressionError
+from ..models import build_model, family_of, load_pretrained, save_pretrained
 from ._sr_tasks import ImageSRTask, charbonnier
 from ._train import TrainConfig, train
 from .distill import OBProxSG, density, distillation_loss, student_config
 
 log = logging.getLogger(__name__)
+
+
+Rounding = Literal["round", "floor", "ceil"]
 
 
 @dataclass(frozen=True)
@@ -36,12 +40,11 @@ class DistillConfig:
     # faster at a larger one (benchmarks/sweep_student_lr.py).
     distill_lr: float | None = None
     alpha: float = 0.1  # weight of the ground-truth term in eq. (8) (paper)
-    rounding: str = "round"  # N_b / N_l rounding of eq. (6) (docs/reproduction-distill.md)
+    rounding: Rounding = "round"  # N_b / N_l rounding of eq. (6) (docs/reproduction-distill.md)
 
+    def __post_init__(self) -> None:
+        check_choices(self)
 
-# Rounding of eq. (6) per teacher architecture: the one that reproduces the paper's published student
-# at its published density (EDSRmini needs floor, SwinIRmini round; docs/reproduction-distill.md).
-DEFAULT_ROUNDING = {"edsr": "floor", "swinir": "round"}
 
 DISTILL_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("edsr", "paper"): {},
@@ -69,8 +72,13 @@ DISTILL_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
 def distill_config(arch: str, preset: str) -> DistillConfig:
     """The preset's settings for a teacher architecture ("edsr" or "swinir"), with its rounding."""
     if (arch, preset) not in DISTILL_PRESETS:
-        raise ValueError(f"no {preset!r} distillation preset for {arch} teachers (EDSR and SwinIR have them)")
-    return DistillConfig(**DISTILL_PRESETS[arch, preset], rounding=DEFAULT_ROUNDING[arch])
+        raise CompressionError(
+            f"no {preset!r} distillation preset for {arch} teachers (EDSR and SwinIR have them)"
+        )
+    from ..models import ARCHITECTURES
+
+    hooks = ARCHITECTURES[arch].compression
+    return DistillConfig(**DISTILL_PRESETS[arch, preset], rounding=hooks.default_rounding)
 
 
 class SparsifyTask:
@@ -151,8 +159,9 @@ def run_distill(
             cfg, task=SparsifyTask(ImageSRTask(cfg), dc.eps), model=sparse.train(), optimizer=opt_factory
         )
         d = density(sparse.deep_feature_modules())
-        arch = arch_of(teacher).name
-        scfg = student_config(arch, teacher.config, d, rounding=dc.rounding)
+        fam = family_of(teacher)
+        arch = fam.name
+        scfg = student_config(fam, teacher.config, d, rounding=dc.rounding)
         report = {
             "density": d,
             "architecture": arch,

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models import BasicVSR, profile_model
+from ..errors import InputError
+from ..models import family_of, profile_model, profile_size
 from ._tasks import PhotoPool, load_rgb
 from .degrade import degrade, imresize
 from .metrics import psnr_y, ssim_y, to_uint8
@@ -96,7 +97,7 @@ def load_items(root: Path, kind: str, max_frames: int | None = 16) -> list[Item]
     if (root / "manifest.json").is_file():  # the prepared corpus: its validation split
         root = root / ("video" if kind == "video" else "images") / "val"
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: not a folder of images, frame folders or videos")
+        raise InputError(f"{root}: not a folder of images, frame folders or videos")
     items = []
     for p in sorted(root.iterdir()):
         if p.is_dir():
@@ -107,7 +108,7 @@ def load_items(root: Path, kind: str, max_frames: int | None = 16) -> list[Item]
         elif p.suffix.lower() in IMAGE_EXTS:
             items.append(Item(p.stem, torch.from_numpy(load_rgb(p)).permute(2, 0, 1)[None], False))
     if not items:
-        raise FileNotFoundError(f"{root}: no images, frame folders or videos found")
+        raise InputError(f"{root}: no images, frame folders or videos found")
     return items
 
 
@@ -127,12 +128,14 @@ def evaluate(
     precision: str = "fp32",
     max_frames: int | None = 16,
     count: bool = True,
+    kind: str | None = None,
 ) -> EvalResult:
     """Score ``model`` on ``data``; video models get sequences, image models frames.
 
     ``count=False`` skips params/MACs (left 0), for a model outside slimvsr's registry, e.g. a peer
-    network run through another runtime and wrapped as a module."""
-    is_video = isinstance(model, BasicVSR)
+    network run through another runtime and wrapped as a module; such a model also says its
+    ``kind`` ("video" or "image"), which a registered model's family knows."""
+    is_video = (kind or family_of(model).kind) == "video"
     items = load_items(data, "video" if is_video else "image", max_frames)
     model = model.eval()
     cl = precision == "bf16"
@@ -169,9 +172,9 @@ def evaluate(
         ss.append(np.mean(s_i))
         bps.append(np.mean(bp_i))
         bss.append(np.mean(bs_i))
-    size = (180, 320) if is_video else (720 // scale, 1280 // scale)
     params, macs = 0, 0
     if count:
+        size = profile_size(model)
         prof = profile_model(model, size)
         params, macs = prof.params, prof.macs
     return EvalResult(

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import UsageError
 from ..models import ARCHITECTURES, save_pretrained
 from ._tasks import read_log
 
@@ -171,7 +172,7 @@ def publish(model_dir: Path, out: Path, name: str, scale: int, *, rename: bool =
 
     _, meta = load_pretrained(model_dir)
     if meta.get("name") != name and not rename:
-        raise ValueError(
+        raise UsageError(
             f"{model_dir}: config.json names {meta.get('name')!r}, not {name!r} "
             f"(--rename publishes it as {name!r})"
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import CompressionError
+
 # BasicVSR (Chan et al.): Adam 2e-4, cosine, 300k iters, batch 8 x 15 frames of 64x64 LR, SPyNet at
 # 2.5e-5 and frozen for the first 5000 iterations; the same for the uni variant.
 _BASICVSR_PAPER: dict[str, Any] = dict(
@@ -78,4 +80,4 @@ def recipe(model: str, preset: str) -> dict[str, Any]:
         return dict(RECIPES[(model, preset)])
     except KeyError:
         known = ", ".join(f"{m}/{p}" for m, p in RECIPES)
-        raise KeyError(f"no recipe for {model!r} with preset {preset!r}; known: {known}") from None
+        raise CompressionError(f"no recipe for {model!r} with preset {preset!r}; known: {known}") from None

@@ -10,12 +10,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from ..models import BasicVSR, load_pretrained, save_pretrained
+from .._choices import check_choices
+from ..errors import CompressionError
+from ..models import BasicVSR, family_of, load_pretrained, save_pretrained
 from . import ssl
 from ._sr_tasks import VideoSRTask, charbonnier
 from ._train import TrainConfig, train
@@ -23,10 +25,15 @@ from ._train import TrainConfig, train
 log = logging.getLogger(__name__)
 
 
+Criterion = Literal["min-global", "max-global", "min-local", "max-local", "random"]
+Method = Literal["ssl", "aligned", "l1norm"]
+GroupScore = Literal["mean", "sum"]
+
+
 @dataclass(frozen=True)
 class SSLConfig:
     ratio: float = 0.5  # fraction of units pruned (the paper's main setting)
-    criterion: str = "min-global"  # the paper's choice (Table 3)
+    criterion: Criterion = "min-global"  # the paper's choice (Table 3)
     delta: float = 1e-4  # Delta: alpha increment (paper)
     t1: int = 5  # T1: steps between increments (paper)
     tau: float = 0.1  # tau: alpha's ceiling (paper)
@@ -35,7 +42,7 @@ class SSLConfig:
     temporal_finetune: bool = True  # L_tf against the unpruned teacher's hidden states
     # "ssl" (RSC + criterion above), "aligned" (ASSL-style aligned indices, same SIR), or
     # "l1norm" (Li et al.: local L1 on non-residual filters, pruned at once, no regularisation)
-    method: str = "ssl"
+    method: Method = "ssl"
     # Learning rate of the scaling factors while regularising (None: the base lr). Adam moves a
     # parameter by about lr per step whatever the penalty's size, so a gamma can travel at most
     # lr x steps: the paper's 8,375 steps at 2e-4 allow 1.7; the cpu preset's 400 steps need ~4e-3.
@@ -46,13 +53,16 @@ class SSLConfig:
     # Score of a pixel-shuffle group: "mean" of its 4 filters' L1 norms (on the scale of single
     # filters for the global comparison), or their "sum" (then no group is ever selected in a
     # global ranking: docs/reproduction-ssl.md, Fig. 5); ssl.unit_scores.
-    group_score: str = "mean"
+    group_score: GroupScore = "mean"
     # Every layer keeps a multiple of this many units (1: the paper, no rounding). CPU kernels
     # compute channels in blocks of 16, so the cpu preset rounds to 16 (ssl.round_kept).
     channel_multiple: int = 1
     # Seed of the training stages' batches (TrainConfig.seed) and of the random criterion: runs
     # that differ only in it measure how far run-to-run noise moves a result.
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
     @property
     def regularisation_steps(self) -> int:
@@ -170,8 +180,12 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
     out.mkdir(parents=True, exist_ok=True)
     base = replace(base, seed=sc.seed)
     teacher, _ = load_pretrained(teacher_dir)
-    if not isinstance(teacher, BasicVSR):
-        raise ValueError(f"{teacher_dir}: SSL prunes BasicVSR models")
+    hooks = family_of(teacher).compression
+    if hooks is None or hooks.pipeline != "ssl":
+        raise CompressionError(
+            f"{teacher_dir}: SSL prunes BasicVSR models; this is a {family_of(teacher).name} model "
+            "(prune-then-distil it with 'vsr-compress distill')"
+        )
     # 1. Select the unimportant units on the trained teacher (deterministic; saved for resume).
     sel_path = out / "selection.json"
     gam = ssl.Gammas(teacher)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import InputError
 from .data._synth import MotionConfig, render_clip
 
 # Batches are made in a background thread while the model trains on all cores: OpenCV's own
@@ -41,7 +42,7 @@ class PhotoPool:
     def __init__(self, root: Path, split: str) -> None:
         files = sorted((Path(root) / "images" / split).glob("*.png"))
         if not files:
-            raise FileNotFoundError(
+            raise InputError(
                 f"{root}/images/{split}: no photos; run 'vsr-compress data prepare --root {root}'"
             )
         self.names = [f.stem for f in files]

@@ -19,21 +19,27 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from .._choices import check_choices
+from ..errors import CompressionError, ConfigError
 from ..models import build_model, load_pretrained, named_config
 from ..models._io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
 
+Degradation = Literal["BI", "BD"]
+TrainPrecision = Literal["bf16", "fp32"]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    recipe: str  # "spynet" (flow, EPE), "vsr" (video SR), "image" (single-image SR)
+    recipe: Literal["spynet", "vsr", "image"]  # flow, video SR, single-image SR
     model: str  # a named configuration, e.g. "basicvsr-uni"
     out: str  # run folder: checkpoint, log, final weights
     # (field, value) changes to the named configuration, e.g. (("num_feat", 8),) for experiments
@@ -46,7 +52,7 @@ class TrainConfig:
     patch: int = 64  # LR patch side (SPyNet: image side)
     # SPyNet: how real video pairs are scored ("epe": the DIS label; "photometric": the warping
     # error + smoothness, DIS as a weak prior, part of them at the LR scale in lr_patch pixels)
-    flow_loss: str = "epe"
+    flow_loss: Literal["epe", "photometric"] = "epe"
     lr_patch: int = 64
     frames: int = 10  # clip length for video recipes
     lr: float = 2e-4  # SSL paper / BasicVSR: 2e-4 with Adam and cosine annealing
@@ -55,9 +61,9 @@ class TrainConfig:
     lr_groups: tuple[tuple[str, float], ...] = ()
     min_lr: float = 1e-7
     warmup: int = 0  # linear warm-up steps
-    optimizer: str = "adam"  # "adam" (betas 0.9/0.99) or "adamax" (prune+distil paper)
-    degradation: str = "BI"  # "BI" (MATLAB bicubic) or "BD" (Gaussian 1.6 + every 4th pixel)
-    precision: str = "bf16"  # "bf16" autocast + channels_last on CPU (about 10x), or "fp32"
+    optimizer: Literal["adam", "adamax"] = "adam"  # betas 0.9/0.99; adamax: prune+distil paper
+    degradation: Degradation = "BI"  # MATLAB bicubic; Gaussian 1.6 + every 4th pixel
+    precision: TrainPrecision = "bf16"  # bf16 autocast + channels_last on CPU, or fp32
     init: str | None = None  # model folder to start from (e.g. a trained SPyNet for BasicVSR)
     freeze_flow_steps: int = 0  # keep SPyNet fixed for the first N steps (BasicVSR: 5000)
     seed: int = 0
@@ -65,6 +71,9 @@ class TrainConfig:
     val_every: int = 250
     log_every: int = 10
     threads: int = 0  # torch threads per process (0: leave torch's default)
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 def lr_at(step: int, cfg: TrainConfig, base: float) -> float:
@@ -102,9 +111,8 @@ def _param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
 
 def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     groups = _param_groups(model, cfg)
-    if cfg.optimizer == "adamax":
-        return torch.optim.Adamax(groups, lr=cfg.lr, betas=(0.9, 0.99))
-    return torch.optim.Adam(groups, lr=cfg.lr, betas=(0.9, 0.99))
+    optimizers = {"adam": torch.optim.Adam, "adamax": torch.optim.Adamax}
+    return optimizers[cfg.optimizer](groups, lr=cfg.lr, betas=(0.9, 0.99))
 
 
 def build_for_training(cfg: TrainConfig) -> nn.Module:
@@ -148,7 +156,7 @@ def load_matching(model: nn.Module, state: dict[str, torch.Tensor]) -> list[str]
     own = model.state_dict()
     take = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if 2 * len(take) < len(own):
-        raise ValueError(
+        raise CompressionError(
             f"only {len(take)} of the model's {len(own)} tensors match the init weights by name "
             "and shape; is it the same architecture?"
         )
@@ -236,7 +244,7 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.batch % world:
-        raise ValueError(f"global batch {cfg.batch} is not divisible by {world} processes")
+        raise ConfigError(f"global batch {cfg.batch} is not divisible by {world} processes")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)

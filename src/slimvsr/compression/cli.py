@@ -8,9 +8,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
-from ..errors import SlimVSRError, UsageError
+from ..errors import ModelError, SlimVSRError, UsageError
+from ._distill_pipeline import Rounding
 from ._recipes import RECIPES
+from ._ssl_pipeline import Criterion, GroupScore, Method
+from ._train import Degradation, TrainPrecision
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -99,8 +103,20 @@ def _model_dir(name: str, scale: int | None = None) -> Path:
         return Path(name)
     info = resolve(name, scale)
     if not info.present:
-        raise FileNotFoundError(f"{name}: weights not installed; pass a model folder")
+        raise ModelError(f"{name}: weights not installed; pass a model folder")
     return info.folder
+
+
+def _family_config(meta: dict) -> tuple:
+    """A model folder's family and its config (from config.json)."""
+    from ..models import ARCHITECTURES, config_from_dict
+
+    fam = ARCHITECTURES.get(meta.get("architecture", ""))
+    if fam is None:
+        raise UsageError(
+            f"unknown architecture {meta.get('architecture')!r}; known: {', '.join(ARCHITECTURES)}"
+        )
+    return fam, config_from_dict(fam.config_cls, meta["config"])
 
 
 def cmd_ssl(a: argparse.Namespace) -> int:
@@ -121,13 +137,11 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         )
     teacher = _model_dir(a.teacher)
     tmeta = read_config(teacher)
-    config_name = tmeta.get("name", a.teacher)
-    fields = recipe(
-        config_name
-        if config_name in ("basicvsr", "basicvsr-uni")
-        else ("basicvsr" if tmeta["config"]["bidirectional"] else "basicvsr-uni"),
-        SSL_RECIPE_PRESET[a.preset],
-    )
+    fam, tcfg = _family_config(tmeta)
+    if fam.compression is None or fam.compression.pipeline != "ssl":
+        raise UsageError(f"{a.teacher}: SSL prunes BasicVSR models; 'vsr-compress distill' takes {fam.name}")
+    config_name = fam.compression.teacher_recipe(tcfg)
+    fields = recipe(config_name, SSL_RECIPE_PRESET[a.preset])
     if a.batch:
         fields["batch"] = a.batch
     sc = SSLConfig(
@@ -145,10 +159,10 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         sc = dataclasses.replace(sc, finetune_steps=a.finetune_steps)
     if a.channel_multiple:
         sc = dataclasses.replace(sc, channel_multiple=a.channel_multiple)
-    name = a.name or ("ssl-bi" if tmeta["config"]["bidirectional"] else "ssl-uni")
+    name = a.name or fam.compression.default_student(tcfg)
     out = Path(a.out or f"runs/{name}-{a.preset}")
     base = TrainConfig(
-        model=config_name if config_name in ("basicvsr", "basicvsr-uni") else "basicvsr-uni",
+        model=config_name,
         out=str(out),
         data=a.data,
         seed=sc.seed,
@@ -167,19 +181,19 @@ def cmd_ssl(a: argparse.Namespace) -> int:
 
 
 def cmd_size(a: argparse.Namespace) -> int:
-    from ..models import build_model, count_params, named_config
-    from ._distill_pipeline import DEFAULT_ROUNDING
+    from ..models import ARCHITECTURES, build_model, count_params, named_config
     from .distill import student_config
 
     named = named_config(a.model)
-    rounding = a.rounding or DEFAULT_ROUNDING.get(named.arch, "round")
+    fam = ARCHITECTURES[named.arch]
+    hooks = fam.compression
+    if hooks is None or hooks.compact_sizes is None:
+        raise UsageError(f"{a.model}: compact sizing applies to prune-then-distil families, not {fam.name}")
+    rounding = a.rounding or hooks.default_rounding
     new = student_config(
-        named.arch, named.config(a.scale), a.density, rounding=rounding, channel_power=a.channel_power
+        fam, named.config(a.scale), a.density, rounding=rounding, channel_power=a.channel_power
     )
-    if named.arch == "edsr":
-        nc2, nl2, nb2 = new.num_feat, new.num_layer, new.num_block
-    else:
-        nc2, nl2, nb2 = new.embed_dim, new.depths[0], len(new.depths)
+    nc2, nl2, nb2 = hooks.compact_sizes(new)
     import torch
 
     with torch.device("meta"):
@@ -213,19 +227,19 @@ def cmd_distill(a: argparse.Namespace) -> int:
 
     teacher = _model_dir(a.teacher, a.scale)
     tmeta = read_config(teacher)
-    tname = tmeta.get("name", a.teacher)
-    arch = tmeta["architecture"]
-    fields = recipe("edsr-baseline" if arch == "edsr" else "swinir-lw", a.preset)
+    fam, tcfg = _family_config(tmeta)
+    if fam.compression is None or fam.compression.pipeline != "distill":
+        raise UsageError(f"{a.teacher}: prune-then-distil takes EDSR and SwinIR models, not {fam.name}")
+    arch = fam.name
+    fields = recipe(fam.compression.teacher_recipe(tcfg), a.preset)
     overrides = ("rounding", "distill_steps", "sparsify_steps", "sparsify_lr", "lam", "distill_lr")
     given = {k: getattr(a, k) for k in overrides if getattr(a, k) is not None}
     dc = dataclasses.replace(distill_config(arch, a.preset), **given)
-    name = a.name or ("edsrmini" if arch == "edsr" else "swinirmini")
+    name = a.name or fam.compression.default_student(tcfg)
     scale = tmeta["config"]["scale"]
     out = Path(a.out or f"runs/{name}-x{scale}-{a.preset}")
     base = TrainConfig(
-        model=tname
-        if tname in ("edsr-baseline", "swinir-lw")
-        else ("edsr-baseline" if arch == "edsr" else "swinir-lw"),
+        model=fam.compression.teacher_recipe(tcfg),
         out=str(out),
         data=a.data,
         scale=scale,
@@ -262,7 +276,7 @@ def cmd_publish(a: argparse.Namespace) -> int:
     name = a.name or meta.get("name")
     scale = a.scale or meta.get("scale") or meta["config"].get("scale")
     if name not in WEIGHTS:
-        raise ValueError(f"{name!r} is not a registered weights name ({', '.join(WEIGHTS)})")
+        raise UsageError(f"{name!r} is not a registered weights name ({', '.join(WEIGHTS)})")
     out = bundled_root() / f"{name}-x{scale}" if a.bundle else Path(a.out or f"hub/{name}-x{scale}")
     publish(Path(a.model), out, name, scale, rename=a.rename)
     print(f"{name} x{scale}: {out}")
@@ -281,7 +295,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         else:
             info = resolve(name, a.scale)
             if not info.present:
-                raise FileNotFoundError(f"{name}: weights not installed; pass a model folder")
+                raise ModelError(f"{name}: weights not installed; pass a model folder")
             model, _ = load_pretrained(info.folder)
             label = name
         scale = getattr(model.config, "scale", a.scale or 4)
@@ -352,8 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int)
     s.add_argument("--batch", type=int)
     s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
-    s.add_argument("--precision", choices=["bf16", "fp32"])
-    s.add_argument("--degradation", choices=["BI", "BD"])
+    s.add_argument("--precision", choices=get_args(TrainPrecision))
+    s.add_argument("--degradation", choices=get_args(Degradation))
     s.add_argument("--threads", type=int)
     s.set_defaults(fn=cmd_train)
 
@@ -362,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratio", type=float, default=0.5)
     s.add_argument(
         "--criterion",
-        choices=["min-global", "max-global", "min-local", "max-local", "random"],
+        choices=get_args(Criterion),
         help="SSL's pruning criterion (default min-global, the paper's); not for the baselines",
     )
     s.add_argument(
@@ -373,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--method",
-        choices=["ssl", "aligned", "l1norm"],
+        choices=get_args(Method),
         default="ssl",
         help="ssl (the paper), or the aligned / l1norm baselines",
     )
@@ -387,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--group-score",
-        choices=["sum", "mean"],
+        choices=get_args(GroupScore),
         default="mean",
         help="L1 score of a pixel-shuffle group: mean (default) or sum of its 4 filters' norms",
     )
@@ -414,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=int, default=None)
     s.add_argument(
         "--rounding",
-        choices=["round", "floor", "ceil"],
+        choices=get_args(Rounding),
         default=None,
         help="rounding of N_b and N_l (default: floor for EDSR, round for SwinIR; "
         "docs/reproduction-distill.md)",
@@ -429,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher", required=True, help="registered name or model folder")
     s.add_argument("--scale", type=int, default=None)
     s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
-    s.add_argument("--rounding", choices=["round", "floor", "ceil"], default=None)
+    s.add_argument("--rounding", choices=get_args(Rounding), default=None)
     s.add_argument(
         "--from-scratch",
         action="store_true",
@@ -472,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="prepared corpus (its val split), or a folder of images / frame folders / videos",
     )
     s.add_argument("--scale", type=int, default=None)
-    s.add_argument("--degradation", nargs="+", choices=["BI", "BD"], default=["BI"])
+    s.add_argument("--degradation", nargs="+", choices=get_args(Degradation), default=["BI"])
     s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     s.add_argument("--max-frames", type=int, default=16, help="frames per clip (default 16)")
     s.add_argument("--json", action="store_true")
@@ -495,12 +509,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"vsr-compress: error: {e}", file=sys.stderr)
         return e.exit_code
-    except (FileNotFoundError, KeyError, ValueError) as e:
-        if os.environ.get("SLIMVSR_DEBUG") == "1":
-            raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"vsr-compress: error: {msg}", file=sys.stderr)
-        return UsageError.exit_code
 
 
 if __name__ == "__main__":

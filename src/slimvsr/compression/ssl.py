@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import CompressionError
 from ..models import BasicVSR, BasicVSRConfig, ResBlockSpec
 from ..models._basicvsr import ResidualBlock
 
@@ -53,9 +54,9 @@ def _blocks(model: BasicVSR) -> Iterator[tuple[str, ResidualBlock]]:
 def _check_dense(model: BasicVSR) -> None:
     for name, blk in _blocks(model):
         if not (blk.dense_in and blk.dense_out) or blk.empty:
-            raise ValueError(f"SSL starts from a dense network; block {name} is already pruned")
+            raise CompressionError(f"SSL starts from a dense network; block {name} is already pruned")
     if any(v is not None for v in (model.config.up1_idx, model.config.up2_idx, model.config.hr_idx)):
-        raise ValueError("SSL starts from a dense network; the upsampler is already pruned")
+        raise CompressionError("SSL starts from a dense network; the upsampler is already pruned")
 
 
 class Gammas(nn.Module):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..models import BasicVSR, ModelDescriptor
+from ..models import ModelDescriptor, tiled
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ class UniRunner(_Base):
 
     @torch.no_grad()
     def push(self, frames: torch.Tensor) -> torch.Tensor:
-        m: BasicVSR = self.model
-        with self.prec.autocast(), upsample_tiling(m, self.tile):
+        m = self.model
+        with self.prec.autocast(), self.desc.tiling(m, self.tile):
             out, self.state = m.forward_chunk(self._to_dev(frames).unsqueeze(0), self.state)
         return self._out(out[0])
 
@@ -92,7 +92,7 @@ class WindowRunner(_Base):
     @torch.no_grad()
     def _run(self, frames: list[torch.Tensor], keep: slice) -> torch.Tensor:
         x = self._to_dev(torch.stack(frames)).unsqueeze(0)
-        with self.prec.autocast(), upsample_tiling(self.model, self.tile):
+        with self.prec.autocast(), self.desc.tiling(self.model, self.tile):
             y = self.model(x)[0]
         return self._out(y[keep])
 
@@ -148,51 +148,6 @@ class ImageRunner(_Base):
 
     def flush(self) -> torch.Tensor | None:
         return None
-
-
-def tiled(fn, x: torch.Tensor, scale: int, tile: int, overlap: int) -> torch.Tensor:
-    """Apply the SR function ``fn`` to (N, C, H, W) ``x`` in tiles of ``tile`` pixels whose
-    ``overlap`` borders are computed and cropped. Exact when ``overlap`` covers ``fn``'s receptive
-    field; otherwise the seams are only approximately invisible."""
-    n, _c, h, w = x.shape
-    out = None
-    for y0 in range(0, h, tile):
-        for x0 in range(0, w, tile):
-            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            ya, xa = max(0, y0 - overlap), max(0, x0 - overlap)
-            yb, xb = min(h, y1 + overlap), min(w, x1 + overlap)
-            y = fn(x[..., ya:yb, xa:xb])
-            if out is None:
-                out = y.new_zeros(n, y.shape[1], h * scale, w * scale)
-            out[..., y0 * scale : y1 * scale, x0 * scale : x1 * scale] = y[
-                ..., (y0 - ya) * scale : (y1 - ya) * scale, (x0 - xa) * scale : (x1 - xa) * scale
-            ]
-    return out
-
-
-# The BasicVSR upsampler (fusion 1x1, 3x3 at LR, 3x3 at 2x, two 3x3 at 4x, bilinear base) sees
-# 2 LR pixels around each output pixel; 4 is a safe margin that makes tiling exact.
-UPSAMPLER_MARGIN = 4
-
-
-@contextlib.contextmanager
-def upsample_tiling(model: torch.nn.Module, tile: int | None):
-    """Temporarily make ``model.upsample`` work in LR tiles of ``tile`` pixels (exactly)."""
-    if not tile or not isinstance(model, BasicVSR):
-        yield
-        return
-    orig = model.upsample
-
-    def upsample(feat: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        both = torch.cat((feat, lr.to(feat.dtype)), dim=1)
-        nf = feat.shape[1]
-        return tiled(lambda t: orig(t[:, :nf], t[:, nf:]), both, 4, tile, UPSAMPLER_MARGIN)
-
-    model.upsample = upsample  # instance attribute shadows the method
-    try:
-        yield
-    finally:
-        del model.upsample
 
 
 def make_runner(

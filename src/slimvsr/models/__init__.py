@@ -3,17 +3,20 @@
 from ._arch import (
     ARCHITECTURES,
     NAMED_CONFIGS,
-    Architecture,
     NamedConfig,
     build_model,
+    family_of,
     named_config,
+    register_family,
+    unregister_family,
 )
 from ._basicvsr import BasicVSR, BasicVSRConfig, ResBlockSpec
 from ._config import config_from_dict, config_to_dict
 from ._descriptor import ModelDescriptor, describe, load_model
 from ._edsr import EDSR, EDSRConfig
+from ._family import CompressionHooks, Family, tiled
 from ._io import load_pretrained, read_config, save_pretrained, sha256_file
-from ._profile import Profile, count_params, profile_model
+from ._profile import Profile, count_params, profile_model, profile_size
 from ._spynet import SPyNet, SPyNetConfig, flow_warp
 from ._swinir import SwinIR, SwinIRConfig
 from ._weights import WEIGHTS, WeightsEntry, WeightsInfo, default_model, list_weights, resolve
@@ -23,10 +26,11 @@ __all__ = [
     "EDSR",
     "NAMED_CONFIGS",
     "WEIGHTS",
-    "Architecture",
     "BasicVSR",
     "BasicVSRConfig",
+    "CompressionHooks",
     "EDSRConfig",
+    "Family",
     "ModelDescriptor",
     "NamedConfig",
     "Profile",
@@ -43,14 +47,19 @@ __all__ = [
     "count_params",
     "default_model",
     "describe",
+    "family_of",
     "flow_warp",
     "list_weights",
     "load_model",
     "load_pretrained",
     "named_config",
     "profile_model",
+    "profile_size",
     "read_config",
+    "register_family",
     "resolve",
     "save_pretrained",
     "sha256_file",
+    "tiled",
+    "unregister_family",
 ]

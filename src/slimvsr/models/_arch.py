@@ -9,20 +9,13 @@ from typing import Any
 from torch import nn
 
 from ..errors import ModelError
-from ._basicvsr import BasicVSR, BasicVSRConfig
+from . import _basicvsr, _edsr, _spynet, _swinir
+from ._basicvsr import BasicVSRConfig
 from ._config import config_from_dict, config_to_dict
-from ._edsr import EDSR, EDSRConfig
-from ._spynet import SPyNet, SPyNetConfig
-from ._swinir import SwinIR, SwinIRConfig
-
-
-@dataclass(frozen=True)
-class Architecture:
-    name: str
-    model_cls: type[nn.Module]
-    config_cls: type
-    kind: str  # "video" (sequence in, sequence out), "image", or "flow"
-    scales: tuple[int, ...]  # upscaling factors the architecture can be built for
+from ._edsr import EDSRConfig
+from ._family import Family
+from ._spynet import SPyNetConfig
+from ._swinir import SwinIRConfig
 
 
 def _unique(items: list[Any], what: str) -> dict[str, Any]:
@@ -34,21 +27,35 @@ def _unique(items: list[Any], what: str) -> dict[str, Any]:
     return out
 
 
-ARCHITECTURES: dict[str, Architecture] = _unique(
-    [
-        Architecture("spynet", SPyNet, SPyNetConfig, "flow", ()),
-        Architecture("basicvsr", BasicVSR, BasicVSRConfig, "video", (4,)),
-        Architecture("edsr", EDSR, EDSRConfig, "image", (2, 3, 4)),
-        Architecture("swinir", SwinIR, SwinIRConfig, "image", (2, 3, 4)),
-    ],
-    "architecture",
+# The families ("architectures" in config.json), each defined at the end of its own file.
+ARCHITECTURES: dict[str, Family] = _unique(
+    [_spynet.FAMILY, _basicvsr.FAMILY, _edsr.FAMILY, _swinir.FAMILY], "architecture"
 )
 
 
-def arch_of(model: nn.Module) -> Architecture:
-    for arch in ARCHITECTURES.values():
-        if type(model) is arch.model_cls:
-            return arch
+def register_family(family: Family, *named: NamedConfig) -> None:
+    """Add a model family (and named configurations of it) to the registry: the one call a new
+    family needs. Names must be new."""
+    if family.name in ARCHITECTURES:
+        raise ModelError(f"architecture {family.name!r} is already registered")
+    clash = [n.name for n in named if n.name in NAMED_CONFIGS]
+    if clash:
+        raise ModelError(f"named configuration {clash[0]!r} is already registered")
+    ARCHITECTURES[family.name] = family
+    NAMED_CONFIGS.update({n.name: n for n in named})
+
+
+def unregister_family(name: str) -> None:
+    """Remove a family added by ``register_family`` and its named configurations (tests, plugins)."""
+    ARCHITECTURES.pop(name, None)
+    for k in [k for k, n in NAMED_CONFIGS.items() if n.arch == name]:
+        del NAMED_CONFIGS[k]
+
+
+def family_of(model: nn.Module) -> Family:
+    for fam in ARCHITECTURES.values():
+        if type(model) is fam.model_cls:
+            return fam
     raise ModelError(f"{type(model).__name__} is not a registered architecture")
 
 
@@ -155,4 +162,4 @@ def named_config(name: str) -> NamedConfig:
 
 def model_config_dict(model: nn.Module) -> dict[str, Any]:
     """{"architecture": name, "config": {...every constructor argument...}} for config.json."""
-    return {"architecture": arch_of(model).name, "config": config_to_dict(model.config)}
+    return {"architecture": family_of(model).name, "config": config_to_dict(model.config)}

@@ -10,13 +10,19 @@ hidden state stay full width, the blocks are narrow. The upsampler keeps pixel-s
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._family import CompressionHooks, Family, attribute_set, tiled
 from ._spynet import SPyNet, SPyNetConfig, flow_warp, match_format
+
+# The upsampler (fusion 1x1, 3x3 at LR, 3x3 at 2x, two 3x3 at 4x, bilinear base) sees 2 LR pixels
+# around each output pixel; 4 is a safe margin that makes tiling it exact.
+UPSAMPLER_MARGIN = 4
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,8 @@ class BasicVSR(nn.Module):
         self.upconv2 = nn.Conv2d(g1, 4 * g2, 3, 1, 1)
         self.conv_hr = nn.Conv2d(g2, hr, 3, 1, 1)
         self.conv_last = nn.Conv2d(hr, 3, 3, 1, 1)
+        # LR tile side for the upsampler (None: whole frames); set by ``tiled_upsampling``.
+        self.upsample_tile: int | None = None
 
     # -- building blocks ------------------------------------------------------------------
     def _flows(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
@@ -166,7 +174,22 @@ class BasicVSR(nn.Module):
         return flow.view(n, t, 2, h, w)
 
     def upsample(self, feat: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        """Fused features (N, C', H, W) and the LR frame (N, 3, H, W) -> SR frame (N, 3, 4H, 4W)."""
+        """Fused features (N, C', H, W) and the LR frame (N, 3, H, W) -> SR frame (N, 3, 4H, 4W),
+        in LR tiles of ``upsample_tile`` pixels when set (the same values: the margin covers the
+        upsampler's receptive field)."""
+        if self.upsample_tile:
+            both = torch.cat((feat, lr.to(feat.dtype)), dim=1)
+            nf = feat.shape[1]
+            return tiled(
+                lambda t: self._upsample(t[:, :nf], t[:, nf:]), both, 4, self.upsample_tile, UPSAMPLER_MARGIN
+            )
+        return self._upsample(feat, lr)
+
+    def tiled_upsampling(self, tile: int | None) -> contextlib.AbstractContextManager:
+        """Run the upsampler in LR tiles of ``tile`` pixels inside the block (exact)."""
+        return attribute_set(self, "upsample_tile", tile)
+
+    def _upsample(self, feat: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
         # In-place activations: the HR tensors are the largest of the model, and none of the ops
         # before them needs its output for backward.
         out = F.leaky_relu(self.fusion(feat), 0.1, inplace=True)
@@ -251,3 +274,30 @@ class BasicVSR(nn.Module):
             if upsample:
                 outs.append(self.upsample(feat, lrs[:, i]))
         return (torch.stack(outs, dim=1) if upsample else None), (lrs[:, -1], feat)
+
+
+def _example_input(cfg: BasicVSRConfig, h: int, w: int) -> tuple[torch.Tensor, ...]:
+    # Two frames: MACs are counted per steady-state output frame (SPyNet apart, as the SSL paper).
+    return (torch.empty(1, 2, 3, h, w, device="meta"),)
+
+
+FAMILY = Family(
+    name="basicvsr",
+    model_cls=BasicVSR,
+    config_cls=BasicVSRConfig,
+    kind="video",
+    scales=(4,),
+    direction=lambda cfg: "bi" if cfg.bidirectional else "uni",
+    scale_of=lambda cfg: cfg.scale,
+    bytes_per_pixel=5120,  # docs/bench-memory.json
+    example_input=_example_input,
+    frames_per_input=2,
+    flow_module="spynet",
+    flows_per_frame=lambda cfg: 2 if cfg.bidirectional else 1,
+    tiling=lambda model, tile: model.tiled_upsampling(tile),
+    compression=CompressionHooks(
+        pipeline="ssl",
+        teacher_recipe=lambda cfg: "basicvsr" if cfg.bidirectional else "basicvsr-uni",
+        default_student=lambda cfg: "ssl-bi" if cfg.bidirectional else "ssl-uni",
+    ),
+)

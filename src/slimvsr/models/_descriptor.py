@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..errors import ModelError
-from ._arch import arch_of
-from ._basicvsr import BasicVSR
+from ._arch import family_of
+from ._family import Family
 from ._io import load_pretrained
 from ._weights import WEIGHTS, resolve
 
@@ -26,25 +26,36 @@ class ModelDescriptor:
     scale: int
     recurrent: bool  # carries state across frames
     bidirectional: bool  # needs future frames: runs on overlapping windows, not streamed
+    family: Family
+    precisions: tuple[str, ...]
+    # Peak inference memory per LR pixel of each frame in flight (the family's measured figure);
+    # the engine tiles frames whose estimate exceeds its memory budget.
+    bytes_per_pixel: int
     size_multiple: int = 1  # the model pads internally, so any size works
-    precisions: tuple[str, ...] = ("fp32", "bf16", "fp16")
-    # Peak inference memory per LR pixel of each frame in flight (the larger of fp32 and bf16,
-    # rounded up), measured by benchmarks/measure_memory.py (docs/bench-memory.json); the engine
-    # tiles frames whose estimate exceeds its memory budget.
-    bytes_per_pixel: int = 4096
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def tiling(self, model: nn.Module, tile: int | None):
+        """The family's in-model tiling (BasicVSR's upsampler), or a no-op context."""
+        return self.family.tiled(model, tile)
 
 
 def describe(model: nn.Module, name: str = "custom", meta: dict[str, Any] | None = None) -> ModelDescriptor:
-    arch = arch_of(model)
-    if arch.kind == "flow":
+    fam = family_of(model)
+    if fam.kind == "flow" or fam.bytes_per_pixel is None:
         raise ModelError(f"{name}: a flow network cannot upscale; pick a video or image model")
-    if isinstance(model, BasicVSR):
-        bi = model.config.bidirectional
-        return ModelDescriptor(name, model, "video", 4, True, bi, bytes_per_pixel=5120, meta=meta or {})
-    scale = model.config.scale
-    bpp = 14336 if arch.name == "swinir" else 4096
-    return ModelDescriptor(name, model, "image", scale, False, False, bytes_per_pixel=bpp, meta=meta or {})
+    direction = fam.direction(model.config)
+    return ModelDescriptor(
+        name,
+        model,
+        fam.kind,
+        fam.scale_of(model.config),
+        recurrent=direction != "none",
+        bidirectional=direction == "bi",
+        family=fam,
+        precisions=fam.precisions,
+        bytes_per_pixel=fam.bytes_per_pixel,
+        meta=meta or {},
+    )
 
 
 def load_model(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ._family import CompressionHooks, Family
 
 # DIV2K mean, as in the EDSR reference code: subtracted at the input, added back at the output.
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -72,3 +75,27 @@ class EDSR(nn.Module):
         x = self.head(x - mean)
         x = x + self.body_end(self.body(x))
         return self.conv_last(self.upsample(x)) + mean
+
+
+FAMILY = Family(
+    name="edsr",
+    model_cls=EDSR,
+    config_cls=EDSRConfig,
+    kind="image",
+    scales=(2, 3, 4),
+    direction=lambda cfg: "none",
+    scale_of=lambda cfg: cfg.scale,
+    bytes_per_pixel=4096,  # docs/bench-memory.json
+    profile_size=lambda cfg: (720 // cfg.scale, 1280 // cfg.scale),  # a 720p output
+    compression=CompressionHooks(
+        pipeline="distill",
+        teacher_recipe=lambda cfg: "edsr-baseline",
+        default_student=lambda cfg: "edsrmini",
+        compact_sizes=lambda cfg: (cfg.num_feat, cfg.num_layer, cfg.num_block),
+        with_compact_sizes=lambda cfg, nc, nl, nb: dataclasses.replace(
+            cfg, num_feat=nc, num_layer=nl, num_block=nb
+        ),
+        # Eq. (6)'s rounding that reproduces the published EDSRmini (docs/reproduction-distill.md).
+        default_rounding="floor",
+    ),
+)

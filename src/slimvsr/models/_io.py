@@ -16,8 +16,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import WeightsError
-from ._arch import ARCHITECTURES, build_model, model_config_dict
-from ._profile import profile_model
+from ._arch import build_model, model_config_dict
+from ._profile import profile_model, profile_size
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -47,13 +47,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def default_profile_size(kind: str, scale: int) -> tuple[int, int]:
-    """The LR size the papers quote MACs at: 180x320 for x4 video, 720p output for images."""
-    if kind == "video":
-        return (180, 320)
-    return (720 // scale, 1280 // scale)
-
-
 def save_pretrained(model: nn.Module, folder: str | Path, meta: dict[str, Any] | None = None) -> dict:
     """Save ``model`` to ``folder`` with its full config and metadata; returns the config.json dict.
 
@@ -73,9 +66,7 @@ def save_pretrained(model: nn.Module, folder: str | Path, meta: dict[str, Any] |
         Path(tmp).unlink(missing_ok=True)
         raise
     spec = model_config_dict(model)
-    arch = ARCHITECTURES[spec["architecture"]]
-    scale = getattr(model.config, "scale", None)
-    size = default_profile_size(arch.kind, scale or 4)
+    size = profile_size(model)
     prof = profile_model(model, size)
     cfg = {
         "format_version": FORMAT_VERSION,

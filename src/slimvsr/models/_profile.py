@@ -3,8 +3,9 @@
 MACs follow the convention of both papers' "FLOPs" columns: one multiply-accumulate of a weight
 layer (conv, linear) counts once. The activation-by-activation matmuls inside window attention are
 reported separately (``attn_macs``) since the papers' figures leave them out (docs/model-sizes.md).
-For BasicVSR models the count is per output frame and excludes SPyNet, as the SSL paper does;
-``include_flow`` adds one flow per frame for the uni model and two for the bidirectional one.
+For video families the count is per output frame and excludes the flow sub-network, as the SSL
+paper does; ``include_flow`` adds the family's flows per frame (one for BasicVSR-uni, two for
+the bidirectional model). What to run and how to divide come from the family (``_family.py``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._arch import arch_of, build_model
-from ._basicvsr import BasicVSR
-from ._spynet import SPyNet
+from ._arch import build_model, family_of
 from ._swinir import WindowAttention
 
 
@@ -37,15 +36,18 @@ class Profile:
 
 
 def count_params(model: nn.Module, include_flow: bool = True) -> int:
-    return sum(p.numel() for n, p in model.named_parameters() if include_flow or not n.startswith("spynet."))
+    """Parameters, without the family's flow sub-network unless ``include_flow``."""
+    flow = family_of(model).flow_module
+    skip = f"{flow}." if flow and not include_flow else None
+    return sum(p.numel() for n, p in model.named_parameters() if skip is None or not n.startswith(skip))
 
 
-def _count_macs(model: nn.Module, run: callable) -> tuple[int, int, int]:  # type: ignore[valid-type]
-    """(weight MACs outside spynet, weight MACs inside spynet, attention MACs) of ``run()``."""
+def _count_macs(model: nn.Module, run: callable, flow: str | None) -> tuple[int, int, int]:  # type: ignore[valid-type]
+    """(weight MACs outside the flow sub-network ``flow``, inside it, attention MACs) of ``run()``."""
     totals = {"main": 0, "flow": 0, "attn": 0}
     handles = []
     for name, mod in model.named_modules():
-        bucket = "flow" if name.startswith("spynet") or isinstance(model, SPyNet) else "main"
+        bucket = "flow" if flow and name.startswith(flow) else "main"
         if isinstance(mod, nn.Conv2d):
 
             def hook(m, inp, out, b=bucket):
@@ -75,23 +77,22 @@ def _count_macs(model: nn.Module, run: callable) -> tuple[int, int, int]:  # typ
 def profile_model(model: nn.Module, input_size: tuple[int, int], *, include_flow: bool = False) -> Profile:
     """Count params and MACs for one LR input of ``input_size`` (H, W); shapes only, no compute."""
     h, w = input_size
+    fam = family_of(model)
     with torch.device("meta"):
-        meta = build_model(arch_of(model).name, model.config)
-    if isinstance(meta, BasicVSR):
-        frames = 2
-        x = torch.empty(1, frames, 3, h, w, device="meta")
-        main, _, attn = _count_macs(meta, lambda: meta(x))
-        # SPyNet per frame pair, measured on its own so the count is per steady-state frame.
+        meta = build_model(fam.name, model.config)
+    args = fam.example_input(meta.config, h, w)
+    main, _, attn = _count_macs(meta, lambda: meta(*args), fam.flow_module)
+    n = fam.frames_per_input
+    macs = main // n
+    if include_flow and fam.flow_module:
+        # One flow per frame pair, measured on its own so the count is per steady-state frame.
         a = torch.empty(1, 3, h, w, device="meta")
-        _, flow_pair, _ = _count_macs(meta, lambda: meta.spynet(a, a))
-        macs = main // frames
-        if include_flow:
-            macs += flow_pair * (2 if meta.config.bidirectional else 1)
-        return Profile(count_params(model, include_flow), macs, attn // frames, (h, w))
-    if isinstance(meta, SPyNet):
-        a = torch.empty(1, 3, h, w, device="meta")
-        _, flow_pair, _ = _count_macs(meta, lambda: meta(a, a))
-        return Profile(count_params(model), flow_pair, 0, (h, w))
-    x = torch.empty(1, 3, h, w, device="meta")
-    main, _, attn = _count_macs(meta, lambda: meta(x))
-    return Profile(count_params(model), main, attn, (h, w))
+        flow_net = getattr(meta, fam.flow_module)
+        _, flow_pair, _ = _count_macs(meta, lambda: flow_net(a, a), fam.flow_module)
+        macs += flow_pair * fam.flows_per_frame(meta.config)
+    return Profile(count_params(model, include_flow), macs, attn // n, (h, w))
+
+
+def profile_size(model: nn.Module) -> tuple[int, int]:
+    """The LR (H, W) at which the model's family quotes MACs (model cards, tables)."""
+    return family_of(model).profile_size(model.config)

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._family import Family
+
 # ImageNet statistics: SPyNet was designed for ImageNet-normalised input, and BasicVSR keeps that.
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -121,3 +123,17 @@ class SPyNet(nn.Module):
             scale = flow.new_tensor([w / wp, h / hp]).view(1, 2, 1, 1)
             flow = flow * scale
         return flow
+
+
+FAMILY = Family(
+    name="spynet",
+    model_cls=SPyNet,
+    config_cls=SPyNetConfig,
+    kind="flow",
+    scales=(),
+    direction=lambda cfg: "none",
+    scale_of=lambda cfg: 1,
+    bytes_per_pixel=None,
+    example_input=lambda cfg, h, w: (torch.empty(1, 3, h, w, device="meta"),) * 2,
+    precisions=("fp32", "bf16"),
+)

@@ -8,6 +8,7 @@ of the window and the output is cropped back.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 
@@ -15,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ModelError
 from ._edsr import upsampler as _conv_upsampler
+from ._family import CompressionHooks, Family
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean, as in the reference code
 
@@ -247,3 +250,39 @@ class SwinIR(nn.Module):
         x = x + self.conv_after_body(t)
         s = self.config.scale
         return self.upsample(x)[..., : h * s, : w * s] + mean
+
+
+def _with_compact_sizes(cfg: SwinIRConfig, nc: int, nl: int, nb: int) -> SwinIRConfig:
+    """N_c, N_l, N_b -> embed_dim, depths, RSTBs. The width must split evenly into the attention
+    heads: the teacher's head count is kept (SwinIRmini keeps 6) and N_c goes to the nearest
+    multiple of it, at least one head's worth."""
+    h = cfg.num_heads[0]
+    nc = max(h, h * round(nc / h))
+    return dataclasses.replace(cfg, embed_dim=nc, depths=(nl,) * nb, num_heads=(h,) * nb)
+
+
+def _compact_sizes(cfg: SwinIRConfig) -> tuple[int, int, int]:
+    if len(set(cfg.depths)) != 1 or len(set(cfg.num_heads)) != 1:
+        raise ModelError("compact sizing (eq. 5) needs SwinIR blocks of equal depth and heads")
+    return cfg.embed_dim, cfg.depths[0], len(cfg.depths)
+
+
+FAMILY = Family(
+    name="swinir",
+    model_cls=SwinIR,
+    config_cls=SwinIRConfig,
+    kind="image",
+    scales=(2, 3, 4),
+    direction=lambda cfg: "none",
+    scale_of=lambda cfg: cfg.scale,
+    bytes_per_pixel=14336,  # docs/bench-memory.json: window attention holds the most
+    profile_size=lambda cfg: (720 // cfg.scale, 1280 // cfg.scale),  # a 720p output
+    compression=CompressionHooks(
+        pipeline="distill",
+        teacher_recipe=lambda cfg: "swinir-lw",
+        default_student=lambda cfg: "swinirmini",
+        compact_sizes=_compact_sizes,
+        with_compact_sizes=_with_compact_sizes,
+        default_rounding="round",  # reproduces the published SwinIRmini
+    ),
+)
