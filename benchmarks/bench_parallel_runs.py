@@ -21,7 +21,7 @@ import torch
 
 
 def worker(model_name: str, batch: int, patch: int, frames: int, scale: int, steps: int) -> float:
-    from slimvsr.compression._sr_tasks import charbonnier
+    from slimvsr.compression.training.sr import charbonnier
     from slimvsr.models import named_config
 
     named = named_config(model_name)

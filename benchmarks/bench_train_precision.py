@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from slimvsr.compression._sr_tasks import charbonnier
+from slimvsr.compression.training.sr import charbonnier
 from slimvsr.models import named_config
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from bench_models import load, time_once  # benchmarks/ is on sys.path when run as a script
 
-from slimvsr.compression._evaluate import evaluate
+from slimvsr.compression.evaluate import evaluate
 from slimvsr.compression.peers import load_peer
 from slimvsr.models import profile_model
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench_models import from_folder
 
-from slimvsr.compression._ssl_pipeline import SSLConfig
+from slimvsr.compression.ssl.pipeline import SSLConfig
 from slimvsr.models import BasicVSR, family_of, profile_model
 
 

@@ -20,11 +20,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from slimvsr.compression._distill_pipeline import SparsifyTask, distill_config
-from slimvsr.compression._recipes import recipe
-from slimvsr.compression._sr_tasks import ImageSRTask
-from slimvsr.compression._train import TrainConfig, train
-from slimvsr.compression.distill import OBProxSG, density
+from slimvsr.compression.distill.algorithm import OBProxSG, density
+from slimvsr.compression.distill.pipeline import SparsifyTask, distill_config
+from slimvsr.compression.training.loop import TrainConfig, train
+from slimvsr.compression.training.recipes import recipe
+from slimvsr.compression.training.sr import ImageSRTask
 from slimvsr.models import load_pretrained, read_config
 
 

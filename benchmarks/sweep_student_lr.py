@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 
-from slimvsr.compression._distill_pipeline import DistillConfig, DistillTask
-from slimvsr.compression._recipes import recipe
-from slimvsr.compression._sr_tasks import ImageSRTask
-from slimvsr.compression._train import TrainConfig, train
+from slimvsr.compression.distill.pipeline import DistillConfig, DistillTask
+from slimvsr.compression.training.loop import TrainConfig, train
+from slimvsr.compression.training.recipes import recipe
+from slimvsr.compression.training.sr import ImageSRTask
 from slimvsr.models import ARCHITECTURES, build_model, load_pretrained
 from slimvsr.models._config import config_from_dict
 

@@ -6,7 +6,7 @@ import torch
 
 from slimvsr.compression.data._prepare import split_scenes
 from slimvsr.compression.data._synth import MotionConfig, render_clip
-from slimvsr.compression.degrade import bd_degrade, bi_degrade, cubic, imresize, resize_matrix
+from slimvsr.compression.data.degrade import bd_degrade, bi_degrade, cubic, imresize, resize_matrix
 from slimvsr.compression.metrics import psnr_y, rgb_to_y, ssim_y
 from slimvsr.models import flow_warp
 
@@ -97,7 +97,7 @@ def test_photo_crop_exact_side(tmp_path) -> None:
     import numpy as np
     from PIL import Image
 
-    from slimvsr.compression._tasks import PhotoPool
+    from slimvsr.compression.data.pools import PhotoPool
 
     d = tmp_path / "images" / "train"
     d.mkdir(parents=True)

@@ -7,15 +7,8 @@ import pytest
 import torch
 
 from slimvsr.compression.cli import main as compress_main
-from slimvsr.compression.distill import (
-    OBProxSG,
-    compact_size,
-    density,
-    distillation_loss,
-    high_freq,
-    laplacian_loss,
-    student_config,
-)
+from slimvsr.compression.distill.algorithm import OBProxSG, compact_size, density, student_config
+from slimvsr.compression.losses import distillation_loss, high_freq, laplacian_loss
 from slimvsr.errors import CompressionError
 from slimvsr.models import ARCHITECTURES
 
@@ -140,7 +133,7 @@ def test_distillation_loss_terms() -> None:
 def test_distill_pipeline_smoke(tmp_path, arch) -> None:
     """`vsr-compress distill` end to end on a tiny EDSR / SwinIR teacher and corpus, then from scratch."""
     from media import make_corpus
-    from slimvsr.compression import _recipes
+    from slimvsr.compression.training import recipes as _recipes
     from slimvsr.models import EDSR, EDSRConfig, SwinIR, SwinIRConfig, load_pretrained, save_pretrained
 
     corpus = make_corpus(tmp_path / "corpus")
@@ -187,8 +180,8 @@ def test_distill_pipeline_smoke(tmp_path, arch) -> None:
 
 
 def test_distill_presets_cover_both_teachers_and_the_command_line() -> None:
-    from slimvsr.compression._distill_pipeline import DISTILL_PRESETS, distill_config
     from slimvsr.compression.cli import build_parser
+    from slimvsr.compression.distill.pipeline import DISTILL_PRESETS, distill_config
 
     presets = {p for _, p in DISTILL_PRESETS}
     distilled = {n for n, f in ARCHITECTURES.items() if f.compression and f.compression.pipeline == "distill"}

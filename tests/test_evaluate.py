@@ -33,7 +33,7 @@ def test_eval_image_model_json(corpus, tmp_path, capsys) -> None:
 
 
 def test_metrics_record_says_what_was_scored(corpus, tmp_path) -> None:
-    from slimvsr.compression._evaluate import evaluate
+    from slimvsr.compression.evaluate import evaluate
 
     image = evaluate(EDSR(tiny_config("edsr", 0, scale=2)), "e", corpus, scale=2, count=False)
     assert image.record("cmd")["data"].endswith("validation split (docs/data.md), full images")

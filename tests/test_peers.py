@@ -34,7 +34,7 @@ def test_span_peer_beats_bicubic() -> None:
     MATLAB-bicubic-downscaled crop of scikit-image's coffee it beats bicubic upscaling."""
     from skimage import data
 
-    from slimvsr.compression.degrade import imresize
+    from slimvsr.compression.data.degrade import imresize
     from slimvsr.compression.metrics import psnr_y, to_uint8
 
     peer = load_peer("span", 2)

@@ -77,7 +77,7 @@ def test_bundled_weights_beat_bicubic(info) -> None:
     beats bicubic upscaling by a clear margin in PSNR-Y (fp32)."""
     from skimage import data
 
-    from slimvsr.compression.degrade import imresize
+    from slimvsr.compression.data.degrade import imresize
     from slimvsr.compression.metrics import psnr_y, to_uint8
 
     s = info.scale
@@ -193,7 +193,7 @@ def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
     assert "slimvsr/edsrmini-x2" in card and "31.00" in card and "license: apache-2.0" in card
     assert "`vsr-upscale photo.jpg -m edsrmini -s 2`" in card  # an image model's usage line
     assert "image-super-resolution" in card and "video-super-resolution" not in card
-    from slimvsr.compression._publish import model_card
+    from slimvsr.compression.publish import model_card
 
     meta = json.loads((tmp_path / "hub" / "config.json").read_text())
     trained = {"command": "vsr-compress train ...", "steps": 10, "recipe": {"init": "runs/x2/model"}}

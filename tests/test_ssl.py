@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
-from slimvsr.compression import ssl
-from slimvsr.compression._publish import model_card
 from slimvsr.compression.cli import main as compress_main
+from slimvsr.compression.losses import tf_loss
+from slimvsr.compression.publish import model_card
+from slimvsr.compression.ssl import selection as ssl
 from slimvsr.errors import CompressionError
 from slimvsr.models import BasicVSR, BasicVSRConfig, count_params, load_pretrained, save_pretrained
 
@@ -184,8 +185,8 @@ def test_sir_schedule_and_pull() -> None:
 
 def test_tf_loss() -> None:
     h = (torch.rand(1, 8, 4, 4), torch.rand(1, 8, 4, 4))
-    assert float(ssl.tf_loss(h, h)) < 1e-5
-    assert float(ssl.tf_loss((h[0] + 1, None), (h[0], None))) == pytest.approx(1.0, abs=1e-4)
+    assert float(tf_loss(h, h)) < 1e-5
+    assert float(tf_loss((h[0] + 1, None), (h[0], None))) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_ssl_refuses_pruned_input() -> None:
@@ -201,7 +202,8 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus (bidirectional for ssl-bi:
     its recipe, and Temporal Finetuning on both branches' hidden states)."""
     from media import make_corpus
-    from slimvsr.compression import _recipes, _ssl_pipeline
+    from slimvsr.compression.ssl import pipeline as _ssl_pipeline
+    from slimvsr.compression.training import recipes as _recipes
 
     corpus = make_corpus(tmp_path / "corpus")
     (corpus / "manifest.json").write_text("{}")
@@ -265,7 +267,7 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
 
 
 def test_baselines_reject_a_criterion_and_report_the_one_they_apply(tmp_path, capsys) -> None:
-    from slimvsr.compression._ssl_pipeline import SSLConfig
+    from slimvsr.compression.ssl.pipeline import SSLConfig
 
     argv = ["ssl", "--teacher", str(tmp_path), "--method", "aligned", "--criterion", "max-global"]
     assert compress_main(argv) == 2
@@ -359,7 +361,7 @@ def test_presets_let_the_gammas_travel_as_far_as_the_papers() -> None:
     """Adam moves a scaling factor about lr per step, so lr x regularisation steps bounds how far a
     gamma can fall. The paper's schedule allows 2e-4 x 8,375 = 1.7; the shortened presets raise the
     gammas' lr to keep that reach, and every preset has a training recipe."""
-    from slimvsr.compression._ssl_pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig
+    from slimvsr.compression.ssl.pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig
 
     assert set(SSL_PRESETS) == set(SSL_RECIPE_PRESET)
     from slimvsr.compression.cli import build_parser

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from media import make_corpus
-from slimvsr.compression._train import TrainConfig, lr_at, train
+from slimvsr.compression.training.loop import TrainConfig, lr_at, train
 from slimvsr.errors import CompressionError
 from slimvsr.models import load_pretrained
 
@@ -44,7 +44,7 @@ def _cfg(out: Path, corpus: Path, **kw) -> TrainConfig:
 def test_lr_groups_take_their_parameters() -> None:
     from torch import nn
 
-    from slimvsr.compression._train import _param_groups
+    from slimvsr.compression.training.loop import _param_groups
 
     m = nn.ModuleDict({"gammas": nn.Linear(2, 2), "spynet": nn.Linear(2, 2), "body": nn.Linear(2, 2)})
     cfg = TrainConfig(
@@ -109,7 +109,7 @@ class _Crash:
 
 
 def test_resume_is_exact(corpus, tmp_path) -> None:
-    from slimvsr.compression._tasks import make_task
+    from slimvsr.compression.training.task import make_task
 
     straight = train(_cfg(tmp_path / "a", corpus))
     cfg = _cfg(tmp_path / "b", corpus)
@@ -136,7 +136,7 @@ def test_bf16_training_step_runs(corpus, tmp_path) -> None:
 
 DDP_SCRIPT = """
 import sys, torch
-from slimvsr.compression._train import TrainConfig, train
+from slimvsr.compression.training.loop import TrainConfig, train
 cfg = TrainConfig(recipe="image", model="edsrmini", out=sys.argv[1], data=sys.argv[2], scale=2,
                   steps=4, batch=4, patch=12, lr=1e-3, precision="fp32", val_every=100,
                   log_every=1, ckpt_every_s=0.0, model_overrides=(("num_feat", 8), ("num_block", 1)),
@@ -183,7 +183,7 @@ def test_ddp_two_processes_match_one(corpus, tmp_path) -> None:
 
 
 def test_export_writes_metadata(corpus, tmp_path) -> None:
-    from slimvsr.compression._publish import export_run
+    from slimvsr.compression.publish import export_run
 
     cfg = _cfg(tmp_path / "e", corpus, steps=3)
     model = train(cfg)
@@ -199,7 +199,7 @@ def test_export_writes_metadata(corpus, tmp_path) -> None:
 def test_init_from_another_scale_carries_the_body(arch: str) -> None:
     """x4 from a trained x2 (EDSR's and SwinIR's practice): every tensor of matching name and
     shape is copied, only the scale-specific upsampler stays as initialised."""
-    from slimvsr.compression._train import load_matching
+    from slimvsr.compression.training.loop import load_matching
     from slimvsr.models import build_model
     from tiny import tiny_config
 
@@ -240,7 +240,7 @@ def test_photometric_flow_recipe_trains_and_reports_real_warp_error(corpus, tmp_
 def test_photometric_error_is_the_warping_error() -> None:
     """A frame shifted by (dx, dy) = (3, -2): the true flow warps it back exactly (error 0 inside
     the border), no motion compensation does not; the Charbonnier form is within eps of |d|."""
-    from slimvsr.compression._tasks import photometric_error, smoothness
+    from slimvsr.compression.losses import photometric_error, smoothness
 
     g = torch.Generator().manual_seed(0)
     base = torch.rand(1, 3, 40, 48, generator=g)

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import get_args
 
 from ..errors import ModelError, SlimVSRError, UsageError
-from ._distill_pipeline import Rounding
-from ._recipes import RECIPES
-from ._ssl_pipeline import Criterion, GroupScore, Method
-from ._train import Degradation, TrainPrecision
+from .distill.pipeline import Rounding
+from .ssl.pipeline import Criterion, GroupScore, Method
+from .training.loop import Degradation, TrainPrecision
+from .training.recipes import RECIPES
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -55,10 +55,10 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from ._evaluate import evaluate, evaluate_flow
-    from ._publish import export_run
-    from ._recipes import recipe
-    from ._train import TrainConfig, train
+    from .evaluate import evaluate, evaluate_flow
+    from .publish import export_run
+    from .training.loop import TrainConfig, train
+    from .training.recipes import recipe
 
     fields = recipe(a.model, a.preset)
     overrides = {
@@ -123,12 +123,12 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from ._evaluate import evaluate
-    from ._publish import export_run
-    from ._recipes import recipe
-    from ._ssl_pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig, run_ssl
-    from ._train import TrainConfig
-    from .ssl import BASELINE_CRITERION
+    from .evaluate import evaluate
+    from .publish import export_run
+    from .ssl.pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig, run_ssl
+    from .ssl.selection import BASELINE_CRITERION
+    from .training.loop import TrainConfig
+    from .training.recipes import recipe
 
     if a.criterion is not None and a.method != "ssl":
         raise UsageError(
@@ -182,7 +182,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
 
 def cmd_size(a: argparse.Namespace) -> int:
     from ..models import ARCHITECTURES, build_model, count_params, named_config
-    from .distill import student_config
+    from .distill.algorithm import student_config
 
     named = named_config(a.model)
     fam = ARCHITECTURES[named.arch]
@@ -219,11 +219,11 @@ def cmd_distill(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from ._distill_pipeline import distill_config, run_distill, stage_config
-    from ._evaluate import evaluate
-    from ._publish import export_run
-    from ._recipes import recipe
-    from ._train import TrainConfig
+    from .distill.pipeline import distill_config, run_distill, stage_config
+    from .evaluate import evaluate
+    from .publish import export_run
+    from .training.loop import TrainConfig
+    from .training.recipes import recipe
 
     teacher = _model_dir(a.teacher, a.scale)
     tmeta = read_config(teacher)
@@ -270,7 +270,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
 def cmd_publish(a: argparse.Namespace) -> int:
     from ..models import WEIGHTS, read_config
     from ..models._weights import bundled_root
-    from ._publish import publish
+    from .publish import publish
 
     meta = read_config(a.model)
     name = a.name or meta.get("name")
@@ -285,7 +285,7 @@ def cmd_publish(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from ..models import load_pretrained, resolve
-    from ._evaluate import evaluate, format_table
+    from .evaluate import evaluate, format_table
 
     results = []
     for name in a.models:
@@ -320,7 +320,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 def cmd_eval_flow(a: argparse.Namespace) -> int:
     from ..models import load_pretrained
-    from ._evaluate import evaluate_flow
+    from .evaluate import evaluate_flow
 
     model, _ = load_pretrained(a.model)
     if hasattr(model, "spynet"):

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..errors import UsageError
 from ..models import ARCHITECTURES, save_pretrained
-from ._tasks import read_log
+from .training.task import read_log
 
 
 def _corpus_summary(data: Path) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
     """For a compressed model, which stage the training line's steps are and what came before."""
     s, d = meta.get("ssl"), meta.get("distillation")
     if s:
-        from ._ssl_pipeline import SSLConfig
+        from .ssl.pipeline import SSLConfig
 
         sc = SSLConfig.from_record(s)
         reg = sc.regularisation_steps

@@ -30,9 +30,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CompressionError
-from ..models import BasicVSR, BasicVSRConfig, ResBlockSpec
-from ..models._basicvsr import ResidualBlock
+from ...errors import CompressionError
+from ...models import BasicVSR, BasicVSRConfig, ResBlockSpec
+from ...models._basicvsr import ResidualBlock
 
 
 @dataclass(frozen=True)
@@ -364,16 +364,3 @@ def prune(model: BasicVSR, gammas: Gammas, pruned: set[Unit]) -> BasicVSR:
     copy(small.upconv2, "upconv2", rows(k_up2, 4), k_up1)
     copy(small.conv_hr, "conv_hr", k_hr, k_up2)
     return small.eval()
-
-
-def tf_loss(
-    student_hidden: tuple[torch.Tensor, torch.Tensor | None],
-    teacher_hidden: tuple[torch.Tensor, torch.Tensor | None],
-) -> torch.Tensor:
-    """Temporal Finetuning (eq. 6): distance of the final forward (and backward) hidden states."""
-    from ._sr_tasks import charbonnier
-
-    loss = charbonnier(student_hidden[0], teacher_hidden[0].detach())
-    if student_hidden[1] is not None and teacher_hidden[1] is not None:
-        loss = loss + charbonnier(student_hidden[1], teacher_hidden[1].detach())
-    return loss

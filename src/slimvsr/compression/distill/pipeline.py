@@ -14,12 +14,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._choices import check_choices
-from ..errors import CompressionError
-from ..models import build_model, family_of, load_pretrained, save_pretrained
-from ._sr_tasks import ImageSRTask, charbonnier
-from ._train import TrainConfig, train
-from .distill import OBProxSG, density, distillation_loss, student_config
+from ..._choices import check_choices
+from ...errors import CompressionError
+from ...models import build_model, family_of, load_pretrained, save_pretrained
+from ..losses import charbonnier, distillation_loss
+from ..training.loop import TrainConfig, train
+from ..training.sr import ImageSRTask
+from ..training.task import ForwardingTask
+from .algorithm import OBProxSG, density, student_config
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +77,18 @@ def distill_config(arch: str, preset: str) -> DistillConfig:
         raise CompressionError(
             f"no {preset!r} distillation preset for {arch} teachers (EDSR and SwinIR have them)"
         )
-    from ..models import ARCHITECTURES
+    from ...models import ARCHITECTURES
 
     hooks = ARCHITECTURES[arch].compression
     return DistillConfig(**DISTILL_PRESETS[arch, preset], rounding=hooks.default_rounding)
 
 
-class SparsifyTask:
+class SparsifyTask(ForwardingTask):
     """Charbonnier (eps 1e-3) only: OBProx-SG adds the L1 term itself."""
 
     def __init__(self, base: ImageSRTask, eps: float) -> None:
-        self.base, self.eps = base, eps
-
-    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
-        return self.base.batch(step, rank, world)
+        super().__init__(base)
+        self.eps = eps
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         return charbonnier(model(b["lr"].to(memory_format=torch.channels_last)), b["hr"], self.eps)
@@ -98,23 +98,18 @@ class SparsifyTask:
         return {**self.base.validate(model), "density": density(m.deep_feature_modules())}
 
 
-class DistillTask:
+class DistillTask(ForwardingTask):
     """alpha * Charbonnier(student, GT) + L_Lap(student, teacher) + L_Lap(HF(student), HF(teacher))."""
 
     def __init__(self, base: ImageSRTask, teacher: nn.Module, alpha: float) -> None:
-        self.base, self.teacher, self.alpha = base, teacher.eval().requires_grad_(False), alpha
-
-    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
-        return self.base.batch(step, rank, world)
+        super().__init__(base)
+        self.teacher, self.alpha = teacher.eval().requires_grad_(False), alpha
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         x = b["lr"].to(memory_format=torch.channels_last)
         with torch.no_grad():
             t = self.teacher(x)
         return distillation_loss(model(x), t, b["hr"], self.alpha)
-
-    def validate(self, model: nn.Module) -> dict[str, float]:
-        return self.base.validate(model)
 
 
 def stage_config(base: TrainConfig, out: Path, dc: DistillConfig, from_scratch: bool) -> TrainConfig:
@@ -173,8 +168,8 @@ def run_distill(
         report_path.write_text(json.dumps(report, indent=2))
         save_pretrained(sparse, out / "sparse", {"name": "sparsified-teacher", "density": d})
     report = json.loads(report_path.read_text())
-    from ..models import ARCHITECTURES
-    from ..models._config import config_from_dict
+    from ...models import ARCHITECTURES
+    from ...models._config import config_from_dict
 
     scfg = config_from_dict(ARCHITECTURES[report["architecture"]].config_cls, report["student"])
     student = build_model(report["architecture"], scfg)

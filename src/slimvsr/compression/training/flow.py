@@ -1,8 +1,7 @@
-"""Training tasks: where each recipe's batches, loss and validation come from."""
+"""The SPyNet training task: exact synthetic flow, real video with DIS labels and warping error."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,107 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
-from .data._synth import MotionConfig, render_clip
+from ..data._synth import MotionConfig, render_clip
+from ..data.degrade import bi_degrade
+from ..data.pools import PhotoPool, load_clips, synthetic_pair
+from ..losses import epe, photometric_error, smoothness
 
 # Batches are made in a background thread while the model trains on all cores: OpenCV's own
 # thread pool would only compete with it.
 cv2.setNumThreads(1)
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    """RGB float32 (H, W, 3) in [0, 1]."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def load_clips(root: Path, split: str) -> list[np.ndarray]:
-    """Real video clips of the corpus as uint8 arrays (T, H, W, 3)."""
-    clips = []
-    for d in sorted((Path(root) / "video" / split).iterdir()):
-        frames = sorted(d.glob("*.png"))
-        clips.append(np.stack([(load_rgb(f) * 255).round().astype(np.uint8) for f in frames]))
-    return clips
-
-
-class PhotoPool:
-    """The training (or validation) photos of the corpus, held in memory."""
-
-    def __init__(self, root: Path, split: str) -> None:
-        files = sorted((Path(root) / "images" / split).glob("*.png"))
-        if not files:
-            raise InputError(
-                f"{root}/images/{split}: no photos; run 'vsr-compress data prepare --root {root}'"
-            )
-        self.names = [f.stem for f in files]
-        self.photos = [load_rgb(f) for f in files]
-
-    def crop(
-        self, rng: np.random.Generator, side: int, max_down: float = 1.0, *, exact: bool = False
-    ) -> np.ndarray:
-        """A random square region of about ``side`` pixels, reduced from ``side * f`` pixels by a
-        random factor f in [1, max_down] with area averaging (varies the scale of detail without
-        aliasing). Photos smaller than ``side`` are skipped when larger ones exist.
-
-        ``exact``: the result is exactly ``side`` pixels whenever the photo has that many (f is
-        capped where the photo is smaller than ``side * f``); the default keeps f and returns a
-        smaller crop there, as the video recipes' data streams were made with."""
-        cands = [p for p in self.photos if min(p.shape[:2]) >= side] or self.photos
-        p = cands[rng.integers(len(cands))]
-        f = rng.uniform(1.0, max_down)
-        if exact and min(p.shape[:2]) >= side:
-            f = min(f, min(p.shape[:2]) / side)
-        s = min(int(side * f), p.shape[0], p.shape[1])
-        y = rng.integers(0, p.shape[0] - s + 1)
-        x = rng.integers(0, p.shape[1] - s + 1)
-        c = p[y : y + s, x : x + s]
-        out = side if s >= int(side * f) else max(1, round(s / f))
-        if out != s:
-            c = cv2.resize(c, (out, out), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(c)
-
-
-def synthetic_pair(
-    rng: np.random.Generator,
-    pool: PhotoPool,
-    p: int,
-    motion: MotionConfig,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(frame t, frame t-1, exact flow t -> t-1) of ``p`` x ``p`` pixels, from a photo reduced by
-    1-2.5x with an optional foreground object."""
-    src = pool.crop(rng, 3 * p, max_down=2.5)
-    fg = pool.crop(rng, p, max_down=2.0)
-    frames, fl = render_clip(rng, src, 2, (p, p), motion, fg_photo=fg, speed_scale=rng.uniform(0.2, 1.0))
-    return frames[1], frames[0], fl[1]
-
-
-def photometric_error(
-    ref: torch.Tensor, supp: torch.Tensor, flow: torch.Tensor, *, charbonnier: bool = True
-) -> torch.Tensor:
-    """Per-sample distance (0-255 scale) between ``ref`` and ``supp`` warped by ``flow``, ignoring
-    a 4-pixel border where the flow may point outside the frame. ``charbonnier=False`` is the
-    mean absolute warping error that ``vsr-compress eval-flow`` reports; the Charbonnier form
-    (eps 1 on the 0-255 scale) is its differentiable training loss."""
-    from ..models import flow_warp
-
-    d = (flow_warp(supp.float(), flow.float(), padding_mode="border") - ref.float()) * 255.0
-    d = d[..., 4:-4, 4:-4]
-    if not charbonnier:
-        return d.abs().mean(dim=(1, 2, 3))
-    return torch.sqrt(d * d + 1.0).mean(dim=(1, 2, 3)) - 1.0
-
-
-def smoothness(flow: torch.Tensor, ref: torch.Tensor, edge: float = 10.0) -> torch.Tensor:
-    """Per-sample edge-aware first-order smoothness of ``flow`` (px per px): flow gradients count
-    less across image edges of ``ref``."""
-    f, im = flow.float(), ref.float()
-    dx = (f[..., :, 1:] - f[..., :, :-1]).abs().mean(1)
-    dy = (f[..., 1:, :] - f[..., :-1, :]).abs().mean(1)
-    wx = torch.exp(-edge * (im[..., :, 1:] - im[..., :, :-1]).abs().mean(1))
-    wy = torch.exp(-edge * (im[..., 1:, :] - im[..., :-1, :]).abs().mean(1))
-    return (dx * wx).mean(dim=(1, 2)) + (dy * wy).mean(dim=(1, 2))
 
 
 class SpyNetTask:
@@ -151,7 +57,7 @@ class SpyNetTask:
 
     def _real_val(self) -> dict[str, torch.Tensor] | None:
         """Consecutive LR x4 frame pairs of the real validation clips (first 16 frames each)."""
-        from ._evaluate import _crop_to_scale, degrade, load_items
+        from ..evaluate import _crop_to_scale, degrade, load_items
 
         pairs = []
         for it in load_items(Path(self.cfg.data) / "video" / "val", "video", 16):
@@ -164,8 +70,6 @@ class SpyNetTask:
 
     def _synthetic(self, rng: np.random.Generator, pool: PhotoPool, p: int, lr: bool):
         if lr:
-            from .degrade import bi_degrade
-
             s = 4 * p
             src = pool.crop(rng, 2 * s)
             fg = pool.crop(rng, s // 2)
@@ -194,8 +98,6 @@ class SpyNetTask:
             cur, prev = prev, cur
         h, w = cur.shape[:2]
         if lr_scale:  # the LR domain: BI-degraded by 3-4x, rounded to 8 bits
-            from .degrade import bi_degrade
-
             f = rng.uniform(3.0, 4.0)
             size = (max(p, round(w / f)), max(p, round(h / f)))
             x = torch.from_numpy(np.stack([cur, prev])).permute(0, 3, 1, 2).float() / 255
@@ -268,21 +170,17 @@ class SpyNetTask:
             out.update({f"lr_{k}": v[rank * q : (rank + 1) * q] for k, v in lr.items()})
         return out
 
-    @staticmethod
-    def epe(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-        return torch.linalg.vector_norm(pred.float() - gt, dim=1).mean()
-
     def _group_loss(self, model: nn.Module, b: dict[str, torch.Tensor], prefix: str = "") -> torch.Tensor:
         cl = torch.channels_last
         ref, supp, gt, real = (b[prefix + k] for k in ("ref", "supp", "flow", "real"))
         pred = model(ref.to(memory_format=cl), supp.to(memory_format=cl))
-        epe = torch.linalg.vector_norm(pred.float() - gt, dim=1).mean(dim=(1, 2))
+        err = torch.linalg.vector_norm(pred.float() - gt, dim=1).mean(dim=(1, 2))
         if not self.photometric:
-            return epe.mean()
+            return err.mean()
         r = real.float()
         photo = photometric_error(ref, supp, pred)
         smooth = smoothness(pred, ref)
-        per = (1 - r) * epe + r * (photo + self.smooth_w * smooth + self.pseudo_w * epe)
+        per = (1 - r) * err + r * (photo + self.smooth_w * smooth + self.pseudo_w * err)
         return per.sum()
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -299,7 +197,7 @@ class SpyNetTask:
         v = self._val
         pred = model(v["ref"], v["supp"])
         zero = torch.linalg.vector_norm(v["flow"], dim=1).mean()
-        out = {"epe": float(self.epe(pred, v["flow"])), "epe_zero_flow": float(zero)}
+        out = {"epe": float(epe(pred, v["flow"])), "epe_zero_flow": float(zero)}
         if self._val_real is not None:
             errs = []
             for cur, prev in self._val_real["pairs"]:
@@ -307,18 +205,3 @@ class SpyNetTask:
             out["warp_error_real_lr"] = float(torch.cat(errs).mean())
             out["warp_error_none"] = self._val_real["none"]
         return out
-
-
-def make_task(cfg: Any) -> Any:
-    if cfg.recipe == "spynet":
-        return SpyNetTask(cfg)
-    if cfg.recipe in ("vsr", "image"):
-        from ._sr_tasks import ImageSRTask, VideoSRTask
-
-        return VideoSRTask(cfg) if cfg.recipe == "vsr" else ImageSRTask(cfg)
-    raise ValueError(f"unknown recipe {cfg.recipe!r}")
-
-
-def read_log(run: Path) -> list[dict[str, Any]]:
-    path = Path(run) / "log.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -19,8 +19,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..models import family_of, profile_model, profile_size
-from ._tasks import PhotoPool, load_rgb
-from .degrade import degrade, imresize
+from .data.degrade import degrade, imresize
+from .data.pools import PhotoPool, load_rgb
 from .metrics import psnr_y, ssim_y, to_uint8
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -233,8 +233,8 @@ def evaluate_flow(
     import cv2
 
     from ..models import flow_warp
-    from ._tasks import synthetic_pair
     from .data._synth import MotionConfig
+    from .data.pools import synthetic_pair
 
     spynet = spynet.eval()
     rng = np.random.default_rng(2024)

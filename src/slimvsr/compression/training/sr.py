@@ -9,16 +9,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._tasks import PhotoPool, load_clips
-from .data._synth import MotionConfig, render_clip
-from .degrade import degrade
-from .metrics import psnr_y, ssim_y, to_uint8
-
-
-def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """mean(sqrt((pred - target)^2 + eps^2)), in float32 whatever the autocast dtype."""
-    d = pred.float() - target.float()
-    return torch.sqrt(d * d + eps * eps).mean()
+from ..data._synth import MotionConfig, render_clip
+from ..data.degrade import degrade
+from ..data.pools import PhotoPool, load_clips
+from ..losses import charbonnier
+from ..metrics import psnr_y, ssim_y, to_uint8
 
 
 def quantise(x: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import CompressionError
+from ...errors import CompressionError
 
 # BasicVSR (Chan et al.): Adam 2e-4, cosine, 300k iters, batch 8 x 15 frames of 64x64 LR, SPyNet at
 # 2.5e-5 and frozen for the first 5000 iterations; the same for the uni variant.

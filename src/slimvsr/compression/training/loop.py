@@ -25,10 +25,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .._choices import check_choices
-from ..errors import CompressionError, ConfigError
-from ..models import build_model, load_pretrained, named_config
-from ..models._io import atomic_write_bytes
+from ..._choices import check_choices
+from ...errors import CompressionError, ConfigError
+from ...models import build_model, load_pretrained, named_config
+from ...models._io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ def train(
     ``task`` and ``model`` replace the ones ``cfg`` names (pruning and distillation stages pass
     their own loss and their scaled or pruned networks; ``optimizer`` builds another optimizer
     from the parameters, e.g. OBProx-SG); everything else is the same loop."""
-    from ._tasks import make_task
+    from .task import make_task
 
     rank, world = _dist()
     if cfg.threads:

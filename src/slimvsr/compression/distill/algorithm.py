@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CompressionError, ConfigError
-from ..models import Family
+from ...errors import CompressionError, ConfigError
+from ...models import Family
 
 
 class OBProxSG(torch.optim.Optimizer):
@@ -128,47 +127,3 @@ def student_config(
         )
     nc, nl, nb = compact_size(d, *hooks.compact_sizes(cfg), rounding=rounding, channel_power=channel_power)
     return hooks.with_compact_sizes(cfg, nc, nl, nb)
-
-
-def _gauss5(x: torch.Tensor) -> torch.Tensor:
-    k1 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], device=x.device, dtype=x.dtype) / 16.0
-    k = torch.outer(k1, k1).expand(x.shape[1], 1, 5, 5)
-    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="reflect"), k, groups=x.shape[1])
-
-
-def high_freq(x: torch.Tensor) -> torch.Tensor:
-    """HF(x) = x - GaussianBlur5x5(x)."""
-    return x - _gauss5(x)
-
-
-def laplacian_loss(a: torch.Tensor, b: torch.Tensor, levels: int = 5) -> torch.Tensor:
-    """Laplacian-pyramid loss of Niklaus & Liu (2018), sum_j 2^j ||L_j(a) - L_j(b)||_1, divided by
-    the number of elements of the full-resolution level so that it does not grow with batch and
-    patch size. The norm is a sum over each level's pixels, and level j has 4^-j of them, so per
-    pixel the coarse levels weigh 2^-j of the finest: detail leads, colour and low frequencies
-    still count. The last level is the low-pass residual."""
-    n0 = a.numel()
-    loss = a.new_zeros(())
-    for j in range(levels):
-        if min(a.shape[-2:]) < 6 or j == levels - 1:
-            return loss + 2.0**j * (a - b).abs().sum() / n0
-        da, db = F.avg_pool2d(_gauss5(a), 2), F.avg_pool2d(_gauss5(b), 2)
-        la = a - F.interpolate(da, size=a.shape[-2:], mode="bilinear", align_corners=False)
-        lb = b - F.interpolate(db, size=b.shape[-2:], mode="bilinear", align_corners=False)
-        loss = loss + 2.0**j * (la - lb).abs().sum() / n0
-        a, b = da, db
-    return loss
-
-
-def distillation_loss(
-    student: torch.Tensor, teacher: torch.Tensor, gt: torch.Tensor, alpha: float = 0.1
-) -> torch.Tensor:
-    """Eq. (8)-(9) with alpha 0.1 (the paper's value)."""
-    from ._sr_tasks import charbonnier
-
-    s, t = student.float(), teacher.float().detach()
-    return (
-        alpha * charbonnier(s, gt, eps=1e-3)
-        + laplacian_loss(s, t)
-        + laplacian_loss(high_freq(s), high_freq(t))
-    )

@@ -15,12 +15,14 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._choices import check_choices
-from ..errors import CompressionError
-from ..models import BasicVSR, family_of, load_pretrained, save_pretrained
-from . import ssl
-from ._sr_tasks import VideoSRTask, charbonnier
-from ._train import TrainConfig, train
+from ..._choices import check_choices
+from ...errors import CompressionError
+from ...models import BasicVSR, family_of, load_pretrained, save_pretrained
+from ..losses import charbonnier, tf_loss
+from ..training.loop import TrainConfig, train
+from ..training.sr import VideoSRTask
+from ..training.task import ForwardingTask
+from . import selection as ssl
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ class ScaledModel(nn.Module):
         return self.gammas.run(self.model, x, **kw)
 
 
-class SIRTask:
+class SIRTask(ForwardingTask):
     """Charbonnier + alpha(step) * sum(gamma^2) over the selected units; logs Fig. 6's curves
     (mean gamma of the pruned and the kept units, every 10 steps) to ``gammas.jsonl``."""
 
@@ -127,7 +129,8 @@ class SIRTask:
         sc: SSLConfig,
         log_path: Path | None = None,
     ) -> None:
-        self.base, self.scaled, self.pruned, self.sc = base, scaled, pruned, sc
+        super().__init__(base)
+        self.scaled, self.pruned, self.sc = scaled, pruned, sc
         self.log_path = log_path
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
@@ -152,16 +155,14 @@ class SIRTask:
         return {**self.base.validate(model), "gamma_pruned": gp, "gamma_kept": gk}
 
 
-class TFTask:
+class TFTask(ForwardingTask):
     """Fine-tuning loss: Charbonnier + Temporal Finetuning against the unpruned teacher."""
 
     def __init__(self, base: VideoSRTask, teacher: BasicVSR | None) -> None:
-        self.base, self.teacher = base, teacher
+        super().__init__(base)
+        self.teacher = teacher
         if teacher is not None:
             teacher.eval().requires_grad_(False)
-
-    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
-        return self.base.batch(step, rank, world)
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.teacher is None:
@@ -169,10 +170,7 @@ class TFTask:
         out, hid = model(b["lr"], return_hidden=True)
         with torch.no_grad():
             t_hid = self.teacher.hidden_states(b["lr"])
-        return charbonnier(out, b["hr"]) + ssl.tf_loss(hid, t_hid)
-
-    def validate(self, model: nn.Module) -> dict[str, float]:
-        return self.base.validate(model)
+        return charbonnier(out, b["hr"]) + tf_loss(hid, t_hid)
 
 
 def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> BasicVSR:

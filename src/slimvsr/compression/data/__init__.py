@@ -1,0 +1,1 @@
+"""The corpus: packaged real media (sources, preparation), synthetic motion, degradations, pools."""

@@ -1,0 +1,1 @@
+"""The training loop, its recipes and its tasks (flow, video SR, image SR)."""
