@@ -227,3 +227,36 @@ def test_publish_hub_layout_and_bundle(tmp_path, monkeypatch) -> None:
     assert renamed["sha256"] == info.meta["sha256"]
     (tmp_path / "m" / "model.safetensors").write_bytes(b"broken")
     assert compress_main(["publish", str(tmp_path / "m"), "--out", str(tmp_path / "hub2")]) == 2
+
+
+def test_no_shipped_file_contains_an_absolute_path() -> None:
+    """Shipped config.json files, model cards and the artifacts' records name teachers and inits
+    by registered name and sha256, and paths relative to the project, never a machine's own."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    absolute = re.compile(r"(?<![\w.:/~$)\]-])/[A-Za-z_][\w.-]*/")
+    files = [
+        *(root / "src" / "slimvsr" / "models" / "weights").glob("*/*.json"),
+        *(root / "src" / "slimvsr" / "models" / "weights").glob("*/*.md"),
+        *(root / "artifacts").rglob("*.json"),
+    ]
+    assert len(files) > 30
+    bad = [
+        f"{f.relative_to(root)}: {m.group(0)}" for f in files for m in [absolute.search(f.read_text())] if m
+    ]
+    assert not bad, bad
+    for f in (root / "src" / "slimvsr" / "models" / "weights").glob("*/config.json"):
+        meta = json.loads(f.read_text())
+        for rec in ("ssl", "distillation"):
+            if rec in meta:
+                assert isinstance(meta[rec]["teacher"], dict) and len(meta[rec]["teacher"]["sha256"]) == 64
+
+
+def test_records_made_elsewhere_are_written_portably(monkeypatch, tmp_path) -> None:
+    from slimvsr.compression.publish import portable
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLIMVSR_HOME", str(tmp_path / "cache"))
+    rec = {"out": str(tmp_path / "runs" / "x"), "data": str(tmp_path / "cache" / "corpus"), "n": 3}
+    assert portable(rec) == {"out": "runs/x", "data": "$SLIMVSR_HOME/corpus", "n": 3}

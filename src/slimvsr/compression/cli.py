@@ -55,9 +55,8 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .evaluate import evaluate, evaluate_flow
-    from .publish import export_run
-    from .training.loop import TrainConfig, train
+    from .runs import train_pipeline
+    from .training.loop import TrainConfig
     from .training.recipes import recipe
 
     fields = recipe(a.model, a.preset)
@@ -78,20 +77,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     scale_tag = "" if a.model == "spynet" else f"-x{a.scale}"
     out = a.out or f"runs/{a.model}{scale_tag}-{a.preset}"
     cfg = TrainConfig(model=a.model, out=out, data=a.data, scale=a.scale, **fields)
-    model = train(cfg)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0
-    extra = {}
-    if cfg.recipe == "spynet":
-        extra["flow_metrics"] = {
-            **evaluate_flow(model, Path(cfg.data)),
-            "command": f"vsr-compress eval-flow {out}/model --data {cfg.data}",
-        }
-    else:
-        res = evaluate(model, a.model, Path(cfg.data), scale=cfg.scale, degradation=cfg.degradation)
-        extra["metrics"] = res.record(f"vsr-compress eval {out}/model --data {cfg.data} --scale {cfg.scale}")
-    folder = export_run(model, cfg, Path(out) / "model", command=" ".join(sys.argv), extra=extra)
-    print(f"trained {a.model}: {folder}")
+    record = train_pipeline(cfg, command=" ".join(sys.argv))
+    if record is not None:
+        print(f"trained {record.summary}")
     return 0
 
 
@@ -123,9 +111,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from .evaluate import evaluate
-    from .publish import export_run
-    from .ssl.pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig, run_ssl
+    from .ssl.pipeline import SSL_PRESETS, SSL_RECIPE_PRESET, SSLConfig, ssl_pipeline
     from .ssl.selection import BASELINE_CRITERION
     from .training.loop import TrainConfig
     from .training.recipes import recipe
@@ -168,15 +154,8 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         seed=sc.seed,
         **fields,
     )
-    model = run_ssl(teacher, out, base, sc)
-    res = evaluate(model, name, Path(a.data), scale=4)
-    cfg = dataclasses.replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
-    extra = {
-        "ssl": {**dataclasses.asdict(sc), "teacher": str(teacher), "teacher_metrics": tmeta.get("metrics")},
-        "metrics": res.record(f"vsr-compress eval {out}/model --data {a.data}"),
-    }
-    folder = export_run(model, cfg, out / "model", command=" ".join(sys.argv), extra=extra)
-    print(f"{name}: {folder} PSNR-Y {res.psnr_y:.2f} (bicubic {res.bicubic_psnr_y:.2f})")
+    record = ssl_pipeline(teacher, out, base, sc, name, command=" ".join(sys.argv))
+    print(record.summary)
     return 0
 
 
@@ -219,9 +198,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
     import dataclasses
 
     from ..models import read_config
-    from .distill.pipeline import distill_config, run_distill, stage_config
-    from .evaluate import evaluate
-    from .publish import export_run
+    from .distill.pipeline import distill_config, distill_pipeline
     from .training.loop import TrainConfig
     from .training.recipes import recipe
 
@@ -245,25 +222,12 @@ def cmd_distill(a: argparse.Namespace) -> int:
         scale=scale,
         **fields,
     )
-    student, report = run_distill(teacher, out, base, dc, from_scratch=a.from_scratch)
-    res = evaluate(student, name, Path(a.data), scale=scale)
-    stage = "scratch" if a.from_scratch else "distil"
-    cfg = dataclasses.replace(stage_config(base, out, dc, a.from_scratch), model=name)
-    extra = {
-        "distillation": {
-            **dataclasses.asdict(dc),
-            **report,
-            "teacher": str(teacher),
-            "from_scratch": a.from_scratch,
-            "teacher_metrics": tmeta.get("metrics"),
-        },
-        "metrics": res.record(f"vsr-compress eval {out}/{stage}-model --data {a.data}"),
-    }
-    folder = export_run(student, cfg, out / f"{stage}-model", command=" ".join(sys.argv), extra=extra)
-    print(
-        f"{name} x{scale} ({stage}): {folder} density {report['density']:.4f} "
-        f"PSNR-Y {res.psnr_y:.2f} (bicubic {res.bicubic_psnr_y:.2f})"
+    record = distill_pipeline(
+        teacher, out, base, dc, name, command=" ".join(sys.argv), from_scratch=a.from_scratch
     )
+    stage = "scratch" if a.from_scratch else "distil"
+    d = record.extra["distillation"]["density"]
+    print(f"{record.summary} ({stage}, density {d:.4f})")
     return 0
 
 

@@ -50,6 +50,7 @@ class EvalResult:
     data: str = ""
     video: bool = True
     max_frames: int | None = 16
+    precision: str = "fp32"  # what the model ran in: "fp32" or "bf16" (autocast, channels-last)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -67,7 +68,7 @@ class EvalResult:
             "val": {"psnr_y": self.psnr_y, "ssim_y": self.ssim_y},
             "bicubic": {"psnr_y": self.bicubic_psnr_y, "ssim_y": self.bicubic_ssim_y},
             "per_item": self.per_item,
-            "precision": "fp32",
+            "precision": self.precision,
             "degradation": self.degradation,
             "data": f"{self.data}: {self.split()}",
             "command": command,
@@ -192,6 +193,7 @@ def evaluate(
         data=str(data),
         video=is_video,
         max_frames=max_frames,
+        precision=precision,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +30,57 @@ def _corpus_summary(data: Path) -> dict[str, Any]:
     }
 
 
+def model_ref(folder: str | Path) -> dict[str, Any] | str:
+    """How a record names another model (a teacher, an --init): its registered name, scale and
+    weights sha256 from its config.json, never the path it happened to have on the machine that
+    ran. A folder without a slimvsr config.json is named by its last path parts (portable)."""
+    cfg_path = Path(folder) / "config.json"
+    if not cfg_path.is_file():
+        return portable_text(str(folder))
+    meta = json.loads(cfg_path.read_text())
+    ref = {"name": meta.get("name"), "sha256": meta.get("sha256")}
+    fam = ARCHITECTURES.get(meta.get("architecture", ""))
+    scale = meta.get("scale") or (meta.get("config") or {}).get("scale")
+    if scale and fam is not None and fam.kind != "flow":
+        ref["scale"] = scale
+    return ref
+
+
+def ref_label(ref: Any) -> str:
+    """``name xS (sha256 1234abcd...)`` for a model_ref, or the text of an older record."""
+    if isinstance(ref, dict):
+        scale = f" x{ref['scale']}" if ref.get("scale") else ""
+        sha = f", sha256 {ref['sha256'][:12]}" if ref.get("sha256") else ""
+        return f"{ref.get('name')}{scale}{sha}"
+    return str(ref)
+
+
+def portable_text(text: str) -> str:
+    """``text`` without this machine's absolute paths: the working directory becomes relative,
+    the slimvsr home (``$SLIMVSR_HOME``, default ~/.cache/slimvsr) and the home folder become
+    ``$SLIMVSR_HOME`` and ``~``."""
+    home_dir = os.environ.get("SLIMVSR_HOME") or str(Path.home() / ".cache" / "slimvsr")
+    for prefix, repl in (
+        (home_dir, "$SLIMVSR_HOME"),
+        (str(Path.cwd()) + "/", ""),
+        (str(Path.home()), "~"),
+    ):
+        if prefix and prefix not in ("/", "~"):
+            text = text.replace(prefix, repl)
+    return text
+
+
+def portable(obj: Any) -> Any:
+    """``portable_text`` applied to every string of a JSON-like record."""
+    if isinstance(obj, str):
+        return portable_text(obj)
+    if isinstance(obj, dict):
+        return {k: portable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [portable(v) for v in obj]
+    return obj
+
+
 def export_run(
     model: nn.Module, cfg: Any, folder: Path, command: str, extra: dict[str, Any] | None = None
 ) -> Path:
@@ -36,13 +88,16 @@ def export_run(
     records = read_log(Path(cfg.out))
     vals = [r for r in records if "val" in r]
     wall = max((r.get("wall_s", 0.0) for r in records), default=0.0)
+    recipe = asdict(cfg)
+    if cfg.init:
+        recipe["init"] = model_ref(cfg.init)
     meta = {
         "name": cfg.model,
         "scale": cfg.scale,
         "degradation": cfg.degradation,
         "training": {
             "command": command,
-            "recipe": asdict(cfg),
+            "recipe": recipe,
             "steps": cfg.steps,
             "wall_time_s": round(wall, 1),
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip()
@@ -57,7 +112,7 @@ def export_run(
         "licence": "Apache-2.0 (weights trained by slimvsr on the corpus in docs/data.md)",
         **(extra or {}),
     }
-    save_pretrained(model, folder, meta)
+    save_pretrained(model, folder, portable(meta))
     return folder
 
 
@@ -88,14 +143,16 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
         tf = " with Temporal Finetuning" if s["temporal_finetune"] else ""
         method = _METHODS.get(s["method"], s["method"])
         return [
-            f"Pruned from `{s['teacher']}` by {method} ({sc.selection_criterion}, ratio {s['ratio']}): units "
+            f"Pruned from `{ref_label(s['teacher'])}` by {method} ({sc.selection_criterion}, "
+            f"ratio {s['ratio']}): units "
             f"selected on the teacher, {before}pruned; the steps above are the fine-tuning{tf}.",
             "",
         ]
     if d:
         start = "trained from scratch" if d.get("from_scratch") else "distilled"
         return [
-            f"Sized from `{d['teacher']}` after {d['sparsify_steps']:,} OBProx-SG sparsification steps "
+            f"Sized from `{ref_label(d['teacher'])}` after {d['sparsify_steps']:,} OBProx-SG "
+            "sparsification steps "
             f"(density {d['density']:.4f}), then {start}; the steps above are the student's.",
             "",
         ]
@@ -148,7 +205,10 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
         lines += _compression_lines(meta)
         init = (tr.get("recipe") or {}).get("init")
         if init:
-            lines += [f"Initialised from `{init}` (`--init`: every tensor of matching name and shape).", ""]
+            lines += [
+                f"Initialised from `{ref_label(init)}` (`--init`: every tensor of matching name and shape).",
+                "",
+            ]
         data = tr.get("data") or {}
         if data.get("sources"):
             lines += ["Data (real media shipped in packages; licences):", ""]
@@ -179,7 +239,11 @@ def publish(model_dir: Path, out: Path, name: str, scale: int, *, rename: bool =
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model_dir / "model.safetensors", out / "model.safetensors")
     if meta.get("name") != name:
-        meta = {**meta, "name": name, "published_from": {"name": meta.get("name"), "folder": str(model_dir)}}
+        meta = {
+            **meta,
+            "name": name,
+            "published_from": {"name": meta.get("name"), "sha256": meta.get("sha256")},
+        }
         (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
     else:
         shutil.copyfile(model_dir / "config.json", out / "config.json")

@@ -16,8 +16,9 @@ from torch import nn
 
 from ..._choices import check_choices
 from ...errors import CompressionError
-from ...models import build_model, family_of, load_pretrained, save_pretrained
+from ...models import build_model, family_of, load_pretrained, read_config, save_pretrained
 from ..losses import charbonnier, distillation_loss
+from ..runs import RunRecord, finish
 from ..training.loop import TrainConfig, train
 from ..training.sr import ImageSRTask
 from ..training.task import ForwardingTask
@@ -178,3 +179,31 @@ def run_distill(
     task = ImageSRTask(cfg) if from_scratch else DistillTask(ImageSRTask(cfg), teacher, dc.alpha)
     student = train(cfg, task=task, model=student.train()).eval()
     return student, report
+
+
+def distill_pipeline(
+    teacher_dir: Path,
+    out: Path,
+    base: TrainConfig,
+    dc: DistillConfig,
+    name: str,
+    command: str,
+    from_scratch: bool = False,
+) -> RunRecord:
+    """``run_distill``, then the shared evaluate-record-export step into ``out/distil-model`` (or
+    ``out/scratch-model``)."""
+    from ..publish import model_ref
+
+    student, report = run_distill(teacher_dir, out, base, dc, from_scratch=from_scratch)
+    stage = "scratch" if from_scratch else "distil"
+    cfg = replace(stage_config(base, out, dc, from_scratch), model=name)
+    record = {
+        **dataclasses.asdict(dc),
+        **report,
+        "teacher": model_ref(teacher_dir),
+        "from_scratch": from_scratch,
+        "teacher_metrics": read_config(teacher_dir).get("metrics"),
+    }
+    return finish(
+        student, cfg, out / f"{stage}-model", name=name, command=command, extra={"distillation": record}
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,8 +17,9 @@ from torch import nn
 
 from ..._choices import check_choices
 from ...errors import CompressionError
-from ...models import BasicVSR, family_of, load_pretrained, save_pretrained
+from ...models import BasicVSR, family_of, load_pretrained, read_config, save_pretrained
 from ..losses import charbonnier, tf_loss
+from ..runs import RunRecord, finish
 from ..training.loop import TrainConfig, train
 from ..training.sr import VideoSRTask
 from ..training.task import ForwardingTask
@@ -232,13 +233,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
             pruned_dir,
             {
                 "name": "ssl-pruned",
-                "ssl": {
-                    "ratio": sc.ratio,
-                    "criterion": sc.criterion,
-                    "channel_multiple": sc.channel_multiple,
-                    "teacher": str(teacher_dir),
-                    "regularisation_steps": reg_steps,
-                },
+                "ssl": ssl_record(sc, teacher_dir),
             },
         )
     # 4. Fine-tuning (Charbonnier + TF).
@@ -246,3 +241,27 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
     cfg = replace(base, out=str(out / "finetune"), steps=sc.finetune_steps, init=None)
     task = TFTask(VideoSRTask(cfg), teacher if sc.temporal_finetune else None)
     return train(cfg, task=task, model=small.train()).eval()
+
+
+def ssl_record(sc: SSLConfig, teacher_dir: Path) -> dict[str, Any]:
+    """The "ssl" record of a run's config.json: every setting, the criterion as the selection
+    applies it, and the teacher by name and sha256 with its metrics."""
+    from ..publish import model_ref
+
+    return {
+        **asdict(replace(sc, criterion=sc.selection_criterion)),
+        "regularisation_steps": sc.regularisation_steps,
+        "teacher": model_ref(teacher_dir),
+        "teacher_metrics": read_config(teacher_dir).get("metrics"),
+    }
+
+
+def ssl_pipeline(
+    teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig, name: str, command: str
+) -> RunRecord:
+    """``run_ssl``, then the shared evaluate-record-export step into ``out/model``."""
+    model = run_ssl(teacher_dir, out, base, sc)
+    cfg = replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
+    return finish(
+        model, cfg, out / "model", name=name, command=command, extra={"ssl": ssl_record(sc, teacher_dir)}
+    )
