@@ -478,3 +478,79 @@ def test_progress_total_counts_the_frames_in_range(frames, rate, start, duration
     from slimvsr.engine._pipeline import _frames_in_range
 
     assert _frames_in_range(frames, rate, start, duration) == expected
+
+
+def test_channel_wakes_on_stop_and_carries_stage_errors() -> None:
+    """The job's one plumbing type: a blocked put or get wakes at once on a stop (no polling), a
+    producer's failure reaches the consumer after the items, a consumer's failure reaches the
+    producer, and END follows a clean close."""
+    import threading
+
+    from slimvsr.engine._channel import END, Channel, Stop
+    from slimvsr.errors import Cancelled, RunError
+
+    stop = Stop()
+    ch = Channel(1, stop)
+    ch.put(1)
+    got: list[BaseException] = []
+
+    def blocked_put() -> None:
+        try:
+            ch.put(2)  # full: blocks until the stop
+        except BaseException as e:
+            got.append(e)
+
+    t = threading.Thread(target=blocked_put)
+    t.start()
+    t.join(0.2)
+    assert t.is_alive()
+    stop.set(Cancelled("cancelled"))
+    t.join(2)
+    assert not t.is_alive() and isinstance(got[0], Cancelled)
+    with pytest.raises(Cancelled):
+        ch.get()
+
+    ch = Channel(4, Stop())
+    ch.put("a")
+    ch.close(RunError("decoder failed"))
+    assert ch.get() == "a"
+    with pytest.raises(RunError, match="decoder failed"):
+        ch.get()
+
+    ch = Channel(4, Stop())
+    ch.abort(RunError("encoder failed"))
+    with pytest.raises(RunError, match="encoder failed"):
+        ch.put("x")
+
+    ch = Channel(4, Stop())
+    ch.put("x")
+    ch.close()
+    assert ch.get() == "x" and ch.get() is END
+
+
+def test_copied_packets_without_dts_are_kept(models, clip, tmp_path, monkeypatch) -> None:
+    """Some demuxers give subtitle (or audio) packets a pts but no dts: they are muxed at their
+    pts, not dropped."""
+    from media import with_subtitles
+
+    from slimvsr.engine import _encode
+
+    src = with_subtitles(clip, tmp_path / "subs.mkv", [(0.1, 0.5, "Hello"), (0.6, 0.9, "World")])
+    orig = _encode.VideoSink.__init__
+
+    def init(self, *a, **kw):
+        orig(self, *a, **kw)
+        inner = self.packets
+
+        def no_dts():
+            for p in inner:
+                if p.stream.type == "subtitle":
+                    p.dts = None
+                yield p
+
+        self.packets = no_dts()
+
+    monkeypatch.setattr(_encode.VideoSink, "__init__", init)
+    out = tmp_path / "subs-out.mkv"
+    _run(src, out, model=str(models["edsr"]))
+    assert _packets(out, "subtitle") == [b"Hello", b"World"]

@@ -173,8 +173,12 @@ class VideoSink:
                     self.copy_in.close()
                     self.copy_in = None
                     return
-            if pkt.dts is None or pkt.size == 0:  # flush/empty packets are not muxed
+            if pkt.size == 0:  # flush/empty packets are not muxed
                 continue
+            if pkt.dts is None and pkt.pts is None:
+                continue  # no time at all: nowhere to put it
+            if pkt.dts is None:  # e.g. subtitle packets of some demuxers: muxed at their pts
+                pkt.dts = pkt.pts
             tb = pkt.time_base
             t = float(pkt.pts * tb) if pkt.pts is not None else float(pkt.dts * tb)
             if self.cut_start and t < self.t0 - 1e-6:

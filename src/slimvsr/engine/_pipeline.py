@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ import torch
 
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
 from ..models import ModelDescriptor, default_model, load_model
+from ._channel import END, Channel, Stop
 from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
 from ._heap import bound_heap
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
@@ -201,9 +201,6 @@ class _Stage(threading.Thread):
             self.error = e
 
 
-_END = object()
-
-
 class Job:
     """One input -> one output. Iterate ``run()`` for events; ``cancel()`` from any thread."""
 
@@ -217,13 +214,17 @@ class Job:
         """``models``: loaded models by (name, requested scale), filled as jobs load them; pass
         the same dict to several jobs to load each model once."""
         self.inp, self.opts = Path(inp), opts
-        self._cancel = threading.Event()
+        self._stop = Stop()
         self.models = {} if models is None else models
         self.desc: ModelDescriptor | None = None  # set once the job has picked its model
         self.out = Path(out) if out else None
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self._stop.set(Cancelled(f"{self.inp}: cancelled; no output written"))
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
 
     # -- setup ---------------------------------------------------------------------------
     def _prepare(self) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
@@ -271,9 +272,74 @@ class Job:
             return None
         return max(64, int((budget / per_pixel) ** 0.5))
 
+    # -- stages ---------------------------------------------------------------------------
+    def _decode(self, info: VideoInfo, ch: Channel):
+        """The decode stage: LR frames (pts, array) into ``ch``; a failure travels through it."""
+
+        def stage(st: _Stage) -> None:
+            try:
+                t = time.monotonic()
+                for item in decode_frames(info, self.opts.start, self.opts.duration):
+                    st.busy += time.monotonic() - t
+                    ch.put(item)
+                    t = time.monotonic()
+                ch.close()
+            except Cancelled:
+                raise
+            except BaseException as e:
+                ch.close(_wrap(e, self.inp))
+                raise
+
+        return _Stage("slimvsr-decode", stage)
+
+    def _encode(self, info: VideoInfo, ch: Channel, tmp: Path, out: Path, out_size: tuple[int, int]):
+        """The encode stage: SR frames from ``ch`` into the temporary output. It owns its sink:
+        it closes it after the last frame, or aborts it (in this thread, never concurrently with a
+        write) when the job stops; its failure travels back through ``ch``."""
+
+        def stage(st: _Stage) -> None:
+            sink = None
+            closed = False
+            try:
+                t = time.monotonic()
+                if info.is_image:
+                    item = ch.get()
+                    if item is not END:
+                        write_image(tmp, item[1], final=out)
+                    st.busy += time.monotonic() - t
+                    # An image output holds one frame: a second one is refused, not waited for.
+                    ch.abort(
+                        InputError(f"{self.inp}: has more than one frame; write it as a video (-o NAME.mp4)")
+                    )
+                    return
+                sink = VideoSink(
+                    tmp, info, out_size, self.opts.encode, self.opts.start, self.opts.duration, final_path=out
+                )
+                st.busy += time.monotonic() - t
+                while (item := ch.get()) is not END:
+                    t = time.monotonic()
+                    sink.write(item[0], item[1])
+                    st.busy += time.monotonic() - t
+                t = time.monotonic()
+                sink.close()
+                closed = True
+                st.busy += time.monotonic() - t
+            except Cancelled:
+                raise
+            except BaseException as e:
+                ch.abort(_wrap(e, self.inp))
+                raise
+            finally:
+                if sink is not None and not closed:
+                    sink.abort()
+
+        return _Stage("slimvsr-encode", stage)
+
     # -- run ------------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
+        """Set up, then loop over chunks (decode -> model -> encode), emitting events."""
         bound_heap()
+        self._stop.check()
         info, desc, prec, out = self._prepare()
         s = desc.scale
         out_size = (info.height * s, info.width * s)
@@ -286,74 +352,13 @@ class Job:
         runner = make_runner(
             desc, prec, window=self.opts.window, margin=self.opts.margin, tile=self._tile(desc, info)
         )
-        q_in: queue.Queue = queue.Queue(maxsize=self.opts.queue_frames)
+        lr_frames = Channel(self.opts.queue_frames, self._stop)
         # SR frames are 16x the pixels of LR ones: they wait as 8/16-bit arrays, at most two
         # chunks of them, so memory does not grow with the encoder's pace or the input's length.
-        q_out: queue.Queue = queue.Queue(maxsize=2 * self.opts.chunk)
-        stop = threading.Event()
+        sr_frames = Channel(2 * self.opts.chunk, self._stop)
         deep = info.bit_depth > 8
-
-        def put(q: queue.Queue, item: object) -> bool:
-            while not stop.is_set():
-                try:
-                    q.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
-
-        def decode(st: _Stage) -> None:
-            t = time.monotonic()
-            for item in decode_frames(info, self.opts.start, self.opts.duration):
-                st.busy += time.monotonic() - t
-                if not put(q_in, item):
-                    return
-                t = time.monotonic()
-            put(q_in, _END)
-
-        def take(q: queue.Queue) -> object:
-            """The next item, or _END once the job is stopping (never blocks past a stop)."""
-            while not stop.is_set():
-                try:
-                    return q.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-            return _END
-
-        def encode(st: _Stage) -> None:
-            # The encoder thread owns its sink: it closes it after the last frame, or aborts it
-            # (in this same thread, never concurrently with a write) once the job stops.
-            t = time.monotonic()
-            if info.is_image:
-                item = take(q_out)
-                if item is _END or stop.is_set():
-                    return
-                write_image(tmp, item[1], final=out)
-                st.busy += time.monotonic() - t
-                return
-            sink = VideoSink(
-                tmp, info, out_size, self.opts.encode, self.opts.start, self.opts.duration, final_path=out
-            )
-            st.busy += time.monotonic() - t
-            closed = False
-            try:
-                while True:
-                    item = take(q_out)
-                    if item is _END or stop.is_set():
-                        break
-                    t = time.monotonic()
-                    sink.write(item[0], item[1])
-                    st.busy += time.monotonic() - t
-                if not stop.is_set():
-                    t = time.monotonic()
-                    sink.close()
-                    closed = True
-                    st.busy += time.monotonic() - t
-            finally:
-                if not closed:
-                    sink.abort()
-
-        dec, enc = _Stage("slimvsr-decode", decode), _Stage("slimvsr-encode", encode)
+        dec = self._decode(info, lr_frames)
+        enc = self._encode(info, sr_frames, tmp, out, out_size)
         dec.start()
         enc.start()
         done, model_busy = 0, 0.0
@@ -364,14 +369,13 @@ class Job:
             while not ended:
                 frames: list[np.ndarray] = []
                 while len(frames) < self.opts.chunk:
-                    item = self._get(q_in, dec, enc)
-                    if item is _END:
+                    item = lr_frames.get()
+                    if item is END:
                         ended = True
                         break
                     pts_pending.append(item[0])
                     frames.append(item[1])
-                if self._cancel.is_set():
-                    raise Cancelled(f"{self.inp}: cancelled; no output written")
+                self._stop.check()
                 t = time.monotonic()
                 outs = []
                 if frames:
@@ -385,8 +389,7 @@ class Job:
                 model_busy += time.monotonic() - t
                 for y in outs:
                     for f in y:
-                        if not self._put_out(q_out, (pts_pending.pop(0), _to_array(f, deep)), enc):
-                            raise RunError(f"{out}: encoder stopped")
+                        sr_frames.put((pts_pending.pop(0), _to_array(f, deep)))
                         done += 1
                 produced = bool(outs)
                 # Drop this chunk's float SR frames before the next chunk is computed, so that
@@ -402,13 +405,13 @@ class Job:
                     f"{self.inp}: no frames in the requested range "
                     f"(start {self.opts.start}s); check --start/--duration"
                 )
-            self._put_out(q_out, _END, enc)
-            self._join(enc)  # the encoder drains its last frames; a cancel still counts here
-            if enc.error:
+            sr_frames.close()
+            enc.join()  # the encoder drains its last frames; a cancel wakes it
+            self._stop.check()
+            if enc.error is not None:
                 raise _wrap(enc.error, self.inp)
-            self._join(dec)
-            if self._cancel.is_set():  # honoured up to the rename: after it, the output is whole
-                raise Cancelled(f"{self.inp}: cancelled; no output written")
+            dec.join()
+            self._stop.check()  # honoured up to the rename: after it, the output is whole
             os.replace(tmp, out)
             ok = True
             busy = {"decode": dec.busy, "model": model_busy, "encode": enc.busy}
@@ -418,50 +421,12 @@ class Job:
                 f"{self.inp}: out of memory in the model; pass --tile 256 or a smaller --chunk"
             ) from e
         finally:
-            stop.set()
             if not ok:
-                for q in (q_in, q_out):
-                    try:
-                        while True:
-                            q.get_nowait()
-                    except queue.Empty:
-                        pass
-                # Both stages poll ``stop`` every 0.1 s, so they end within a frame's work.
+                # Wakes both stages wherever they wait; they end within a frame's work.
+                self._stop.set(Cancelled(f"{self.inp}: stopped; no output written"))
                 dec.join(timeout=30)
                 enc.join(timeout=30)
                 tmp.unlink(missing_ok=True)
-
-    def _get(self, q: queue.Queue, dec: _Stage, enc: _Stage) -> object:
-        while True:
-            if self._cancel.is_set():
-                raise Cancelled(f"{self.inp}: cancelled; no output written")
-            for st in (dec, enc):
-                if st.error is not None:
-                    raise _wrap(st.error, self.inp)
-            try:
-                return q.get(timeout=0.1)
-            except queue.Empty:
-                if not dec.is_alive() and q.empty() and dec.error is None:
-                    return _END
-
-    def _join(self, st: _Stage) -> None:
-        while st.is_alive():
-            st.join(timeout=0.1)
-            if self._cancel.is_set():
-                raise Cancelled(f"{self.inp}: cancelled; no output written")
-
-    def _put_out(self, q: queue.Queue, item: object, enc: _Stage) -> bool:
-        while True:
-            if enc.error is not None:
-                raise _wrap(enc.error, self.inp)
-            if not enc.is_alive():
-                return False
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                if self._cancel.is_set():
-                    raise Cancelled(f"{self.inp}: cancelled; no output written") from None
 
 
 def _wrap(e: BaseException, inp: Path) -> BaseException:
