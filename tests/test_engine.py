@@ -532,7 +532,6 @@ def test_copied_packets_without_dts_are_kept(models, clip, tmp_path, monkeypatch
     """Some demuxers give subtitle (or audio) packets a pts but no dts: they are muxed at their
     pts, not dropped."""
     from media import with_subtitles
-
     from slimvsr.engine import _encode
 
     src = with_subtitles(clip, tmp_path / "subs.mkv", [(0.1, 0.5, "Hello"), (0.6, 0.9, "World")])
@@ -554,3 +553,43 @@ def test_copied_packets_without_dts_are_kept(models, clip, tmp_path, monkeypatch
     out = tmp_path / "subs-out.mkv"
     _run(src, out, model=str(models["edsr"]))
     assert _packets(out, "subtitle") == [b"Hello", b"World"]
+
+
+def test_gui_job_queue_runs_without_qt_and_shares_models(models, clip, tmp_path) -> None:
+    """The desktop app's queue logic is Qt-free: jobs run one at a time through the engine, a
+    model is loaded once for all the jobs that use it, states are an enum, a pending job can be
+    cancelled, and a cancelled running job leaves no output."""
+    import time
+
+    from slimvsr.app._queue import JobQueue, JobState
+
+    seen: list[tuple[str, JobState]] = []
+    q = JobQueue(on_state=lambda j: seen.append((j.input.name, j.status)))
+    a, b, c = (tmp_path / n for n in ("a.mp4", "b.mp4", "c.mp4"))
+    for dst in (a, b, c):
+        dst.write_bytes(clip.read_bytes())
+    opts = UpscaleOptions(model=str(models["edsr"]), precision="fp32")
+    out = tmp_path / "out"
+    out.mkdir()
+    jobs = q.add([a, b, c], opts, out)
+    q.cancel(jobs[2])  # pending: cancelled at once
+    q.start()
+    deadline = time.monotonic() + 120
+    while q.busy and time.monotonic() < deadline:
+        q.poll()
+        time.sleep(0.02)
+    assert [j.status for j in jobs] == [JobState.DONE, JobState.DONE, JobState.CANCELLED]
+    assert len(q.models) == 1  # loaded once, shared by both jobs
+    assert jobs[0].history == [JobState.PENDING, JobState.RUNNING, JobState.DONE]
+    assert ("a.mp4", JobState.RUNNING) in seen and ("c.mp4", JobState.CANCELLED) in seen
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}.edsr-x2.mp4" for s in "ab"]
+
+    assert q.retry(jobs[2])
+    q.cancel(jobs[2])  # running now: stops between frames, nothing left
+    while q.busy and time.monotonic() < deadline:
+        q.poll()
+        time.sleep(0.02)
+    assert jobs[2].status in (JobState.CANCELLED, JobState.DONE)
+    if jobs[2].status is JobState.CANCELLED:
+        assert not (out / "c.edsr-x2.mp4").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

@@ -21,7 +21,15 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QUrl  # no
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from slimvsr.app._gui_jobs import CANCELLED, DONE, FAILED, PENDING, RUNNING  # noqa: E402
+from slimvsr.app._queue import JobState  # noqa: E402
+
+PENDING, RUNNING, DONE, FAILED, CANCELLED = (
+    JobState.PENDING,
+    JobState.RUNNING,
+    JobState.DONE,
+    JobState.FAILED,
+    JobState.CANCELLED,
+)
 from slimvsr.app.gui import MainWindow  # noqa: E402
 from slimvsr.models import EDSR, BasicVSR, save_pretrained  # noqa: E402
 
@@ -88,7 +96,7 @@ def test_drop_clip_and_image_run_to_done(window, qtbot, tmp_path) -> None:
     drop(window.drop, [clip, img])
     assert [j.input for j in window.queue.jobs] == [clip, img]
     qtbot.waitUntil(lambda: all(j.status == DONE for j in window.queue.jobs), timeout=60_000)
-    assert seen == {threading.main_thread().name}  # the job threads never touch Qt (_gui_jobs)
+    assert seen == {threading.main_thread().name}  # the job threads never touch Qt (_queue.py)
     for j in window.queue.jobs:
         assert j.history[:3] == [PENDING, RUNNING, DONE]
         assert j.progress == pytest.approx(1.0)

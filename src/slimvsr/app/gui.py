@@ -43,26 +43,15 @@ from PySide6.QtWidgets import (
 from ..engine import (
     CODECS,
     EncodeSettings,
-    Finished,
-    Progress,
-    Started,
     UpscaleOptions,
-    expand_inputs,
+    model_for,
     preview,
     probe,
 )
 from ..errors import SlimVSRError
-from ._gui_jobs import (
-    CANCELLED,
-    DONE,
-    FAILED,
-    PENDING,
-    RUNNING,
-    Background,
-    JobItem,
-    QueueModel,
-    Worker,
-)
+from ..models import load_model
+from ._gui_jobs import QueueModel
+from ._queue import JobItem, JobQueue, JobState
 
 ORG, APP = "slimvsr", "vsr-gui"
 
@@ -186,10 +175,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("slimvsr — video and photo upscaler")
         self.settings = settings or QSettings(ORG, APP)
-        self.queue = QueueModel()
-        self.worker: Worker | None = None
-        self.preview_thread: Background | None = None
-        # Background work reports through queues drained here, on the GUI thread (_gui_jobs).
+        # The queue's logic lives in the Qt-free controller; the window draws it. Background work
+        # reports through queues that the controller drains here, on the GUI thread (_queue.py).
+        self.jobs = JobQueue(check=self._check_installed, on_state=self._state_changed)
+        self.queue = QueueModel(self.jobs.jobs)
         self._pump_timer = QTimer(self)
         self._pump_timer.setInterval(40)
         self._pump_timer.timeout.connect(self._pump)
@@ -431,7 +420,7 @@ class MainWindow(QMainWindow):
 
     def _on_select(self) -> None:
         job = self.selected_job()
-        if job is not None and job.status == PENDING:
+        if job is not None and job.status is JobState.PENDING:
             self.settings_box.setTitle(f"Settings for {job.input.name}")
             self._set_form(job.options, job.output_dir)
         else:
@@ -442,7 +431,7 @@ class MainWindow(QMainWindow):
             return
         opts, out = self.form_options()
         job = self.selected_job()
-        if job is not None and job.status == PENDING:  # edit the selected job before it starts
+        if job is not None and job.status is JobState.PENDING:  # edit the selected job before it starts
             job.options, job.output_dir = opts, out
             self.queue.changed(job)
         self._save_settings()
@@ -488,26 +477,18 @@ class MainWindow(QMainWindow):
 
     # -- queue ---------------------------------------------------------------------------------
     def add_paths(self, paths: list[Path]) -> None:
+        opts, out = self.form_options()
         try:
-            files = expand_inputs([Path(p) for p in paths])
+            files = self.jobs.add([Path(p) for p in paths], opts, out, inserting=self.queue.inserting)
         except SlimVSRError as e:
             self.statusBar().showMessage(str(e))
             return
-        opts, out = self.form_options()
-        for f in files:
-            job = JobItem(f, opts, out)
-            job.history.append(PENDING)
-            self.queue.add(job)
         self.statusBar().showMessage(f"{len(files)} job(s) added")
         if self.autostart:
             self.start()
 
-    def start(self) -> None:
-        if self.worker is not None:
-            return
-        job = self.queue.next_pending()
-        if job is None:
-            return
+    def _check_installed(self, job: JobItem) -> str | None:
+        """Refuse a job whose model the list shows as not installed (before any thread starts)."""
         data = next(
             (
                 self.model_box.itemData(i)
@@ -517,111 +498,61 @@ class MainWindow(QMainWindow):
             None,
         )
         if data is not None and not data.get("present", True):
-            job.set_status(FAILED)
-            job.message = f"model {job.options.model} is not installed"
-            self.queue.changed(job)
-            self.job_state_changed.emit(job)
-            self.start()
-            return
-        job.set_status(RUNNING)
+            return f"model {job.options.model} is not installed"
+        return None
+
+    def _state_changed(self, job: JobItem) -> None:
         self.queue.changed(job)
         self.job_state_changed.emit(job)
-        self.worker = Worker(job)
-        self.worker.start()
-        self._pump_timer.start()
+
+    def start(self) -> None:
+        if self.jobs.start() is not None:
+            self._pump_timer.start()
 
     def _pump(self) -> None:
-        """Deliver what the background threads reported; retire them once they have ended."""
-        w = self.worker
-        if w is not None:
-            ended = not w.alive()  # read before draining: nothing can follow the last event
-            for kind, payload in w.drain():
-                if kind == "event":
-                    if isinstance(payload, Started):
-                        self._on_started(w.item, payload)
-                    elif isinstance(payload, Progress):
-                        self._on_progress(w.item, payload)
-                    elif isinstance(payload, Finished):
-                        self._on_finished(w.item, payload)
-                elif kind == "cancelled":
-                    self._on_cancelled(w.item)
-                elif kind == "failed":
-                    self._on_failed(w.item, str(payload))
-            if ended:
-                w.join()
-                self.worker = None
-                if self.isVisible():
-                    self.start()
-        p = self.preview_thread
-        if p is not None:
-            ended = not p.alive()
-            for kind, payload in p.drain():
-                if kind == "done":
-                    self._on_preview(payload)
-                elif kind == "failed":
-                    self._on_preview_failed(str(payload))
-            if ended:
-                p.join()
-                self.preview_thread = None
+        """Deliver what the background threads reported (the controller's poll) and redraw."""
+        changed, events = self.jobs.poll()
+        for job in changed:
+            self.queue.changed(job)
+        for kind, payload in events:
+            if kind == "started":
+                job, ev = payload
+                self.statusBar().showMessage(f"{job.input.name}: {ev.device} {ev.precision}")
+            elif kind == "preview":
+                self._on_preview(payload)
+            elif kind == "preview-failed":
+                self._on_preview_failed(str(payload))
+            elif kind == "preview-ended":
                 self.btn_preview.setEnabled(True)
-        if self.worker is None and self.preview_thread is None:
+        if not self.jobs.busy:
             self._pump_timer.stop()
 
-    def _on_started(self, job: JobItem, ev) -> None:
-        job.output, job.frames_total, job.model_used = ev.output, ev.total_frames, ev.model
-        self.queue.changed(job)
-        self.statusBar().showMessage(f"{job.input.name}: {ev.device} {ev.precision}")
+    @property
+    def worker(self):
+        return self.jobs.worker
 
-    def _on_progress(self, job: JobItem, ev) -> None:
-        if ev.total_frames:
-            job.progress = min(1.0, ev.frames_done / ev.total_frames)
-        job.fps, job.eta_s = ev.fps, ev.eta_s
-        self.queue.changed(job)
-
-    def _on_finished(self, job: JobItem, ev) -> None:
-        job.progress, job.output = 1.0, ev.output
-        job.set_status(DONE)
-        self.queue.changed(job)
-        self.job_state_changed.emit(job)
-
-    def _on_failed(self, job: JobItem, msg: str) -> None:
-        job.set_status(FAILED)
-        job.message = msg
-        self.queue.changed(job)
-        self.job_state_changed.emit(job)
-
-    def _on_cancelled(self, job: JobItem) -> None:
-        job.set_status(CANCELLED)
-        self.queue.changed(job)
-        self.job_state_changed.emit(job)
+    @property
+    def preview_thread(self):
+        return self.jobs.preview_thread
 
     def cancel_selected(self) -> None:
         job = self.selected_job()
-        if job is None:
-            return
-        if job.status == RUNNING and self.worker is not None and self.worker.item is job:
-            self.worker.cancel()
-        elif job.status == PENDING:
-            job.set_status(CANCELLED)
+        if job is not None:
+            self.jobs.cancel(job)
             self.queue.changed(job)
-            self.job_state_changed.emit(job)
 
     def remove_selected(self) -> None:
         job = self.selected_job()
-        if job is None or job.status == RUNNING:
-            return
-        self.queue.remove(self.queue.jobs.index(job))
+        if job is not None:
+            self.jobs.remove(job, removing=self.queue.removing)
 
     def retry_selected(self) -> None:
         job = self.selected_job()
-        if job is None or job.status not in (FAILED, CANCELLED):
-            return
-        job.reset()
-        self.queue.changed(job)
-        self.start()
+        if job is not None and self.jobs.retry(job):
+            self._pump_timer.start()
 
     def running(self) -> bool:
-        return self.worker is not None and self.worker.alive()
+        return self.jobs.running
 
     # -- preview ---------------------------------------------------------------------------------
     def preview_selected(self) -> None:
@@ -629,23 +560,21 @@ class MainWindow(QMainWindow):
         if job is None:
             self.statusBar().showMessage("Select a job to preview")
             return
-        if self.preview_thread is not None:
-            return
-        t = self.preview_time.value()
-        try:
-            info = probe(job.input)
-            if info.duration_s:
-                t = min(t, max(0.0, info.duration_s - 0.05))
-        except SlimVSRError as e:
-            self.statusBar().showMessage(str(e))
-            return
-        self.btn_preview.setEnabled(False)
-        path, opts = job.input, job.options
-        self.preview_thread = Background(
-            lambda report: report("done", preview(path, t, opts)), name="slimvsr-gui-preview"
-        )
-        self.preview_thread.start()
-        self._pump_timer.start()
+        t_asked = self.preview_time.value()
+        path, opts, models = job.input, job.options, self.jobs.models
+
+        def run():  # in the preview thread: probing a file can take seconds
+            info = probe(path)
+            t = min(t_asked, max(0.0, info.duration_s - 0.05)) if info.duration_s else t_asked
+            name = model_for(opts, info)
+            key = (name, opts.scale)
+            if key not in models:
+                models[key] = load_model(name, opts.scale)
+            return preview(path, t, opts, desc=models[key])
+
+        if self.jobs.preview(run):
+            self.btn_preview.setEnabled(False)
+            self._pump_timer.start()
 
     def _on_preview(self, res) -> None:
         self.split.set_images(_qimage(res.bicubic), _qimage(res.output))
@@ -665,22 +594,15 @@ class MainWindow(QMainWindow):
             if ask != QMessageBox.StandardButton.Yes:
                 e.ignore()
                 return
-            self.shutdown()
-        if self.preview_thread is not None:
-            self.preview_thread.join()
-            self._pump()
+        self.shutdown()
         self._save_settings()
         e.accept()
 
     def shutdown(self) -> None:
-        """Cancel the running job and wait for its worker (no partial output remains)."""
-        for j in self.queue.jobs:
-            if j.status == PENDING:
-                j.set_status(CANCELLED)
-        if self.worker is not None:
-            self.worker.cancel()
-            self.worker.join()  # a plain thread that needs nothing from this one: it ends
-            self._pump()  # deliver its last events (the job shows as cancelled)
+        """Cancel the pending and running jobs and wait for the threads (no partial output
+        remains; the engine stops within a frame's work)."""
+        self.jobs.shutdown()
+        self._pump()  # deliver their last events (the job shows as cancelled)
 
 
 def main(argv: list[str] | None = None) -> int:

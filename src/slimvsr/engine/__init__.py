@@ -1,5 +1,6 @@
 """Decode -> chunked (recurrent) inference -> encode, as generators the CLI and GUI both drive."""
 
+from ..models import tiled
 from ._encode import CODECS, CONTAINERS, IMAGE_OUT, EncodeSettings
 from ._media import IMAGE_EXTS, VideoInfo, probe
 from ._pipeline import (
@@ -13,11 +14,12 @@ from ._pipeline import (
     cpu_has_bf16,
     default_output,
     expand_inputs,
+    model_for,
     pick_precision,
     preview,
     upscale,
 )
-from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, make_runner, tiled
+from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, make_runner
 
 __all__ = [
     "CODECS",
@@ -41,6 +43,7 @@ __all__ = [
     "default_output",
     "expand_inputs",
     "make_runner",
+    "model_for",
     "pick_precision",
     "preview",
     "probe",
