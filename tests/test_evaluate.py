@@ -60,3 +60,19 @@ def test_eval_flow(corpus, tmp_path, capsys) -> None:
     assert compress_main(["eval-flow", str(tmp_path / "s"), "--data", str(corpus)]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["real_pairs"] == 5 and r["epe_zero_flow"] > 0 and r["warp_error_none"] > 0
+
+
+def test_eval_decodes_video_as_the_engine_does(tmp_path) -> None:
+    """Evaluation reads a video through the engine's decoder: a 10-bit BT.709 clip gives the
+    engine's 16-bit RGB (scaled to [0, 1]), not an 8-bit conversion with the default matrix."""
+    import numpy as np
+    from media import write_clip
+
+    from slimvsr.compression.evaluate import _read_video
+    from slimvsr.engine import decode_frames, probe
+
+    src = write_clip(tmp_path / "deep.mkv", n=3, ten_bit=True, bt709=True, audio=False)
+    hr = _read_video(src, None)
+    ref = np.stack([a for _, a in decode_frames(probe(src))])
+    assert ref.dtype == np.uint16 and hr.shape == (3, 3, *ref.shape[1:3])
+    np.testing.assert_allclose(hr.permute(0, 2, 3, 1).numpy(), ref / 65535.0, atol=1e-6)

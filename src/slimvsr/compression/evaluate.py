@@ -76,15 +76,16 @@ class EvalResult:
 
 
 def _read_video(path: Path, max_frames: int | None) -> torch.Tensor:
-    import av
+    """HR frames of a video file through the engine's own decoder (the source's colour matrix,
+    range and bit depth), so ``vsr-compress eval`` scores the pixels ``vsr-upscale`` sees."""
+    import itertools
 
-    frames = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            frames.append(f.to_ndarray(format="rgb24"))
-            if max_frames and len(frames) >= max_frames:
-                break
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255.0
+    from ..engine import decode_frames, probe
+
+    frames = [a for _, a in itertools.islice(decode_frames(probe(path)), max_frames)]
+    a = np.stack(frames)
+    scale = 65535.0 if a.dtype == np.uint16 else 255.0
+    return torch.from_numpy(a.astype(np.float32) / scale).permute(0, 3, 1, 2)
 
 
 def _read_seq(folder: Path, max_frames: int | None) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from ..models import tiled
 from ._encode import CODECS, CONTAINERS, IMAGE_OUT, EncodeSettings
-from ._media import IMAGE_EXTS, VideoInfo, probe
+from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
 from ._pipeline import (
     Event,
     Finished,
@@ -40,6 +40,7 @@ __all__ = [
     "VideoInfo",
     "WindowRunner",
     "cpu_has_bf16",
+    "decode_frames",
     "default_output",
     "expand_inputs",
     "make_runner",
