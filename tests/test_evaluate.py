@@ -66,8 +66,8 @@ def test_eval_decodes_video_as_the_engine_does(tmp_path) -> None:
     """Evaluation reads a video through the engine's decoder: a 10-bit BT.709 clip gives the
     engine's 16-bit RGB (scaled to [0, 1]), not an 8-bit conversion with the default matrix."""
     import numpy as np
-    from media import write_clip
 
+    from media import write_clip
     from slimvsr.compression.evaluate import _read_video
     from slimvsr.engine import decode_frames, probe
 

@@ -137,6 +137,20 @@ def test_resolves_from_hub_cache_offline(tmp_path, _isolated_hub_cache, monkeypa
     assert desc.scale == 2 and desc.kind == "image"
 
 
+def test_broken_hub_cache_entry_is_reported_not_missing(tmp_path, _isolated_hub_cache, monkeypatch) -> None:
+    """A cache snapshot without its weights file is 'broken', with an actionable error, never
+    passed off as 'not installed'."""
+    from slimvsr.errors import WeightsError
+
+    monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "nothing-bundled")
+    save_pretrained(named_config("edsrmini").build(2), tmp_path / "src", {"name": "edsrmini"})
+    (tmp_path / "src" / "model.safetensors").unlink()
+    _fake_hub(_isolated_hub_cache, "slimvsr/edsrmini-x2", tmp_path / "src")
+    assert resolve("edsrmini", 2).source == "broken"
+    with pytest.raises(WeightsError, match="lacks model.safetensors"):
+        load_model("edsrmini", 2)
+
+
 def test_bundled_takes_precedence(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path)
     save_pretrained(named_config("edsrmini").build(4), tmp_path / "edsrmini-x4")

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ModelError
+from ..errors import ModelError, WeightsError
 from ._arch import family_of
 from ._family import Family
-from ._io import load_pretrained
+from ._io import CONFIG_FILE, WEIGHTS_FILE, load_pretrained
 from ._weights import WEIGHTS, resolve
 
 
@@ -70,6 +70,12 @@ def load_model(
             raise ModelError(f"{p}: this model upscales x{desc.scale}, not x{scale}")
         return desc
     info = resolve(str(name_or_path), scale)
+    if info.source == "broken":
+        raise WeightsError(
+            f"model {info.entry.name!r} x{info.scale}: the Hugging Face cache entry "
+            f"{info.entry.repo_id(info.scale)} lacks {WEIGHTS_FILE} or {CONFIG_FILE}; delete it "
+            "from the cache and fetch it again"
+        )
     if not info.present:
         raise ModelError(
             f"model {info.entry.name!r} x{info.scale}: weights are not installed (not bundled, "

@@ -87,23 +87,20 @@ def bundled_root() -> Path:
 
 
 def _hub_folder(repo_id: str) -> Path | None:
-    """The newest snapshot of ``repo_id`` in the local Hub cache, or None. Never networks."""
-    try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
-    except ImportError:  # pragma: no cover - huggingface-hub is a runtime dependency
-        return None
+    """The newest snapshot of ``repo_id`` in the local Hub cache, or None when it is not cached.
+    Never networks. A snapshot that is there but lacks a file is returned as it is: resolve()
+    reports it as broken instead of passing it off as missing."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
     try:
         # The cache location is read at call time, so HF_HUB_CACHE set after import still counts.
         path = snapshot_download(
             repo_id, local_files_only=True, cache_dir=os.environ.get("HF_HUB_CACHE") or None
         )
-    except (LocalEntryNotFoundError, OSError, ValueError):
+    except LocalEntryNotFoundError:
         return None
-    except Exception:
-        return None
-    p = Path(path)
-    return p if (p / WEIGHTS_FILE).is_file() and (p / CONFIG_FILE).is_file() else None
+    return Path(path)
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,7 @@ class WeightsInfo:
     entry: WeightsEntry
     scale: int
     folder: Path | None  # None: not present on this machine
-    source: str  # "bundled", "hub-cache" or "missing"
+    source: str  # "bundled", "hub-cache", "broken" (a cache entry lacking files) or "missing"
 
     @property
     def present(self) -> bool:
@@ -140,7 +137,9 @@ def resolve(name: str, scale: int | None = None) -> WeightsInfo:
     if os.environ.get("SLIMVSR_NO_HUB_CACHE") != "1":
         hub = _hub_folder(e.repo_id(scale))
         if hub is not None:
-            return WeightsInfo(e, scale, hub, "hub-cache")
+            if (hub / WEIGHTS_FILE).is_file() and (hub / CONFIG_FILE).is_file():
+                return WeightsInfo(e, scale, hub, "hub-cache")
+            return WeightsInfo(e, scale, None, "broken")
     return WeightsInfo(e, scale, None, "missing")
 
 
