@@ -147,7 +147,7 @@ def test_broken_hub_cache_entry_is_reported_not_missing(tmp_path, _isolated_hub_
     (tmp_path / "src" / "model.safetensors").unlink()
     _fake_hub(_isolated_hub_cache, "slimvsr/edsrmini-x2", tmp_path / "src")
     assert resolve("edsrmini", 2).source == "broken"
-    with pytest.raises(WeightsError, match="lacks model.safetensors"):
+    with pytest.raises(WeightsError, match=r"lacks model\.safetensors"):
         load_model("edsrmini", 2)
 
 
