@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
+from .._choices import check_choices
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
 from ..models import ModelDescriptor, default_model, load_model
 from ._channel import END, Channel, Stop
@@ -39,7 +41,7 @@ class UpscaleOptions:
     model: str | None = None  # a registered name or a model folder; None: the DEFAULT of the input's kind
     scale: int | None = None  # None: the model's own scale
     device: str = "auto"  # auto | cpu | cuda[:N] | mps
-    precision: str = "auto"  # auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: fp16 on CUDA, bf16 on CPUs with bf16
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     start: float = 0.0  # seconds into the input (a quick preview of a part)
     duration: float | None = None  # seconds to upscale from start (None: to the end)
@@ -51,6 +53,9 @@ class UpscaleOptions:
     overwrite: bool = False  # replace an existing output file
     queue_frames: int = 32  # bound of the decoded-frame queue (LR frames)
     sequence_fps: float = 25.0  # frame rate given to a folder of frames read as a video
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass(frozen=True)
