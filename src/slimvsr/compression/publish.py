@@ -148,6 +148,15 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
             f"selected on the teacher, {before}pruned; the steps above are the fine-tuning{tf}.",
             "",
         ]
+    if d and d.get("student_config"):
+        start = (
+            "trained from scratch" if d.get("from_scratch") else f"distilled from `{ref_label(d['teacher'])}`"
+        )
+        return [
+            f"The `{d['student_config']}` configuration {start} (no sparsification: a teacher of "
+            f"another family, {d.get('teacher_architecture')}); the steps above are the student's.",
+            "",
+        ]
     if d:
         start = "trained from scratch" if d.get("from_scratch") else "distilled"
         return [

@@ -17,6 +17,7 @@ from ._edsr import EDSR, EDSRConfig
 from ._family import CompressionHooks, Family, tiled
 from ._io import load_pretrained, read_config, save_pretrained, sha256_file
 from ._profile import Profile, count_params, profile_model, profile_size
+from ._span import SPAN, SPANConfig, read_ncnn_span, span_from_ncnn
 from ._spynet import SPyNet, SPyNetConfig, flow_warp
 from ._swinir import SwinIR, SwinIRConfig
 from ._weights import WEIGHTS, WeightsEntry, WeightsInfo, default_model, list_weights, resolve
@@ -25,6 +26,7 @@ __all__ = [
     "ARCHITECTURES",
     "EDSR",
     "NAMED_CONFIGS",
+    "SPAN",
     "WEIGHTS",
     "BasicVSR",
     "BasicVSRConfig",
@@ -35,6 +37,7 @@ __all__ = [
     "NamedConfig",
     "Profile",
     "ResBlockSpec",
+    "SPANConfig",
     "SPyNet",
     "SPyNetConfig",
     "SwinIR",
@@ -56,10 +59,12 @@ __all__ = [
     "profile_model",
     "profile_size",
     "read_config",
+    "read_ncnn_span",
     "register_family",
     "resolve",
     "save_pretrained",
     "sha256_file",
+    "span_from_ncnn",
     "tiled",
     "unregister_family",
 ]

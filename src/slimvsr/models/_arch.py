@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from ..errors import ModelError
-from . import _basicvsr, _edsr, _spynet, _swinir
+from . import _basicvsr, _edsr, _span, _spynet, _swinir
 from ._basicvsr import BasicVSRConfig
 from ._config import config_from_dict, config_to_dict
 from ._edsr import EDSRConfig
@@ -29,7 +29,7 @@ def _unique(items: list[Any], what: str) -> dict[str, Any]:
 
 # The families ("architectures" in config.json), each defined at the end of its own file.
 ARCHITECTURES: dict[str, Family] = _unique(
-    [_spynet.FAMILY, _basicvsr.FAMILY, _edsr.FAMILY, _swinir.FAMILY], "architecture"
+    [_spynet.FAMILY, _basicvsr.FAMILY, _edsr.FAMILY, _swinir.FAMILY, _span.FAMILY], "architecture"
 )
 
 

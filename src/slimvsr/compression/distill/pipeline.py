@@ -44,6 +44,9 @@ class DistillConfig:
     distill_lr: float | None = None
     alpha: float = 0.1  # weight of the ground-truth term in eq. (8) (paper)
     rounding: Rounding = "round"  # N_b / N_l rounding of eq. (6) (docs/reproduction-distill.md)
+    # A named student configuration (e.g. "edsrmini") distilled as it is, instead of one sized
+    # from the sparsified teacher: how a teacher of another family (SPAN) teaches the minis.
+    student: str | None = None
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -134,6 +137,23 @@ def run_distill(
     out.mkdir(parents=True, exist_ok=True)
     teacher, _ = load_pretrained(teacher_dir)
     report_path = out / "sizing.json"
+    if dc.student and not report_path.exists():  # a named student: no sparsification, no sizing
+        from ...models import named_config
+
+        named = named_config(dc.student)
+        scfg = named.config(base.scale)
+        report_path.write_text(
+            json.dumps(
+                {
+                    "density": None,
+                    "architecture": named.arch,
+                    "student": dataclasses.asdict(scfg),
+                    "student_config": dc.student,
+                    "teacher_architecture": family_of(teacher).name,
+                },
+                indent=2,
+            )
+        )
     # 1-2. Sparsify a copy of the teacher with OBProx-SG, then measure the density.
     if not report_path.exists():
         sparse, _ = load_pretrained(teacher_dir)
