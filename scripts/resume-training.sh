@@ -40,7 +40,7 @@ pipq() {  # pip install, quiet (this machine's pip prints a warning per unused l
 if [ ! -x "$VENV/bin/vsr-compress" ]; then
   python3 -m venv "$VENV"
   pipq torch==2.13.0
-  pipq '.[train]'
+  pipq '.[train,bench]'
 fi
 # The snapshot: this checkout's package, replacing the previous one (dependencies unchanged).
 pipq --no-deps --force-reinstall .

@@ -10,14 +10,24 @@ I=$H/init  # starting points copied out of the work tree (it is laid anew each s
 mkdir -p "$I"
 [ -d "$I/spynet-cpu" ] || cp -r artifacts/spynet-cpu "$I/spynet-cpu"
 
-job() {  # job NAME COMMAND...: run unless $R/NAME/model exists
+job() {  # job NAME COMMAND...: run unless the run's model folder exists
   local name=$1; shift
-  if [ -f "$R/$name/model/config.json" ]; then echo "$(date -Is) skip $name (done)"; return; fi
+  for m in model distil-model scratch-model; do
+    if [ -f "$R/$name/$m/config.json" ]; then echo "$(date -Is) skip $name (done)"; return; fi
+  done
   echo "$(date -Is) start $name: $*"
   "$@" --out "$R/$name" --data "$D" 2>&1 | tee -a "$R/$name.log"
   echo "$(date -Is) done $name"
 }
 
-# 1. Flow that aligns: SPyNet scored by its warping error on real video (half at the LR scale),
+# 1-2. The image minis taught by SPAN (converted from its ncnn files, Apache-2.0), the published
+#    edsrmini size, the cpu preset's 3,000 distillation steps: against the project's own teachers.
+for s in 2 4; do
+  [ -f "$I/span-x$s/config.json" ] || vsr-compress peer-export span --scale $s --out "$I/span-x$s"
+  job "edsrmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
+    --preset cpu --name edsrmini-span
+done
+
+# 3. Flow that aligns: SPyNet scored by its warping error on real video (half at the LR scale),
 #    exact synthetic flow, DIS as a weak prior; from the first CPU SPyNet.
 job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "$I/spynet-cpu"

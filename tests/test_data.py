@@ -137,3 +137,61 @@ def test_load_photo_reads_every_corpus_format(tmp_path) -> None:
     np.savez(tmp_path / "g.npz", data=grey)
     rgb = load_photo(tmp_path / "g.npz")
     assert rgb.shape == (3, 4, 3) and (rgb[..., 1] == grey).all()
+
+
+def _write_rcc(path, files: dict[str, bytes], compress: set[str]) -> None:
+    """A Qt binary resource bundle (format version 3) holding ``files``, laid out as Qt's rcc
+    tool does: breadth first, each directory's children in consecutive nodes."""
+    import struct
+    import zlib
+
+    tree: dict = {}
+    for p, data in files.items():
+        node = tree
+        *dirs, name = p.split("/")
+        for d in dirs:
+            node = node.setdefault(d, {})
+        node[name] = data
+    names, payload = bytearray(), bytearray()
+    nodes: list[bytes | None] = [None]
+
+    def name_off(n: str) -> int:
+        off = len(names)
+        names.extend(struct.pack(">HI", len(n), 0) + n.encode("utf-16-be"))
+        return off
+
+    queue = [(0, "", "", tree)]
+    while queue:
+        idx, name, prefix, d = queue.pop(0)
+        kids = sorted(d.items())
+        first = len(nodes)
+        nodes.extend([None] * len(kids))
+        nodes[idx] = struct.pack(">IHIIQ", name_off(name) if idx else 0, 2, len(kids), first, 0)
+        for k, (n, v) in enumerate(kids):
+            full = f"{prefix}/{n}".lstrip("/")
+            if isinstance(v, dict):
+                queue.append((first + k, n, full, v))
+                continue
+            packed = full in compress
+            blob = struct.pack(">I", len(v)) + zlib.compress(v) if packed else v
+            off = len(payload)
+            payload.extend(struct.pack(">I", len(blob)) + blob)
+            nodes[first + k] = struct.pack(">IHHHIQ", name_off(n), 1 if packed else 0, 0, 0, off, 0)
+    tree_bytes = b"".join(nodes)
+    t, d = 24, 24 + len(tree_bytes)
+    head = b"qres" + struct.pack(">IIIII", 3, t, d, d + len(payload), 0)
+    path.write_bytes(head + tree_bytes + bytes(payload) + bytes(names))
+
+
+def test_rcc_reader_extracts_files_from_a_qt_resource_bundle(tmp_path) -> None:
+    from slimvsr.compression.data.rcc import Rcc, RccError
+
+    files = {"a/res/photo.webp": bytes(range(256)) * 4, "a/res/README": b"Licence: CC0", "top.txt": b"x"}
+    _write_rcc(tmp_path / "b.rcc", files, compress={"a/res/photo.webp"})
+    r = Rcc.open(tmp_path / "b.rcc")
+    assert sorted(p for p, _ in r.files()) == sorted(files)
+    r.extract("a/res/photo.webp", tmp_path / "out" / "photo.webp")
+    assert (tmp_path / "out" / "photo.webp").read_bytes() == files["a/res/photo.webp"]
+    assert r.read(dict(r.files())["a/res/README"]) == b"Licence: CC0"
+    with pytest.raises(RccError):
+        Rcc(b"nope")

@@ -71,26 +71,52 @@ def _download(src: Source, pkgs: Path) -> tuple[Path, str]:
     return hits[0], version
 
 
+def local_name(rel: str) -> str:
+    """Where a listed file lands under raw/<source>/: its path, or for ``BUNDLE.rcc:PATH`` (a file
+    inside a Qt resource bundle) ``BUNDLE/<file name>``."""
+    if ":" in rel:
+        bundle, inner = rel.split(":", 1)
+        return f"{Path(bundle).stem}/{Path(inner).name}"
+    return rel
+
+
+def photo_id(src: Source, rel: str) -> str:
+    """The corpus name of a photo: ``<source>__<stem>`` (``<source>__<bundle>-<stem>`` inside a
+    resource bundle, where two activities may hold files of one name)."""
+    local = Path(local_name(rel))
+    stem = f"{local.parent.name}-{local.stem}" if ":" in rel else local.stem
+    return f"{src.name}__{stem}"
+
+
 def _extract(src: Source, pkg: Path, dest: Path) -> list[Path]:
-    wanted = [f"{src.root}/{f}" for f in (*src.photos, *src.videos)]
+    from .rcc import Rcc
+
+    wanted = [*src.photos, *src.videos, *src.readmes]
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     if pkg.suffix == ".whl":
         with zipfile.ZipFile(pkg) as z:
             for name in wanted:
-                target = dest / Path(name).relative_to(src.root)
+                target = dest / local_name(name)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with z.open(name) as fsrc, open(target, "wb") as fdst:
+                with z.open(f"{src.root}/{name}") as fsrc, open(target, "wb") as fdst:
                     shutil.copyfileobj(fsrc, fdst)
                 out.append(target)
         return out
     tmp = dest.parent / f".{src.name}-deb"
     shutil.rmtree(tmp, ignore_errors=True)
     subprocess.run(["dpkg-deb", "-x", str(pkg), str(tmp)], check=True)
+    bundles: dict[str, Rcc] = {}
     for name in wanted:
-        target = dest / Path(name).relative_to(src.root)
+        target = dest / local_name(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(tmp / name, target)
+        if ":" in name:
+            bundle, inner = name.split(":", 1)
+            if bundle not in bundles:
+                bundles[bundle] = Rcc.open(tmp / src.root / bundle)
+            bundles[bundle].extract(inner, target)
+        else:
+            shutil.copyfile(tmp / src.root / name, target)
         out.append(target)
     shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -179,12 +205,12 @@ def prepare(root: Path) -> dict:
         )
         for rel in src.photos:
             split = "val" if rel in src.val else "train"
-            out = root / "images" / split / f"{src.name}__{Path(rel).stem}.png"
+            out = root / "images" / split / f"{photo_id(src, rel)}.png"
             if not out.exists():
-                _save_png(_downscale(root / "raw" / src.name / rel, src.downscale), out)
+                _save_png(_downscale(root / "raw" / src.name / local_name(rel), src.downscale), out)
             manifest["images"][split].append(str(out.relative_to(root)))
         for rel in src.videos:
-            frames = list(decode_rgb(root / "raw" / src.name / rel))
+            frames = list(decode_rgb(root / "raw" / src.name / local_name(rel)))
             if frames[0].shape[0] >= 540:  # HD CG source: pre-downscale like the photos
                 from PIL import Image
 

@@ -22,6 +22,8 @@ class Source:
     val: tuple[str, ...] = ()  # the subset of photos/videos held out for validation
     # Extra pre-downscale of the photos beyond the corpus' x2 (soft or large-pixel sources).
     downscale: int = 2
+    # Licence files extracted with the photos (recorded in the manifest), e.g. per-image credits.
+    readmes: tuple[str, ...] = ()
 
 
 SOURCES: tuple[Source, ...] = (
@@ -331,5 +333,109 @@ SOURCES += (
         "MIT (PyWavelets); grey photos (aero, ascent, camera), used as grey RGB",
         "pywt/data",
         photos=("aero.npz", "ascent.npz", "camera.npz"),
+    ),
+)
+
+
+_GC = "gcompris/src/activities"
+
+
+def _rcc(bundle: str, folder: str, names: str) -> tuple[str, ...]:
+    """Photos inside a Qt resource bundle: BUNDLE.rcc:PATH (read by data/rcc.py)."""
+    return tuple(f"{bundle}.rcc:{_GC}/{folder}/{n}.webp" for n in names.split())
+
+
+_GCOMPRIS = (
+    *_rcc(
+        "erase",
+        "erase/resource",
+        "alpaca bee butterfly calf camels caterpillar chamaeleon cheetah crab dolphin "
+        "flying_fox gibbon giraffe goat gorilla gosling heron horse kingfisher kitten "
+        "long_nosed_monkey macaque meerkats northern_harrier nubian_ibex penguin pika "
+        "red_panda rhinoceros spoonbills squirrel swans toucan",
+    ),
+    *_rcc(
+        "clickgame",
+        "clickgame/resource",
+        "sea1 sea2 sea3 sea4 sea5 sea6",
+    ),
+    *_rcc(
+        "explore_monuments",
+        "explore_monuments/resource/egypt",
+        "bentPyramid greatPyramidOfGiza meidumPyramid redPyramid",
+    ),
+    *_rcc(
+        "explore_monuments",
+        "explore_monuments/resource/france",
+        "arlesAmphitheater chateaudeChambord chateaudeChenonceau citedeCarcassonne "
+        "eiffelTower montStMichel palaisdesPapes pontduGard reimsCathedral rocamadour",
+    ),
+    *_rcc(
+        "explore_monuments",
+        "explore_monuments/resource/germany",
+        "aulaPalatina berlinCathedral brandenburgGate neuschwansteinCastle "
+        "schwerinPalace trierImperialBaths wormsCathedral",
+    ),
+    *_rcc(
+        "explore_monuments",
+        "explore_monuments/resource/india",
+        "ajantaCave charminar gatewayofIndia goldenTemple greatStupa hawaMahal "
+        "konarkSunTemple mysorePalace qutubMinar rangGhar",
+    ),
+    *_rcc(
+        "explore_monuments",
+        "explore_monuments/resource/usa",
+        "canyondeChelly castillodeSanMarcos castleClinton fortSumter "
+        "georgeWashingtonBirthplace lincolnMemorial mountRushmore navajo "
+        "statueofLiberty",
+    ),
+    *_rcc(
+        "explore_monuments",
+        "explore_monuments/resource/wonders",
+        "chichenItza christTheRedeemer colosseum greatWallofChina machuPicchu petra tajMahal",
+    ),
+    *_rcc(
+        "explore_world_animals",
+        "explore_world_animals/resource/animals",
+        "bison chameleon dragon giraffe hedgehog jaguar kangaroo koala lemur moose "
+        "narwhal panda polar_bear scarlet_macaw",
+    ),
+    *_rcc(
+        "explore_farm_animals",
+        "explore_farm_animals/resource/animals",
+        "cat chicken cow dog duck horse owl pig sheep",
+    ),
+    *_rcc(
+        "explore_world_music",
+        "explore_world_music/resource/music",
+        "africa america australia italy japan mexico middleeast orchestra",
+    ),
+)
+
+# gcompris-qt-data keeps its activities' images inside Qt resource bundles. The photos of six
+# activities, those of at least 512 px on their short side (117), each judged by eye; licences
+# per image in each activity's resource README (extracted beside them into raw/), mostly
+# CC-BY-SA-4.0 / CC-BY / CC0 / public domain; clickgame's sea1-6 GPL-3 (debian/copyright).
+SOURCES += (
+    Source(
+        "gcompris",
+        "debian",
+        "gcompris-qt-data",
+        "3.1-2",
+        "per image: the activity's resource README (CC-BY-SA-4.0, CC-BY-2.0, CC0-1.0, public domain, "
+        "from Wikimedia Commons); clickgame sea1-6: GPL-3 (debian/copyright)",
+        "usr/share/gcompris-qt/rcc",
+        photos=_GCOMPRIS,
+        readmes=tuple(
+            f"{b}.rcc:{_GC}/{f}/README"
+            for b, f in (
+                ("erase", "erase/resource"),
+                ("clickgame", "clickgame/resource"),
+                ("explore_monuments", "explore_monuments/resource"),
+                ("explore_world_animals", "explore_world_animals/resource/animals"),
+                ("explore_farm_animals", "explore_farm_animals/resource/animals"),
+                ("explore_world_music", "explore_world_music/resource/music"),
+            )
+        ),
     ),
 )
