@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..errors import SlimVSRError, UsageError
 
 EXIT_USAGE = 2
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of --sequence inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--list-models", action="store_true", help="list models and exit")
+    p.add_argument("--version", action="version", version=f"vsr-upscale (slimvsr) {__version__}")
     p.add_argument("--json", action="store_true", help="with --list-models: JSON output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p

@@ -9,11 +9,12 @@ land on their job, and closing the window during a job asks, then cancels cleanl
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QAction, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -605,13 +606,49 @@ class MainWindow(QMainWindow):
         self._pump()  # deliver their last events (the job shows as cancelled)
 
 
+def icon_path() -> Path:
+    """The app icon, package data (found in a wheel or a frozen app alike)."""
+    from importlib import resources
+
+    return Path(str(resources.files("slimvsr").joinpath("assets", "slimvsr.png")))
+
+
 def main(argv: list[str] | None = None) -> int:
-    app = QApplication.instance() or QApplication(sys.argv if argv is None else ["vsr-gui", *argv])
-    w = MainWindow()
+    """``vsr-gui [FILES...]``; ``--screenshot FILE`` renders the main window (offscreen if no
+    display) to a PNG and exits: the README's screenshots and the frozen app's smoke test."""
+    import argparse
+
+    from .. import __version__
+
+    p = argparse.ArgumentParser(prog="vsr-gui", description="slimvsr desktop upscaler")
+    p.add_argument("paths", nargs="*", type=Path, help="videos, photos or folders to queue")
+    p.add_argument("--screenshot", type=Path, default=None, help="render the window to FILE (PNG), exit")
+    p.add_argument("--version", action="version", version=f"vsr-gui (slimvsr) {__version__}")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    if (
+        args.screenshot is not None
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    app = QApplication.instance() or QApplication(["vsr-gui"])
+    app.setApplicationName("slimvsr")
+    app.setWindowIcon(QIcon(str(icon_path())))
+    w = MainWindow(QSettings(ORG, APP + "-screenshot") if args.screenshot else None)
+    if args.screenshot is not None:
+        w.autostart = False
     w.show()
-    paths = [Path(a) for a in (sys.argv[1:] if argv is None else argv)]
-    if paths:
-        w.add_paths(paths)
+    if args.paths:
+        w.add_paths(args.paths)
+    if args.screenshot is not None:
+        app.processEvents()
+        ok = w.grab().save(str(args.screenshot), "PNG")
+        w.jobs.shutdown()
+        if not ok:
+            print(f"vsr-gui: error: {args.screenshot}: could not write the screenshot", file=sys.stderr)
+            return 1
+        print(args.screenshot)
+        return 0
     return app.exec()
 
 
