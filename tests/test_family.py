@@ -18,9 +18,9 @@ from slimvsr.app.cli import main as upscale_main
 from slimvsr.compression.cli import main as compress_main
 from slimvsr.models import (
     CompressionHooks,
-    Family,
     NamedConfig,
     describe,
+    image_family,
     load_model,
     profile_model,
     register_family,
@@ -57,16 +57,12 @@ class Toy(nn.Module):
         return F.pixel_shuffle(self.tail(y), self.config.scale) + base
 
 
-TOY = Family(
+TOY = image_family(
     name="toy",
     model_cls=Toy,
     config_cls=ToyConfig,
-    kind="image",
     scales=(2, 4),
-    direction=lambda cfg: "none",
-    scale_of=lambda cfg: cfg.scale,
     bytes_per_pixel=2048,
-    profile_size=lambda cfg: (720 // cfg.scale, 1280 // cfg.scale),
     compression=CompressionHooks(
         pipeline="distill",
         teacher_recipe=lambda cfg: "toy-net",

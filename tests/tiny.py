@@ -9,6 +9,7 @@ from slimvsr.models import (
     BasicVSRConfig,
     EDSRConfig,
     ResBlockSpec,
+    SPANConfig,
     SPyNetConfig,
     SwinIRConfig,
 )
@@ -34,6 +35,8 @@ def tiny_config(arch: str, seed: int = 0, scale: int = 2):
             window_size=4,
             scale=scale,
         )
+    if arch == "span":
+        return SPANConfig(num_feat=r.choice([4, 8]), num_block=r.choice([1, 2]), scale=scale)
     raise KeyError(arch)
 
 

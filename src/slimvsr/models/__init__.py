@@ -14,7 +14,7 @@ from ._basicvsr import BasicVSR, BasicVSRConfig, ResBlockSpec
 from ._config import config_from_dict, config_to_dict
 from ._descriptor import ModelDescriptor, describe, load_model
 from ._edsr import EDSR, EDSRConfig
-from ._family import CompressionHooks, Family, tiled
+from ._family import CompressionHooks, Family, image_family, tiled
 from ._io import load_pretrained, read_config, save_pretrained, sha256_file
 from ._profile import Profile, count_params, profile_model, profile_size
 from ._span import SPAN, SPANConfig, read_ncnn_span, span_from_ncnn
@@ -52,6 +52,7 @@ __all__ = [
     "describe",
     "family_of",
     "flow_warp",
+    "image_family",
     "list_weights",
     "load_model",
     "load_pretrained",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._family import CompressionHooks, Family
+from ._family import CompressionHooks, image_family
 
 # DIV2K mean, as in the EDSR reference code: subtracted at the input, added back at the output.
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -77,16 +77,12 @@ class EDSR(nn.Module):
         return self.conv_last(self.upsample(x)) + mean
 
 
-FAMILY = Family(
+FAMILY = image_family(
     name="edsr",
     model_cls=EDSR,
     config_cls=EDSRConfig,
-    kind="image",
     scales=(2, 3, 4),
-    direction=lambda cfg: "none",
-    scale_of=lambda cfg: cfg.scale,
     bytes_per_pixel=4096,  # docs/bench-memory.json
-    profile_size=lambda cfg: (720 // cfg.scale, 1280 // cfg.scale),  # a 720p output
     compression=CompressionHooks(
         pipeline="distill",
         teacher_recipe=lambda cfg: "edsr-baseline",

@@ -78,6 +78,24 @@ class Family:
         return self.tiling(model, tile)
 
 
+def _720p_output(cfg: Any) -> tuple[int, int]:
+    return (720 // cfg.scale, 1280 // cfg.scale)
+
+
+def image_family(**fields: Any) -> Family:
+    """A single-image SR family: no recurrence, the config's ``scale``, MACs quoted per 720p
+    output (the papers' convention); ``fields`` give the rest (name, classes, scales, memory,
+    compression hooks)."""
+    fields = {
+        "kind": "image",
+        "direction": lambda cfg: "none",
+        "scale_of": lambda cfg: cfg.scale,
+        "profile_size": _720p_output,
+        **fields,
+    }
+    return Family(**fields)
+
+
 def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: int, tile: int, overlap: int):
     """Apply the SR function ``fn`` to (N, C, H, W) ``x`` in tiles of ``tile`` pixels whose
     ``overlap`` borders are computed and cropped. Exact when ``overlap`` covers ``fn``'s receptive

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
-from ._family import Family
+from ._family import image_family
 
 _DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 
@@ -140,14 +140,10 @@ def span_from_ncnn(param: Path, bin_path: Path) -> SPAN:
     return model.eval()
 
 
-FAMILY = Family(
+FAMILY = image_family(
     name="span",
     model_cls=SPAN,
     config_cls=SPANConfig,
-    kind="image",
     scales=(2, 3, 4),
-    direction=lambda cfg: "none",
-    scale_of=lambda cfg: cfg.scale,
     bytes_per_pixel=4096,  # 48-wide convs like EDSR's: not measured separately yet
-    profile_size=lambda cfg: (720 // cfg.scale, 1280 // cfg.scale),
 )

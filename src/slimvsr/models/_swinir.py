@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import ModelError
 from ._edsr import upsampler as _conv_upsampler
-from ._family import CompressionHooks, Family
+from ._family import CompressionHooks, image_family
 
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)  # DIV2K mean, as in the reference code
 
@@ -267,16 +267,12 @@ def _compact_sizes(cfg: SwinIRConfig) -> tuple[int, int, int]:
     return cfg.embed_dim, cfg.depths[0], len(cfg.depths)
 
 
-FAMILY = Family(
+FAMILY = image_family(
     name="swinir",
     model_cls=SwinIR,
     config_cls=SwinIRConfig,
-    kind="image",
     scales=(2, 3, 4),
-    direction=lambda cfg: "none",
-    scale_of=lambda cfg: cfg.scale,
     bytes_per_pixel=14336,  # docs/bench-memory.json: window attention holds the most
-    profile_size=lambda cfg: (720 // cfg.scale, 1280 // cfg.scale),  # a 720p output
     compression=CompressionHooks(
         pipeline="distill",
         teacher_recipe=lambda cfg: "swinir-lw",
