@@ -31,7 +31,8 @@ tar -C build/pyi-dist -czf "$ARCHIVE.part" slimvsr && mv "$ARCHIVE.part" "$ARCHI
   echo "slimvsr $VERSION bundle, built $(date -u +%Y-%m-%dT%H:%MZ) in $(( $(date +%s) - t0 )) s"
   echo "unpacked: $(du -sm "$APP" | cut -f1) MB; archive: $(du -m "$ARCHIVE" | cut -f1) MB"
   echo "top 20 contributors (MB):"
-  (cd "$APP" && du -am . | sort -rn | awk '$2 != "."' | head -20)
+  # awk reads to the end (a head here would end the pipeline early: SIGPIPE under pipefail)
+  (cd "$APP" && du -am . | sort -rn | awk '$2 != "." && n < 20 { print; n++ }')
 } > "$ARCHIVE.sizes.txt"
 cat "$ARCHIVE.sizes.txt" >&2
 echo "$ARCHIVE"
