@@ -30,8 +30,12 @@ def layer_of(path: Path) -> str:
     return rel.parts[0].removesuffix(".py") if len(rel.parts) > 1 or rel.stem != "__init__" else ""
 
 
+LAYERS = {p.stem for p in SRC.iterdir() if p.name != "__init__.py" and (p.is_dir() or p.suffix == ".py")}
+
+
 def imports(path: Path) -> set[str]:
-    """The slimvsr layers that ``path`` imports (absolute or relative imports)."""
+    """The slimvsr layers that ``path`` imports (absolute or relative imports); the package's own
+    ``__init__`` (its version, the sample's location: a leaf that imports no layer) is left out."""
     tree = ast.parse(path.read_text())
     pkg = path.relative_to(SRC).parent.parts
     out = set()
@@ -51,7 +55,7 @@ def imports(path: Path) -> set[str]:
                 bits = a.name.split(".")
                 if bits[0] == "slimvsr" and len(bits) > 1:
                     out.add(bits[1])
-    return out
+    return {x for x in out if x in LAYERS}
 
 
 def table() -> dict[str, dict[str, list[str]]]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import platform
 import subprocess
 import sys
@@ -593,3 +594,43 @@ def test_gui_job_queue_runs_without_qt_and_shares_models(models, clip, tmp_path)
     if jobs[2].status is JobState.CANCELLED:
         assert not (out / "c.edsr-x2.mp4").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_sigterm_cleans_up_like_sigint_and_exits_143(models, tmp_path) -> None:
+    """A plain kill (SIGTERM) mid-run: exit 143, nothing under the output name, no temporary."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = write_clip(tmp_path / "long.mp4", n=120, size=(64, 96), audio=False)
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "slimvsr.app.cli", str(src), "-m", str(models["edsr"]), "-o", str(out)]
+    proc = subprocess.Popen([*cmd, "--precision", "fp32", "--chunk", "2"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".out.*.partial.mp4")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "terminated" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob(".out.*"))
+    assert src.exists()
+
+
+def test_stale_temporaries_of_dead_runs_are_removed(models, clip, tmp_path) -> None:
+    """A run killed with SIGKILL leaves .STEM.PID.partial.EXT: the next run on that output removes
+    it; a live process's temporary is left alone."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "o.mp4"
+    stale = tmp_path / f".o.{dead.pid}.partial.mp4"
+    live = tmp_path / f".o.{os.getppid()}.partial.mp4"
+    stale.write_bytes(b"x")
+    live.write_bytes(b"y")
+    _run(clip, out, model=str(models["edsr"]))
+    assert out.exists() and not stale.exists() and live.exists()

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 
 from .. import __version__
@@ -182,13 +183,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a plain ``kill``, what desktop sessions and containers send), raised in the main
+    thread like Ctrl-C so that the same cleanup runs: no partial output is left."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    import signal
+
+    # One signal policy: SIGINT and SIGTERM both stop the run and clean up, from the first line
+    # (start-up imports included), with exit codes 130 and 143.
+    if threading.current_thread() is threading.main_thread():  # tests call main() from threads too
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if args.list_models:
             return list_models(args.json)
         return run(args)
+    except Terminated:
+        print("\nvsr-upscale: terminated; no partial output was left", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("\nvsr-upscale: interrupted; no partial output was left", file=sys.stderr)
         return 130

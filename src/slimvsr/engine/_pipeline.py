@@ -177,6 +177,39 @@ def _tmp_name(final: Path) -> Path:
     return final.with_name(f".{final.stem}.{os.getpid()}.partial{final.suffix}")
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_partials(final: Path) -> list[Path]:
+    """Remove the temporaries that runs killed without cleanup (SIGKILL, power loss) left for
+    ``final``: ``.STEM.PID.partialSUFFIX`` whose process is gone. Live runs' files stay."""
+    removed = []
+    prefix, suffix = f".{final.stem}.", f".partial{final.suffix}"
+    try:
+        siblings = list(final.parent.iterdir())
+    except OSError:
+        return removed
+    for p in siblings:
+        name = p.name
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid = name[len(prefix) : len(name) - len(suffix)]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
 def _to_tensor(frames: list[np.ndarray]) -> torch.Tensor:
     a = np.stack(frames)
     scale = 65535.0 if a.dtype == np.uint16 else 255.0
@@ -352,6 +385,7 @@ class Job:
         yield Started(
             self.inp, out, total, (info.height, info.width), out_size, desc.name, str(prec.device), prec.name
         )
+        remove_stale_partials(out)
         tmp = _tmp_name(out)
         t_start = time.monotonic()
         runner = make_runner(
