@@ -274,3 +274,57 @@ def test_records_made_elsewhere_are_written_portably(monkeypatch, tmp_path) -> N
     monkeypatch.setenv("SLIMVSR_HOME", str(tmp_path / "cache"))
     rec = {"out": str(tmp_path / "runs" / "x"), "data": str(tmp_path / "cache" / "corpus"), "n": 3}
     assert portable(rec) == {"out": "runs/x", "data": "$SLIMVSR_HOME/corpus", "n": 3}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda c: 3,
+        lambda c: None,
+        lambda c: [c],
+        lambda c: "config",
+        lambda c: {**c, "config": [1, 2]},
+        lambda c: {**c, "config": {**c["config"], "num_feat": -1}},
+        lambda c: {**c, "config": {**c["config"], "num_feat": 10**5}},
+        lambda c: {**c, "config": {**c["config"], "num_feat": 10**9}},
+        lambda c: {**c, "config": {**c["config"], "num_block": 10**9}},
+        lambda c: {**c, "config": {**c["config"], "num_block": "8"}},
+        lambda c: {**c, "config": {**c["config"], "num_feat": 32}},  # weights are 16 wide
+        lambda c: {**c, "architecture": 7},
+    ],
+)
+def test_damaged_weights_folders_are_refused_at_once(damage, tmp_path, capsys) -> None:
+    """A damaged config.json (wrong top-level type, wrong field types, absurd widths or depths,
+    a config the weights do not fit) is one clear line and exit 2, found from config.json and
+    the safetensors header before any network is built for real."""
+    import time
+
+    from slimvsr.app.cli import main as upscale_main
+
+    folder = tmp_path / "m"
+    save_pretrained(named_config("edsrmini").build(2), folder, {"name": "edsrmini"})
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(damage(cfg)))
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(photo)
+    t = time.monotonic()
+    assert upscale_main([str(photo), "-m", str(folder), "-q"]) == 2
+    assert time.monotonic() - t < 20
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("vsr-upscale: error:") and "Traceback" not in err[0]
+
+
+def test_deeply_nested_config_json_is_refused(tmp_path, capsys) -> None:
+    from slimvsr.app.cli import main as upscale_main
+
+    folder = tmp_path / "m"
+    save_pretrained(named_config("edsrmini").build(2), folder, {"name": "edsrmini"})
+    (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "p.png")
+    assert upscale_main([str(tmp_path / "p.png"), "-m", str(folder), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "config.json" in err

@@ -97,10 +97,41 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         cfg = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{path}: not valid JSON ({e}); re-download or re-export the model") from e
-    for key in ("architecture", "config", "sha256"):
+    except RecursionError as e:  # brackets nested deeper than any config: damaged or hostile
+        raise WeightsError(f"{path}: nested too deeply to be a model config; re-export the model") from e
+    if not isinstance(cfg, dict):
+        raise WeightsError(f"{path}: expected a JSON object, got {type(cfg).__name__}; re-export the model")
+    for key, kind in (("architecture", str), ("config", dict), ("sha256", str)):
         if key not in cfg:
             raise WeightsError(f"{path}: missing key {key!r}; re-export the model")
+        if not isinstance(cfg[key], kind):
+            raise WeightsError(f"{path}: {key!r} must be a {kind.__name__}; re-export the model")
     return cfg
+
+
+def _check_header(wpath: Path, meta_model: nn.Module) -> None:
+    """The tensor names and shapes in the safetensors header equal the model's (read without
+    loading the data)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(wpath), framework="pt") as f:
+            have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as e:
+        raise WeightsError(f"{wpath}: unreadable safetensors file ({e})") from e
+    want = {k: tuple(v.shape) for k, v in meta_model.state_dict().items()}
+    if have != want:
+        missing = sorted(set(want) - set(have))
+        extra = sorted(set(have) - set(want))
+        wrong = sorted(k for k in set(want) & set(have) if want[k] != have[k])
+        detail = (
+            f"missing {missing[0]}"
+            if missing
+            else f"unexpected {extra[0]}"
+            if extra
+            else f"{wrong[0]} is {have[wrong[0]]}, the config needs {want[wrong[0]]}"
+        )
+        raise WeightsError(f"{wpath}: weights do not fit the config ({detail}); re-export the model")
 
 
 def load_pretrained(
@@ -122,9 +153,14 @@ def load_pretrained(
             "re-download or re-export the model"
         )
     try:
-        model = build_model(cfg["architecture"], cfg["config"])
+        # Shapes first, on the meta device (no memory): the config and the weights must agree
+        # before a real network is allocated.
+        with torch.device("meta"):
+            meta_model = build_model(cfg["architecture"], cfg["config"])
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{folder / CONFIG_FILE}: invalid model config ({e})") from e
+    _check_header(wpath, meta_model)
+    model = build_model(cfg["architecture"], cfg["config"])
     try:
         state = load_file(wpath, device=str(device))
     except (SafetensorError, OSError) as e:
