@@ -48,6 +48,16 @@ git rev-parse HEAD > "$HOME_DIR/queue.commit" 2>/dev/null || true
 if [ ! -f "$HOME_DIR/corpus/manifest.json" ]; then
   "$VENV/bin/vsr-compress" data prepare --root "$HOME_DIR/corpus"
 fi
+# A new machine: start each run from its committed milestone snapshot (artifacts/checkpoints/NAME:
+# ckpt.pt and log.jsonl), unless the run folder already has a checkpoint of its own.
+for snap in artifacts/checkpoints/*/; do
+  [ -f "$snap/ckpt.pt" ] || continue
+  run=$HOME_DIR/runs/$(basename "$snap")
+  if [ ! -f "$run/ckpt.pt" ] && [ ! -f "$run/model/config.json" ]; then
+    mkdir -p "$run" && cp "$snap/ckpt.pt" "$snap/log.jsonl" "$run/"
+    echo "restored $(basename "$snap") from its committed snapshot"
+  fi
+done
 cp scripts/train-queue.sh "$HOME_DIR/queue.sh"  # bash reads a script as it runs: run a copy
 PATH="$VENV/bin:$PATH" SLIMVSR_HOME=$HOME_DIR setsid nohup bash "$HOME_DIR/queue.sh" \
   >> "$HOME_DIR/queue.log" 2>&1 < /dev/null &
