@@ -260,10 +260,6 @@ class Job:
     def cancel(self) -> None:
         self._stop.set(Cancelled(f"{self.inp}: cancelled; no output written"))
 
-    @property
-    def cancelled(self) -> bool:
-        return self._stop.is_set()
-
     # -- setup ---------------------------------------------------------------------------
     def _prepare(self) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
         info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)

@@ -46,7 +46,7 @@ class SpyNetTask:
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
-        self.photometric = getattr(cfg, "flow_loss", "epe") == "photometric"
+        self.photometric = cfg.flow_loss == "photometric"
         self.pool = PhotoPool(Path(cfg.data), "train")
         self.val_pool = PhotoPool(Path(cfg.data), "val")
         self.clips = load_clips(Path(cfg.data), "train")
