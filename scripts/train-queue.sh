@@ -10,8 +10,9 @@ I=$H/init  # starting points copied out of the work tree (it is laid anew each s
 mkdir -p "$I"
 [ -d "$I/spynet-cpu" ] || cp -r artifacts/spynet-cpu "$I/spynet-cpu"
 
-job() {  # job NAME COMMAND...: run unless the run's model folder exists
+job() {  # job NAME COMMAND...: run unless the run's model folder exists (here or committed)
   local name=$1; shift
+  if [ -f "artifacts/$name/config.json" ]; then echo "$(date -Is) skip $name (committed)"; return; fi
   for m in model distil-model scratch-model; do
     if [ -f "$R/$name/$m/config.json" ]; then echo "$(date -Is) skip $name (done)"; return; fi
   done

@@ -31,6 +31,7 @@ PENDING, RUNNING, DONE, FAILED, CANCELLED = (
     JobState.CANCELLED,
 )
 from slimvsr.app.gui import MainWindow  # noqa: E402
+from slimvsr.errors import SlimVSRError  # noqa: E402
 from slimvsr.models import EDSR, BasicVSR, save_pretrained  # noqa: E402
 
 SHOTS = os.environ.get("SLIMVSR_SCREENSHOTS")  # set to "docs" to refresh docs/*.png
@@ -211,3 +212,27 @@ def test_settings_persist_and_edit_pending_job(qtbot, tmp_path, models) -> None:
     qtbot.addWidget(w2)
     assert w2.crf.value() == 30 and w2.codec_box.currentText() == "hevc"
     assert w2.form_options()[0].model == str(models["edsr"])
+
+
+def test_hub_model_downloads_with_a_progress_row(window, qtbot, tmp_path, models, hub, monkeypatch) -> None:
+    """A model added by repo id is fetched when its job starts; the row shows the download."""
+    from huggingface_hub import HfApi, constants
+
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    api.create_repo("acme/tiny-edsr")
+    api.upload_folder(folder_path=str(models["edsr"]), repo_id="acme/tiny-edsr")
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 4096)  # progress within a small file
+    hub.slow["model.safetensors"] = 1.5
+    window.add_hub_model("acme/tiny-edsr")
+    assert window.model_box.currentText() == "acme/tiny-edsr@main (Hub)"
+    drop(window.drop, [_image(tmp_path / "photo.png")])
+    job = window.queue.jobs[0]
+    qtbot.waitUntil(
+        lambda: "downloading acme/tiny-edsr@main model.safetensors" in job.message, timeout=60_000
+    )
+    row = window.queue.index(0, 4).data()
+    assert row.startswith("running: downloading") and "MB" in row
+    qtbot.waitUntil(lambda: job.status == DONE, timeout=60_000)
+    assert job.message == "" and job.output.name == "photo.tiny-edsr-x2.png" and job.output.is_file()
+    with pytest.raises(SlimVSRError, match="ORG/NAME"):
+        window.add_hub_model("not a repo")

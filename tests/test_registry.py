@@ -125,29 +125,49 @@ def _fake_hub(cache: Path, repo_id: str, src: Path) -> Path:
     return snap
 
 
-def test_resolves_from_hub_cache_offline(tmp_path, _isolated_hub_cache, monkeypatch) -> None:
+def _pin(tmp_path: Path, monkeypatch, src: Path) -> None:
+    """Pin slimvsr/edsrmini-x2 at _fake_hub's commit, with the sha256 of ``src``'s files."""
+    from slimvsr.models import HubRef, write_pin
+
+    monkeypatch.setenv("SLIMVSR_PINS", str(tmp_path / "published.json"))
+    files = {f.name: sha256_file(f) for f in src.iterdir()}
+    write_pin("edsrmini-x2", HubRef("slimvsr/edsrmini-x2", "0" * 40, files))
+
+
+def test_resolves_from_hub_cache_offline_at_the_pinned_revision(
+    tmp_path, _isolated_hub_cache, monkeypatch
+) -> None:
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "nothing-bundled")
     assert not resolve("edsrmini", 2).present
     model = named_config("edsrmini").build(2)
     save_pretrained(model, tmp_path / "src", {"name": "edsrmini"})
     snap = _fake_hub(_isolated_hub_cache, "slimvsr/edsrmini-x2", tmp_path / "src")
+    # Not published (no pin): a cache entry is not used; the entry resolves bundled-only.
+    assert resolve("edsrmini", 2).source == "missing"
+    _pin(tmp_path, monkeypatch, tmp_path / "src")
     info = resolve("edsrmini", 2)
     assert info.present and info.source == "hub-cache" and info.folder == snap
     desc = load_model("edsrmini", 2)
     assert desc.scale == 2 and desc.kind == "image"
-
-
-def test_broken_hub_cache_entry_is_reported_not_missing(tmp_path, _isolated_hub_cache, monkeypatch) -> None:
-    """A cache snapshot without its weights file is 'broken', with an actionable error, never
-    passed off as 'not installed'."""
+    # A cached file that differs from the pinned sha256 is refused before loading.
+    cfg = json.loads((snap / "config.json").read_text())
+    (snap / "config.json").write_text(json.dumps({**cfg, "note": "edited"}))
     from slimvsr.errors import WeightsError
 
+    with pytest.raises(WeightsError, match="sha256 the registry pins"):
+        load_model("edsrmini", 2)
+
+
+def test_partial_hub_cache_entry_is_never_loaded(tmp_path, _isolated_hub_cache, monkeypatch) -> None:
+    """A cache snapshot without its weights file is a 'partial' download: resumed when online,
+    an actionable error offline, never passed off as 'not installed' and never loaded."""
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path / "nothing-bundled")
     save_pretrained(named_config("edsrmini").build(2), tmp_path / "src", {"name": "edsrmini"})
+    _pin(tmp_path, monkeypatch, tmp_path / "src")
     (tmp_path / "src" / "model.safetensors").unlink()
     _fake_hub(_isolated_hub_cache, "slimvsr/edsrmini-x2", tmp_path / "src")
-    assert resolve("edsrmini", 2).source == "broken"
-    with pytest.raises(WeightsError, match=r"lacks model\.safetensors"):
+    assert resolve("edsrmini", 2).source == "partial"
+    with pytest.raises(ModelError, match=r"HF_HUB_OFFLINE=1 .*--download edsrmini"):
         load_model("edsrmini", 2)
 
 
@@ -161,7 +181,7 @@ def test_bundled_takes_precedence(tmp_path, monkeypatch) -> None:
 
 def test_missing_weights_error_is_actionable(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path)
-    with pytest.raises(ModelError, match="weights are not installed"):
+    with pytest.raises(ModelError, match="weights are not installed and not published"):
         load_model("swinirmini", 2)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine import Finished, Job, Progress, Started, UpscaleOptions, expand_inputs
+from ..engine import Downloading, Finished, Job, Progress, Started, UpscaleOptions, expand_inputs
 from ..errors import Cancelled, SlimVSRError
 from ..models import ModelDescriptor
 
@@ -117,7 +117,8 @@ class Background:
 
 
 class Worker(Background):
-    """Runs one engine job: events ("event", Started | Progress | Finished), then the end."""
+    """Runs one engine job: events ("event", Downloading | Started | Progress | Finished), then
+    the end."""
 
     def __init__(self, item: JobItem, models: dict[tuple[str, int | None], ModelDescriptor]) -> None:
         self.item = item
@@ -131,7 +132,7 @@ class Worker(Background):
         gen = self.job.run()
         try:
             for ev in gen:
-                if isinstance(ev, (Started, Progress, Finished)):
+                if isinstance(ev, (Downloading, Started, Progress, Finished)):
                     report("event", ev)
         finally:
             gen.close()
@@ -255,7 +256,14 @@ class JobQueue:
             job = w.item
             for kind, payload in w.drain():
                 if kind == "event":
-                    if isinstance(payload, Started):
+                    if isinstance(payload, Downloading):  # the row shows the download's progress
+                        mb = f"{payload.done / 1e6:.1f}" + (
+                            f"/{payload.total / 1e6:.1f}" if payload.total else ""
+                        )
+                        job.message = f"downloading {payload.model} {payload.file} ({mb} MB)"
+                        job.progress = payload.done / payload.total if payload.total else 0.0
+                    elif isinstance(payload, Started):
+                        job.message, job.progress = "", 0.0
                         job.output, job.frames_total, job.model_used = (
                             payload.output,
                             payload.total_frames,

@@ -67,11 +67,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of --sequence inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--list-models", action="store_true", help="list models and exit")
+    p.add_argument(
+        "--list-models",
+        action="store_true",
+        help="list models, where each is (bundled, cached, ...), and exit",
+    )
+    p.add_argument(
+        "--download",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="fetch a model (registered name, all its scales unless -s; or ORG/NAME[@REVISION]) into "
+        "the Hugging Face cache for offline use, and exit; repeatable",
+    )
+    p.add_argument(
+        "--download-all",
+        action="store_true",
+        help="fetch every published model not on this machine, and exit",
+    )
     p.add_argument("--version", action="version", version=f"vsr-upscale (slimvsr) {__version__}")
     p.add_argument("--json", action="store_true", help="with --list-models: JSON output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
+
+
+_WHERE = {
+    "bundled": "bundled",
+    "hub-cache": "cached",
+    "partial": "partial download",
+    "downloadable": "downloadable",
+    "missing": "not published",
+}
 
 
 def list_models(as_json: bool) -> int:
@@ -94,6 +120,9 @@ def list_models(as_json: bool) -> int:
                 "ssim_y": val.get("ssim_y"),
                 "present": w.present,
                 "source": w.source,
+                "where": _WHERE[w.source],
+                "repo_id": w.hub.repo_id if w.hub else None,
+                "revision": w.hub.revision if w.hub else None,
                 "default": w.entry.default,
                 "description": w.entry.description,
                 "architecture": named.arch,
@@ -102,17 +131,74 @@ def list_models(as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'name':<14} {'kind':<6} {'x':<3} {'params':>9} {'GMACs':>8} {'PSNR-Y':>7} present")
+    print(f"{'name':<14} {'kind':<6} {'x':<3} {'params':>9} {'GMACs':>8} {'PSNR-Y':>7} where")
     for r in rows:
         params = f"{r['params'] / 1e6:.3f}M" if r["params"] else "-"
         macs = f"{r['macs'] / 1e9:.1f}" if r["macs"] else "-"
         psnr = f"{r['psnr_y']:.2f}" if r["psnr_y"] else "-"
         star = "*" if r["default"] else " "
+        where = r["where"] + (f" ({r['repo_id']})" if r["repo_id"] and not r["present"] else "")
         print(
-            f"{r['name'] + star:<14} {r['kind']:<6} {r['scale']:<3} {params:>9} {macs:>8} "
-            f"{psnr:>7} {'yes (' + r['source'] + ')' if r['present'] else 'no'}"
+            f"{r['name'] + star:<14} {r['kind']:<6} {r['scale']:<3} {params:>9} {macs:>8} {psnr:>7} {where}"
         )
     print("* default of its kind. GMACs per output frame at 180x320 (video) or 720p output (image).")
+    print("downloadable: fetched on first use, or now with --download NAME (--download-all for every one).")
+    return 0
+
+
+class _DownloadBar:
+    """One tqdm bar per file a download fetches, fed by (file, bytes done, total) updates."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label, self.quiet = label, quiet
+        self.bars: dict = {}
+
+    def __call__(self, file: str, done: int, total: int | None) -> None:
+        from tqdm import tqdm
+
+        if self.quiet:
+            return
+        bar = self.bars.get(file)
+        if bar is None:
+            bar = self.bars[file] = tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"{self.label}: {file}", file=sys.stderr
+            )
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def download_models(names: list[str], every: bool, scale: int | None, quiet: bool) -> int:
+    """``--download``/``--download-all``: fill the Hugging Face cache for offline use."""
+    from ..models import WEIGHTS, fetch, list_weights, locate
+
+    targets: list[tuple[str, int | None]] = []
+    for n in names:
+        scales: tuple[int | None, ...] = (scale,)
+        if n in WEIGHTS and scale is None:  # every scale that is here or published, else all (errors)
+            ws = [w for w in list_weights() if w.entry.name == n]
+            scales = tuple(w.scale for w in ws if w.present or w.hub) or WEIGHTS[n].scales
+        targets += [(n, s) for s in scales]
+    if every:
+        targets += [(w.entry.name, w.scale) for w in list_weights() if w.hub is not None]
+        if not targets:
+            print(
+                "nothing to download: no model of this release is published on the Hub yet", file=sys.stderr
+            )
+    for name, s in targets:
+        loc = locate(name, s)
+        if not loc.needs_download:
+            fetch(loc)  # a registered name that is not published raises here; a cached one is verified
+            print(f"{loc.label}: already on this machine ({_WHERE.get(loc.source, loc.source)})")
+            continue
+        bar = _DownloadBar(loc.label, quiet)
+        try:
+            folder = fetch(loc, bar)
+        finally:
+            bar.close()
+        print(f"{loc.label}: downloaded ({folder})")
     return 0
 
 
@@ -128,6 +214,7 @@ def _bar(done: int, total: int | None, fps: float, eta: float | None, width: int
 
 def run(args: argparse.Namespace) -> int:
     from ..engine import (
+        Downloading,
         EncodeSettings,
         Finished,
         Job,
@@ -160,8 +247,16 @@ def run(args: argparse.Namespace) -> int:
     for inp in inputs:
         job = Job(inp, args.output, opts, models)
         gen = job.run()
+        bar: _DownloadBar | None = None
         try:
             for ev in gen:
+                if isinstance(ev, Downloading):
+                    bar = bar or _DownloadBar(ev.model, args.quiet)
+                    bar(ev.file, ev.done, ev.total)
+                    continue
+                if bar is not None:
+                    bar.close()
+                    bar = None
                 if isinstance(ev, Started):
                     if not args.quiet:
                         print(
@@ -179,6 +274,8 @@ def run(args: argparse.Namespace) -> int:
                         print(file=sys.stderr)
                     print(f"wrote {ev.output} ({ev.frames} frames in {ev.elapsed_s:.1f} s)", file=sys.stderr)
         finally:
+            if bar is not None:
+                bar.close()
             gen.close()
     return 0
 
@@ -204,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.list_models:
             return list_models(args.json)
+        if args.download or args.download_all:
+            return download_models(args.download, args.download_all, args.scale, args.quiet)
         return run(args)
     except Terminated:
         print("\nvsr-upscale: terminated; no partial output was left", file=sys.stderr)

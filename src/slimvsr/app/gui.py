@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -49,7 +50,7 @@ from ..engine import (
     preview,
     probe,
 )
-from ..errors import SlimVSRError
+from ..errors import SlimVSRError, UsageError
 from ..models import load_model
 from ._gui_jobs import QueueModel
 from ._queue import JobItem, JobQueue, JobState
@@ -303,7 +304,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         add_model = QAction("Add model folder…", self)
         add_model.triggered.connect(self._browse_model)
-        self.menuBar().addMenu("&Models").addAction(add_model)
+        add_hub = QAction("Add model from the Hub…", self)
+        add_hub.triggered.connect(self._ask_hub_model)
+        models_menu = self.menuBar().addMenu("&Models")
+        models_menu.addAction(add_model)
+        models_menu.addAction(add_hub)
         self.statusBar().showMessage("Drop files to add jobs")
 
     # -- models and settings ---------------------------------------------------------------
@@ -328,13 +333,17 @@ class MainWindow(QMainWindow):
             psnr = ((meta.get("metrics") or {}).get("val") or {}).get("psnr_y")
             size = f"{meta['params'] / 1e6:.2f}M params" if meta.get("params") else ""
             qual = f", val PSNR-Y {psnr:.2f} dB" if psnr else ""
-            avail = "" if info.present else " (not installed)"
+            avail = {
+                "downloadable": " (downloads on first use)",
+                "partial": " (download resumes on first use)",
+                "missing": " (not installed)",
+            }.get(info.source, "")
             self.model_box.addItem(
                 f"{e.name}{avail}",
                 {
                     "model": e.name,
                     "scales": list(e.scales),
-                    "present": info.present,
+                    "present": info.present or info.hub is not None,  # a published one downloads
                     "info": f"{e.description}. {size}{qual}".strip(),
                 },
             )
@@ -354,6 +363,33 @@ class MainWindow(QMainWindow):
             },
         )
         self.model_box.setCurrentIndex(self.model_box.count() - 1)
+
+    def add_hub_model(self, text: str) -> None:
+        """A Hub repo in the slimvsr format, ``ORG/NAME[@REVISION]``: downloaded (verified) when
+        a job first uses it, with the download's progress in the job's row."""
+        from ..models import parse_repo_ref
+
+        ref = parse_repo_ref(text.strip())
+        if ref is None:
+            raise UsageError(f"{text!r}: expected a Hub repo ORG/NAME or ORG/NAME@REVISION")
+        self.model_box.addItem(
+            f"{ref.label} (Hub)",
+            {
+                "model": text.strip(),
+                "scales": [],  # the model's own scale, known once downloaded
+                "present": True,
+                "info": f"Hub repo {ref.label}: downloaded on first use into the Hugging Face cache",
+            },
+        )
+        self.model_box.setCurrentIndex(self.model_box.count() - 1)
+
+    def _ask_hub_model(self) -> None:
+        text, ok = QInputDialog.getText(self, "Model from the Hub", "Repo (ORG/NAME or ORG/NAME@REVISION):")
+        if ok and text:
+            try:
+                self.add_hub_model(text)
+            except SlimVSRError as e:
+                QMessageBox.warning(self, "Not a Hub repo", str(e))
 
     def _browse_model(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Model folder (config.json + model.safetensors)")

@@ -240,13 +240,37 @@ def cmd_distill(a: argparse.Namespace) -> int:
 
 
 def cmd_publish(a: argparse.Namespace) -> int:
-    from ..models import WEIGHTS, read_config
+    from ..models import WEIGHTS, list_weights, read_config
     from ..models._weights import bundled_root
-    from .publish import publish
+    from .publish import publish, publish_to_hub
 
+    hub_opts = {
+        "branch": a.revision,
+        "private": a.private,
+        "commit_message": a.commit_message,
+        "dry_run": a.dry_run,
+        "pin": not a.no_pin,
+    }
+    if a.all:
+        if a.model or a.repo_id or not a.org:
+            raise UsageError(
+                "--all publishes every bundled model: give --org ORG, and no folder or --repo-id"
+            )
+        for w in list_weights():
+            if w.source == "bundled":
+                name, scale = w.entry.name, w.scale
+                repo_id = f"{a.org}/{name}-x{scale}"
+                print(publish_to_hub(w.folder, repo_id, name=name, scale=scale, **hub_opts).summary)
+        return 0
+    if not a.model:
+        raise UsageError("give a model folder to publish (or --all --org ORG)")
     meta = read_config(a.model)
     name = a.name or meta.get("name")
     scale = a.scale or meta.get("scale") or meta["config"].get("scale")
+    if a.repo_id:
+        rec = publish_to_hub(Path(a.model), a.repo_id, name=name, scale=scale, rename=a.rename, **hub_opts)
+        print(rec.summary)
+        return 0
     if name not in WEIGHTS:
         raise UsageError(f"{name!r} is not a registered weights name ({', '.join(WEIGHTS)})")
     out = bundled_root() / f"{name}-x{scale}" if a.bundle else Path(a.out or f"hub/{name}-x{scale}")
@@ -447,12 +471,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_distill)
 
     s = sub.add_parser(
-        "publish", help="write a model folder in the Hugging Face Hub layout, or bundle it into the package"
+        "publish",
+        help="upload a model folder to the Hugging Face Hub and pin the registry to the commit, "
+        "or write it in the Hub layout, or bundle it into the package",
     )
-    s.add_argument("model", help="model folder (e.g. runs/basicvsr-uni-x4-cpu/model)")
+    s.add_argument("model", nargs="?", help="model folder (e.g. runs/basicvsr-uni-x4-cpu/model)")
+    s.add_argument("--repo-id", default=None, help="upload to this Hub repo, ORG/NAME")
+    s.add_argument("--revision", default=None, help="branch to commit to (default: main)")
+    s.add_argument("--private", action="store_true", help="create the repo private")
+    s.add_argument("--commit-message", default=None)
+    s.add_argument("--dry-run", action="store_true", help="print the uploads and the card; no network")
+    s.add_argument("--all", action="store_true", help="publish every bundled model to --org")
+    s.add_argument("--org", default=None, help="with --all: the Hub organisation (repos ORG/NAME-xS)")
+    s.add_argument(
+        "--no-pin", action="store_true", help="do not record the commit in the registry's pins file"
+    )
     s.add_argument("--name", default=None, help="registered weights name (default: config's name)")
     s.add_argument("--scale", type=int, default=None)
-    s.add_argument("--out", default=None, help="output folder (default hub/NAME-xS)")
+    s.add_argument("--out", default=None, help="without --repo-id: output folder (default hub/NAME-xS)")
     s.add_argument(
         "--bundle",
         action="store_true",
@@ -494,8 +530,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not the one at set-up)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=[_StderrHandler()])
+    for noisy in ("httpx", "httpx2", "httpcore"):  # a line per HTTP request of a publish
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)

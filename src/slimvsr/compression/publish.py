@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import UsageError
+from ..errors import CompressionError, UsageError
 from ..models import ARCHITECTURES, save_pretrained
 from .training.task import read_log
 
@@ -168,18 +168,70 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
     return []
 
 
+def _teacher_repo(meta: dict[str, Any], repo_id: str) -> str | None:
+    """The teacher's repo id in the same org (``base_model``), when it is a registered model."""
+    from ..models import WEIGHTS
+
+    teacher = (meta.get("ssl") or {}).get("teacher") or (meta.get("distillation") or {}).get("teacher")
+    if not isinstance(teacher, dict) or teacher.get("name") not in WEIGHTS:
+        return None
+    org = repo_id.split("/")[0]
+    return f"{org}/{teacher['name']}-x{teacher.get('scale') or meta.get('scale')}"
+
+
+def card_data(meta: dict[str, Any], repo_id: str):
+    """The card's metadata (huggingface_hub's ModelCardData), with a model-index carrying the
+    measured PSNR/SSIM-Y, the data and the command that measured them."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    kind = "image" if _is_image_model(meta) else "video"
+    task = f"{kind}-super-resolution"
+    m = meta.get("metrics") or {}
+    val = m.get("val") or {}
+    results = []
+    for metric, key, label in (("psnr", "psnr_y", "PSNR-Y (dB)"), ("ssim", "ssim_y", "SSIM-Y")):
+        if val.get(key) is None:
+            continue
+        results.append(
+            EvalResult(
+                task_type=task,
+                task_name=f"{kind.capitalize()} super-resolution x{meta.get('scale')}",
+                dataset_type="slimvsr-corpus",
+                dataset_name=str(m.get("data") or "slimvsr corpus, validation split"),
+                dataset_split="validation",
+                metric_type=metric,
+                metric_name=label,
+                metric_value=round(float(val[key]), 4),
+                metric_args={
+                    "degradation": m.get("degradation", meta.get("degradation", "BI")),
+                    "precision": m.get("precision", "fp32"),
+                    "command": str(m.get("command") or "vsr-compress eval"),
+                },
+            )
+        )
+    d, sl = meta.get("distillation"), meta.get("ssl")
+    tags = ["super-resolution", task, "slimvsr"]
+    tags += ["pruning"] if sl else []
+    tags += ["knowledge-distillation"] if d else []
+    return ModelCardData(
+        license="apache-2.0",
+        library_name="slimvsr",
+        pipeline_tag="image-to-image",
+        tags=tags,
+        base_model=_teacher_repo(meta, repo_id),
+        model_name=repo_id,
+        eval_results=results or None,
+        metrics=["psnr", "ssim"] if results else None,
+    )
+
+
 def model_card(meta: dict[str, Any], repo_id: str) -> str:
     """A Hugging Face model card (README.md) from a model's config.json."""
+    from huggingface_hub import ModelCard
+
     m = meta.get("metrics") or {}
     val, bic = m.get("val") or {}, m.get("bicubic") or {}
-    kind = "image" if _is_image_model(meta) else "video"
     lines = [
-        "---",
-        "license: apache-2.0",
-        "library_name: slimvsr",
-        f"tags: [super-resolution, {kind}-super-resolution, slimvsr]",
-        "---",
-        "",
         f"# {repo_id}",
         "",
         f"`{meta.get('name')}` ({meta['architecture']}, x{meta.get('scale')}, "
@@ -187,7 +239,11 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
         f"{meta['macs'] / 1e9:.1f} G multiply-accumulates per output frame at LR "
         f"{meta['macs_input_size'][0]}x{meta['macs_input_size'][1]}.",
         "",
-        f"Use: `pip install slimvsr`, then `{_usage(meta)}` (the weights are found in the local Hub cache).",
+        f"Use: `pip install slimvsr`, then `{_usage(meta)}` (bundled in the package), or any slimvsr "
+        f"model from the Hub: `vsr-upscale in.mp4 -m {repo_id}`.",
+        "",
+        "Speed on your machine: `python benchmarks/bench_models.py` in the slimvsr repository "
+        "(docs/performance.md has the project's measurements, with the machine).",
         "",
     ]
     if val:
@@ -224,10 +280,31 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
             lines += [f"- {s['package']} {s['version']}: {s['licence']}" for s in data["sources"]]
             lines.append("")
     lines += [f"Licence of the weights: {meta.get('licence', 'see config.json')}.", ""]
-    return "\n".join(lines)
+    card = ModelCard(f"---\n{card_data(meta, repo_id).to_yaml()}\n---\n\n" + "\n".join(lines))
+    return str(card)
 
 
-def publish(model_dir: Path, out: Path, name: str, scale: int, *, rename: bool = False) -> Path:
+def validate_card(text: str) -> None:
+    """Parse a card as the Hub's client does (front matter, model-index) and check what the
+    Hub requires of a model card; the Hub validates it again on upload."""
+    from huggingface_hub import ModelCard
+
+    try:
+        card = ModelCard(text, ignore_metadata_errors=False)
+    except Exception as e:  # YAML that does not parse, a model-index the library rejects
+        raise CompressionError(f"model card: invalid metadata ({e})") from None
+    data = card.data
+    missing = [k for k in ("license", "library_name", "pipeline_tag", "tags") if not getattr(data, k, None)]
+    if missing:
+        raise CompressionError(f"model card: metadata lacks {', '.join(missing)}")
+    for r in data.eval_results or []:
+        if not isinstance(r.metric_value, int | float):
+            raise CompressionError(f"model card: {r.metric_type} has no numeric value")
+
+
+def publish(
+    model_dir: Path, out: Path, name: str, scale: int, *, rename: bool = False, repo_id: str | None = None
+) -> Path:
     """Write ``out`` in the Hub layout: model.safetensors, config.json, README.md (model card).
 
     The weights are verified (sha256, strict load) before anything is written. A model whose
@@ -256,5 +333,128 @@ def publish(model_dir: Path, out: Path, name: str, scale: int, *, rename: bool =
         (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
     else:
         shutil.copyfile(model_dir / "config.json", out / "config.json")
-    (out / "README.md").write_text(model_card(meta, f"{HUB_ORG}/{name}-x{scale}"))
+    card = model_card(meta, repo_id or f"{HUB_ORG}/{name}-x{scale}")
+    validate_card(card)
+    (out / "README.md").write_text(card)
     return out
+
+
+# -- the Hub ---------------------------------------------------------------------------------
+HUB_FILES = ("config.json", "model.safetensors", "README.md")
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """What a publish did (or, with dry_run, would do)."""
+
+    name: str
+    scale: int
+    repo_id: str
+    branch: str
+    files: dict[str, str]  # file -> sha256, as uploaded
+    dry_run: bool
+    revision: str | None = None  # the commit the repo's branch points at afterwards
+    commit_url: str | None = None
+    committed: bool = False  # False: nothing changed, no commit made
+    pins: Path | None = None  # the pins file the revision was recorded in
+
+    @property
+    def summary(self) -> str:
+        if self.dry_run:
+            return f"{self.name} x{self.scale}: would publish to {self.repo_id} ({self.branch}); --dry-run"
+        what = f"new commit {self.commit_url}" if self.committed else "unchanged, no commit"
+        pinned = f"; pinned in {self.pins}" if self.pins else ""
+        return f"{self.name} x{self.scale}: {self.repo_id}@{self.revision} ({what}){pinned}"
+
+
+def _hub_call(what: str, fn, /, *args: Any, **kwargs: Any) -> Any:
+    """A huggingface_hub call whose failures become one line naming the repo."""
+    from huggingface_hub import errors as hfe
+
+    from ..models._hub import endpoint
+
+    try:
+        return fn(*args, **kwargs)
+    except hfe.HfHubHTTPError as e:
+        status = e.response.status_code if e.response is not None else "?"
+        hint = " (check HF_TOKEN: it needs write access)" if status in (401, 403) else ""
+        msg = str(e).splitlines()[0]
+        raise CompressionError(f"{what}: the Hub refused it ({status}): {msg}{hint}") from None
+    except ValueError as e:  # the Hub's verdict on the card's metadata, raised as ValueError
+        raise CompressionError(f"{what}: {str(e).splitlines()[0]}") from None
+    except Exception as e:
+        if not type(e).__module__.startswith(("httpx", "httpcore", "ssl", "socket")):
+            raise
+        raise CompressionError(f"{what}: cannot reach the Hub at {endpoint()} ({e})") from None
+
+
+def publish_to_hub(
+    model_dir: Path,
+    repo_id: str,
+    *,
+    name: str,
+    scale: int,
+    branch: str | None = None,
+    private: bool = False,
+    commit_message: str | None = None,
+    dry_run: bool = False,
+    rename: bool = False,
+    pin: bool = True,
+    echo=print,
+) -> PublishRecord:
+    """Validate ``model_dir`` (strict load, sha256, metrics), write its card, upload the three
+    files to ``repo_id`` with huggingface_hub, and pin the registry entry to the new commit.
+    Publishing unchanged files again makes no commit (the library skips unchanged files)."""
+    import tempfile
+
+    from huggingface_hub import HfApi, get_token
+
+    from ..models import WEIGHTS, sha256_file, write_pin
+    from ..models._hub import HubRef, endpoint, offline, parse_repo_ref
+
+    ref = parse_repo_ref(repo_id)
+    if ref is None or "@" in repo_id:
+        raise UsageError(f"--repo-id {repo_id!r}: expected ORG/NAME")
+    branch = branch or "main"
+    meta = json.loads((Path(model_dir) / "config.json").read_text())
+    if not (meta.get("metrics") or {}).get("val"):
+        raise UsageError(
+            f"{model_dir}: config.json has no measured metrics; publish a folder exported by "
+            "vsr-compress train, prune or distill (they evaluate it on the validation split)"
+        )
+    with tempfile.TemporaryDirectory(prefix="slimvsr-publish-") as tmp:
+        staged = publish(Path(model_dir), Path(tmp) / "repo", name, scale, rename=rename, repo_id=repo_id)
+        files = {f: sha256_file(staged / f) for f in HUB_FILES}
+        if dry_run:
+            echo(f"would create {'private ' if private else ''}repo {repo_id} on {endpoint()} (if missing)")
+            for f in HUB_FILES:
+                echo(f"would upload {f} ({(staged / f).stat().st_size:,} bytes, sha256 {files[f][:16]}...)")
+            echo(f"to branch {branch}; the registry would pin {name}-x{scale} to the new commit")
+            echo("--- README.md ---")
+            echo((staged / "README.md").read_text())
+            return PublishRecord(name, scale, repo_id, branch, files, dry_run=True)
+        if offline():
+            raise UsageError("HF_HUB_OFFLINE=1: publishing needs the Hub (--dry-run checks without it)")
+        token = get_token()
+        if not token:
+            raise UsageError("no Hugging Face token: set HF_TOKEN or run 'hf auth login' (write access)")
+        api = HfApi(endpoint=endpoint(), token=token)
+        _hub_call(repo_id, api.create_repo, repo_id, private=private, exist_ok=True)
+        if branch != "main":
+            _hub_call(repo_id, api.create_branch, repo_id, branch=branch, exist_ok=True)
+        before = _hub_call(repo_id, api.repo_info, repo_id, revision=branch).sha
+        info = _hub_call(
+            repo_id,
+            api.upload_folder,
+            folder_path=str(staged),
+            repo_id=repo_id,
+            revision=branch,
+            commit_message=commit_message
+            or f"{name} x{scale}: weights sha256 {files['model.safetensors'][:12]}",
+        )
+    pins = None
+    if pin and name in WEIGHTS:
+        pins = write_pin(f"{name}-x{scale}", HubRef(repo_id, info.oid, files))
+    return PublishRecord(
+        name, scale, repo_id, branch, files, False, info.oid, info.commit_url, info.oid != before, pins
+    )

@@ -4,6 +4,7 @@ from ..models import tiled
 from ._encode import CODECS, CONTAINERS, IMAGE_OUT, EncodeSettings
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
 from ._pipeline import (
+    Downloading,
     Event,
     Finished,
     Job,
@@ -26,6 +27,7 @@ __all__ = [
     "CONTAINERS",
     "IMAGE_EXTS",
     "IMAGE_OUT",
+    "Downloading",
     "EncodeSettings",
     "Event",
     "Finished",

@@ -26,7 +26,7 @@ import torch
 
 from .._choices import check_choices
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
-from ..models import ModelDescriptor, default_model, load_model
+from ..models import Located, ModelDescriptor, default_model, fetch, load_model, locate
 from ._channel import END, Channel, Stop
 from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
 from ._heap import bound_heap
@@ -80,6 +80,16 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Downloading:
+    """The job's model is being fetched from the Hub (before Started): bytes of one file."""
+
+    model: str  # "ssl-uni x4", "org/name@main"
+    file: str
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
 class Finished:
     output: Path
     frames: int
@@ -87,7 +97,7 @@ class Finished:
     busy_s: dict[str, float]  # seconds each stage spent working: decode, model, encode
 
 
-Event = Started | Progress | Finished
+Event = Downloading | Started | Progress | Finished
 
 
 def pick_precision(device: str, precision: str) -> Precision:
@@ -261,8 +271,34 @@ class Job:
         self._stop.set(Cancelled(f"{self.inp}: cancelled; no output written"))
 
     # -- setup ---------------------------------------------------------------------------
-    def _prepare(self) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
-        info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)
+    def _download(self, loc: Located) -> Iterator[Downloading]:
+        """Fetch ``loc`` in a thread, yielding its progress; a cancel stops it at the next
+        chunk (the partial file stays in the cache and the next job resumes it)."""
+        import queue
+
+        updates: queue.SimpleQueue = queue.SimpleQueue()
+
+        def progress(file: str, done: int, total: int | None) -> None:
+            self._stop.check()
+            updates.put((file, done, total))
+
+        th = _Stage("download", lambda st: fetch(loc, progress))
+        th.start()
+        try:
+            while th.is_alive() or not updates.empty():
+                try:
+                    file, done, total = updates.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                yield Downloading(loc.label, file, done, total)
+        finally:
+            if th.is_alive():
+                self._stop.set(Cancelled(f"{self.inp}: cancelled while downloading {loc.label}"))
+            th.join()
+        if th.error is not None:
+            raise th.error
+
+    def _prepare(self, info: VideoInfo) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
         prec = pick_precision(self.opts.device, self.opts.precision)
         name = model_for(self.opts, info)
         key = (name, self.opts.scale)
@@ -271,9 +307,9 @@ class Job:
         self.desc = desc = self.models[key]
         if self.opts.scale and self.opts.scale != desc.scale:
             raise InputError(f"model {desc.name} upscales x{desc.scale}, not x{self.opts.scale}")
-        out = self.out or default_output(self.inp, name, desc.scale, info.is_image)
+        out = self.out or default_output(self.inp, desc.name, desc.scale, info.is_image)
         if out.is_dir():
-            out = out / default_output(self.inp, name, desc.scale, info.is_image).name
+            out = out / default_output(self.inp, desc.name, desc.scale, info.is_image).name
         if out.resolve() == self.inp.resolve():
             raise OutputError(f"{out}: the output would overwrite the input; choose another -o")
         if out.exists() and not self.opts.overwrite:
@@ -374,7 +410,13 @@ class Job:
         """Set up, then loop over chunks (decode -> model -> encode), emitting events."""
         bound_heap()
         self._stop.check()
-        info, desc, prec, out = self._prepare()
+        info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)
+        name = model_for(self.opts, info)
+        if (name, self.opts.scale) not in self.models:
+            loc = locate(name, self.opts.scale)
+            if loc.needs_download:
+                yield from self._download(loc)
+        info, desc, prec, out = self._prepare(info)
         s = desc.scale
         out_size = (info.height * s, info.width * s)
         total = _frames_in_range(info.frames, info.rate, self.opts.start, self.opts.duration)

@@ -15,12 +15,23 @@ from ._config import config_from_dict, config_to_dict
 from ._descriptor import ModelDescriptor, describe, load_model
 from ._edsr import EDSR, EDSRConfig
 from ._family import CompressionHooks, Family, image_family, tiled
+from ._hub import HubRef, parse_repo_ref, read_pins, write_pin
 from ._io import load_pretrained, read_config, save_pretrained, sha256_file
 from ._profile import Profile, count_params, profile_model, profile_size
 from ._span import SPAN, SPANConfig, read_ncnn_span, span_from_ncnn
 from ._spynet import SPyNet, SPyNetConfig, flow_warp
 from ._swinir import SwinIR, SwinIRConfig
-from ._weights import WEIGHTS, WeightsEntry, WeightsInfo, default_model, list_weights, resolve
+from ._weights import (
+    WEIGHTS,
+    Located,
+    WeightsEntry,
+    WeightsInfo,
+    default_model,
+    fetch,
+    list_weights,
+    locate,
+    resolve,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -33,6 +44,8 @@ __all__ = [
     "CompressionHooks",
     "EDSRConfig",
     "Family",
+    "HubRef",
+    "Located",
     "ModelDescriptor",
     "NamedConfig",
     "Profile",
@@ -51,16 +64,20 @@ __all__ = [
     "default_model",
     "describe",
     "family_of",
+    "fetch",
     "flow_warp",
     "image_family",
     "list_weights",
     "load_model",
     "load_pretrained",
+    "locate",
     "named_config",
+    "parse_repo_ref",
     "profile_model",
     "profile_size",
     "read_config",
     "read_ncnn_span",
+    "read_pins",
     "register_family",
     "resolve",
     "save_pretrained",
@@ -68,4 +85,5 @@ __all__ = [
     "span_from_ncnn",
     "tiled",
     "unregister_family",
+    "write_pin",
 ]

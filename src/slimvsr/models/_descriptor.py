@@ -9,11 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ModelError, WeightsError
+from ..errors import ModelError
 from ._arch import family_of
 from ._family import Family
-from ._io import CONFIG_FILE, WEIGHTS_FILE, load_pretrained
-from ._weights import WEIGHTS, resolve
+from ._hub import ProgressFn
+from ._io import load_pretrained
+from ._weights import fetch, locate
 
 
 @dataclass(frozen=True)
@@ -59,28 +60,24 @@ def describe(model: nn.Module, name: str = "custom", meta: dict[str, Any] | None
 
 
 def load_model(
-    name_or_path: str | Path, scale: int | None = None, device: str | torch.device = "cpu"
+    name_or_path: str | Path,
+    scale: int | None = None,
+    device: str | torch.device = "cpu",
+    *,
+    download: bool = True,
+    on_progress: ProgressFn | None = None,
 ) -> ModelDescriptor:
-    """Load registered weights by name (``"ssl-uni"``) or a model folder by path."""
-    p = Path(name_or_path)
-    if str(name_or_path) not in WEIGHTS and p.is_dir():
-        model, cfg = load_pretrained(p, device=device)
-        desc = describe(model, cfg.get("name", p.name), cfg)
-        if scale and scale != desc.scale:
-            raise ModelError(f"{p}: this model upscales x{desc.scale}, not x{scale}")
-        return desc
-    info = resolve(str(name_or_path), scale)
-    if info.source == "broken":
-        raise WeightsError(
-            f"model {info.entry.name!r} x{info.scale}: the Hugging Face cache entry "
-            f"{info.entry.repo_id(info.scale)} lacks {WEIGHTS_FILE} or {CONFIG_FILE}; delete it "
-            "from the cache and fetch it again"
-        )
-    if not info.present:
+    """Load a registered name (``"ssl-uni"``), a model folder, or a Hub repo
+    (``"org/name[@revision]"``); published weights not yet on this machine are downloaded at
+    their pinned revision unless ``download`` is False."""
+    loc = locate(name_or_path, scale)
+    if loc.needs_download and not download:
         raise ModelError(
-            f"model {info.entry.name!r} x{info.scale}: weights are not installed (not bundled, "
-            f"not in the Hugging Face cache as {info.entry.repo_id(info.scale)}); "
-            "run 'vsr-upscale --list-models' to see the available ones"
+            f"model {loc.label}: not downloaded yet; run 'vsr-upscale --download {name_or_path}'"
         )
-    model, cfg = load_pretrained(info.folder, device=device)
-    return describe(model, info.entry.name, cfg)
+    folder = fetch(loc, on_progress)
+    model, cfg = load_pretrained(folder, device=device)
+    desc = describe(model, loc.name or cfg.get("name") or Path(folder).name, cfg)
+    if scale and scale != desc.scale and loc.name is None:
+        raise ModelError(f"{loc.label}: this model upscales x{desc.scale}, not x{scale}")
+    return desc

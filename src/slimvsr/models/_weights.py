@@ -3,19 +3,21 @@
 Each entry is a frozen record filled in here, in one list. The per-file metadata (params, MACs,
 sha256, metrics with the command that measured them, data, licence) lives in the weights' own
 config.json, so it travels with the files; ``WeightsInfo.meta`` exposes it.
-Weights resolve, in order, from the wheel (``slimvsr/models/weights/<name>-x<scale>``) and from a
-local Hugging Face Hub cache (repo ``slimvsr/<name>-x<scale>``, never fetched at run time).
+Weights resolve, in order, from the wheel (``slimvsr/models/weights/<name>-x<scale>``), from the
+local Hugging Face Hub cache at the revision the registry pins (``weights/published.json``,
+written by ``vsr-compress publish``), and else are downloadable at that revision. An entry not
+yet published resolves bundled-only.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from ._hub import HubRef, ProgressFn, cached, download, offline, parse_repo_ref, read_pins, verify
 from ._io import CONFIG_FILE, WEIGHTS_FILE, read_config
 
 HUB_ORG = "slimvsr"
@@ -86,29 +88,15 @@ def bundled_root() -> Path:
     return Path(str(resources.files("slimvsr.models").joinpath("weights")))
 
 
-def _hub_folder(repo_id: str) -> Path | None:
-    """The newest snapshot of ``repo_id`` in the local Hub cache, or None when it is not cached.
-    Never networks. A snapshot that is there but lacks a file is returned as it is: resolve()
-    reports it as broken instead of passing it off as missing."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        # The cache location is read at call time, so HF_HUB_CACHE set after import still counts.
-        path = snapshot_download(
-            repo_id, local_files_only=True, cache_dir=os.environ.get("HF_HUB_CACHE") or None
-        )
-    except LocalEntryNotFoundError:
-        return None
-    return Path(path)
-
-
 @dataclass(frozen=True)
 class WeightsInfo:
     entry: WeightsEntry
     scale: int
     folder: Path | None  # None: not present on this machine
-    source: str  # "bundled", "hub-cache", "broken" (a cache entry lacking files) or "missing"
+    # "bundled", "hub-cache", "partial" (a download that stopped: resumed, never loaded),
+    # "downloadable" (published, not fetched yet) or "missing" (not published, not bundled)
+    source: str
+    hub: HubRef | None = None  # the pinned repo and revision, once published
 
     @property
     def present(self) -> bool:
@@ -133,14 +121,14 @@ def resolve(name: str, scale: int | None = None) -> WeightsInfo:
         )
     local = bundled_root() / e.folder_name(scale)
     if (local / WEIGHTS_FILE).is_file() and (local / CONFIG_FILE).is_file():
-        return WeightsInfo(e, scale, local, "bundled")
-    if os.environ.get("SLIMVSR_NO_HUB_CACHE") != "1":
-        hub = _hub_folder(e.repo_id(scale))
-        if hub is not None:
-            if (hub / WEIGHTS_FILE).is_file() and (hub / CONFIG_FILE).is_file():
-                return WeightsInfo(e, scale, hub, "hub-cache")
-            return WeightsInfo(e, scale, None, "broken")
-    return WeightsInfo(e, scale, None, "missing")
+        return WeightsInfo(e, scale, local, "bundled", read_pins().get(e.folder_name(scale)))
+    pin = read_pins().get(e.folder_name(scale))
+    if pin is None:
+        return WeightsInfo(e, scale, None, "missing")
+    folder, lacking = cached(pin)
+    if folder is not None and not lacking:
+        return WeightsInfo(e, scale, folder, "hub-cache", pin)
+    return WeightsInfo(e, scale, None, "partial" if folder is not None else "downloadable", pin)
 
 
 def default_model(kind: str) -> str:
@@ -154,3 +142,57 @@ def default_model(kind: str) -> str:
 def list_weights() -> list[WeightsInfo]:
     """Every registered (name, scale) with where its weights are, present or not."""
     return [resolve(e.name, s) for e in WEIGHTS.values() for s in e.scales]
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where the weights ``-m`` names are: a model folder, a registered (name, scale), or a Hub
+    repo at a revision; ``folder`` is None until they are on this machine."""
+
+    label: str  # how messages name it: "ssl-uni x4", "org/name@main", "runs/x/model"
+    folder: Path | None
+    source: str  # "folder", or a WeightsInfo source
+    hub: HubRef | None = None
+    name: str | None = None  # the registered name, when it is one
+
+    @property
+    def needs_download(self) -> bool:
+        return self.folder is None and self.hub is not None
+
+
+def locate(name_or_path: str | Path, scale: int | None = None) -> Located:
+    """Resolve what ``-m`` names, in order: a registered name, a model folder, ``ORG/NAME[@REV]``
+    on the Hub. Never networks; a Hub repo on a branch is re-checked online by fetch()."""
+    text = str(name_or_path)
+    if text in WEIGHTS:
+        info = resolve(text, scale)
+        label = f"{text} x{info.scale}"
+        return Located(label, info.folder, info.source, info.hub, text)
+    p = Path(name_or_path)
+    if p.is_dir():
+        return Located(text, p, "folder")
+    ref = parse_repo_ref(text)
+    if ref is None or p.exists():
+        raise ModelError(
+            f"unknown model {text!r}: not a registered name ({', '.join(WEIGHTS)}), not a model folder, "
+            "not a Hub repo ORG/NAME[@REVISION]; run 'vsr-upscale --list-models'"
+        )
+    folder, lacking = cached(ref)
+    if folder is not None and not lacking and (ref.pinned or offline()):
+        return Located(ref.label, folder, "hub-cache", ref)
+    return Located(ref.label, None, "partial" if folder is not None else "downloadable", ref)
+
+
+def fetch(loc: Located, on_progress: ProgressFn | None = None) -> Path:
+    """The folder of ``loc``'s weights, downloading them at the pinned revision if needed.
+    Files from the Hub cache are verified (the pins' sha256, config.json's) on every use."""
+    if loc.folder is not None:
+        if loc.hub is not None and loc.source == "hub-cache":
+            verify(loc.folder, loc.hub)
+        return loc.folder
+    if loc.hub is None:
+        raise ModelError(
+            f"model {loc.label}: weights are not installed and not published (not bundled, no pinned "
+            "Hub revision); run 'vsr-upscale --list-models' to see the available ones"
+        )
+    return download(loc.hub, loc.name or loc.hub.repo_id, on_progress)
