@@ -17,6 +17,7 @@ run "$APP/vsr-upscale" --version
 run "$APP/vsr-gui" --version
 run "$APP/vsr-upscale" --list-models --json > models.json
 grep -q '"ssl-uni"' models.json
+run "$APP/vsr-upscale" --download edsrmini | grep -q 'edsrmini x2: already on this machine (bundled)'
 run "$APP/vsr-upscale" "$APP/sample-bikes.mp4" -o "$T/bikes-x4.mp4"
 # A photo: the sample's first frame, written by the frozen app itself (x2 with the image model).
 run "$APP/vsr-upscale" "$APP/sample-bikes.mp4" --duration 0.04 -m edsrmini -s 2 -o "$T/frame.mp4"

@@ -4,6 +4,7 @@ the real huggingface_hub client and slimvsr's real code paths, never the network
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -216,3 +217,50 @@ def test_card_validation_catches_broken_metadata() -> None:
         validate_card("---\nlicense: [unclosed\n---\n# x\n")
     with pytest.raises(CompressionError, match="pipeline_tag"):
         validate_card("---\nlicense: apache-2.0\nlibrary_name: slimvsr\ntags: [a]\n---\n# x\n")
+
+
+def test_cancel_mid_download_then_the_next_job_resumes(hub, tmp_path, monkeypatch) -> None:
+    import threading
+
+    from huggingface_hub import constants
+
+    from slimvsr.errors import Cancelled
+
+    assert compress_main(["publish", str(_model_folder(tmp_path / "m")), "--repo-id", REPO]) == 0
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 4096)
+    hub.slow["model.safetensors"] = 2.0
+    photo = _photo(tmp_path / "p.png")
+    job = Job(photo, tmp_path / "o.png", UpscaleOptions(model="edsrmini", scale=2, device="cpu"))
+    gen = job.run()
+    ev = next(gen)
+    while not (isinstance(ev, Downloading) and ev.file == "model.safetensors" and ev.done > 0):
+        ev = next(gen)
+    threading.Timer(0.2, job.cancel).start()
+    with pytest.raises(Cancelled):
+        for _ in gen:
+            pass
+    assert resolve("edsrmini", 2).source == "partial" and not (tmp_path / "o.png").exists()
+    hub.slow.clear()
+    n = len(hub.requests)
+    # huggingface_hub (>= 2.4) drops a cancelled file's partial bytes (unique temporary names, so
+    # that concurrent processes cannot corrupt a blob); what was complete is kept: the next job
+    # fetches only the file that was cut.
+    cache = Path(os.environ["HF_HUB_CACHE"])
+    assert not list(cache.rglob("*.incomplete"))
+    assert isinstance(_run(photo, tmp_path / "o.png", "edsrmini")[-1], Finished)
+    gets = [r[1] for r in hub.requests[n:] if r[0] == "GET"]
+    assert gets and all(g.endswith("/model.safetensors") for g in gets)
+
+
+def test_publish_to_a_private_branch(hub, tmp_path, capsys) -> None:
+    folder = _model_folder(tmp_path / "m")
+    args = ["publish", str(folder), "--repo-id", "acme/mini", "--revision", "dev", "--private", "--no-pin"]
+    assert compress_main([*args, "--commit-message", "first cut"]) == 0
+    repo = hub.repos["acme/mini"]
+    assert repo.private and repo.branches["dev"] != repo.branches["main"] and read_pins() == {}
+    assert "model.safetensors" in hub.files("acme/mini", "dev") and "model.safetensors" not in hub.files(
+        "acme/mini"
+    )
+    assert load_model("acme/mini@dev").scale == 2  # the token reads the private repo
+    with pytest.raises(ModelError, match="no revision 'nope'"):
+        load_model("acme/mini@nope")
