@@ -71,3 +71,9 @@ class CompressionError(SlimVSRError):
     """A compression run that cannot go ahead: wrong kind of teacher, no data, no recipe."""
 
     exit_code = 2
+
+
+class Skipped(SlimVSRError):
+    """The job did nothing on purpose (its output exists and skipping was asked); not a failure."""
+
+    exit_code = 0

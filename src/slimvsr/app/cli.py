@@ -1,9 +1,11 @@
-"""``vsr-upscale``: upscale videos and images with a small, fast model.
+"""vsr-upscale: upscale videos and photos with a small, fast model.
 
+examples:
 vsr-upscale in.mp4 -m ssl-uni            # -> in.ssl-uni-x4.mp4 next to the input
 vsr-upscale photo.jpg -m edsrmini -s 2   # -> photo.edsrmini-x2.jpg
 vsr-upscale a.mp4 b.mkv -o out/          # several inputs into a folder
 vsr-upscale clip.mp4 photo.jpg           # no -m: each input gets its kind's default model
+vsr-upscale pics/ -o big/ --skip-existing   # a folder; run again to resume
 """
 
 from __future__ import annotations
@@ -31,29 +33,67 @@ def _positive_float(text: str) -> float:
     return v
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description as written, and each option's default in its help (unless the help
+    already says it, or there is none to say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, [], argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..engine import CODECS
     from ..models import default_model
 
-    p = argparse.ArgumentParser(
-        prog="vsr-upscale", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = argparse.ArgumentParser(prog="vsr-upscale", description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument("inputs", nargs="*", type=Path, help="video/image files or folders of them")
     p.add_argument(
         "-m",
         "--model",
         default=None,
-        help=f"registered model name or model folder (default: {default_model('video')} for videos, "
-        f"{default_model('image')} for images)",
+        help="registered name (see --list-models), model folder, or Hub repo ORG/NAME[@REVISION] "
+        f"(default: {default_model('video')} for videos, {default_model('image')} for images)",
     )
     p.add_argument("-s", "--scale", type=int, default=None, help="upscaling factor (model's own)")
     p.add_argument(
-        "-o", "--output", type=Path, default=None, help="output file (one input) or folder (several inputs)"
+        "-o",
+        "--output",
+        default=None,
+        help="output file (one input), or folder: a trailing slash or several inputs mean a folder, "
+        "created if missing (default: next to each input)",
     )
     p.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] | mps")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
-    p.add_argument("--codec", default="h264", choices=sorted(CODECS))
-    p.add_argument("--crf", type=int, default=18, help="constant quality (lower = better)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "fp16", "bf16"],
+        help="auto: bf16 on CPUs with bf16 instructions, fp16 on CUDA, else fp32 (the reference)",
+    )
+    p.add_argument(
+        "--codec",
+        default="h264",
+        choices=sorted(CODECS),
+        help="video codec of the output (audio/subtitles are copied)",
+    )
+    p.add_argument(
+        "--crf",
+        type=int,
+        default=18,
+        help="video constant quality, lower is better (x264/x265 0-51, AV1/VP9 0-63)",
+    )
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=None,
+        help="JPEG/WebP output quality 1-100 (default: the input JPEG's own, else 95); PNG/TIFF are lossless",
+    )
     p.add_argument("--preset", default=None, help="encoder speed preset, e.g. medium, slow")
     p.add_argument("--pix-fmt", default=None, help="output pixel format (default: from codec/input)")
     p.add_argument("--start", type=_positive_float, default=0.0, help="start at SECONDS")
@@ -67,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of --sequence inputs")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="skip inputs whose output exists (a batch run again resumes where it stopped)",
+    )
     p.add_argument(
         "--list-models",
         action="store_true",
@@ -141,7 +186,7 @@ def list_models(as_json: bool) -> int:
         print(
             f"{r['name'] + star:<14} {r['kind']:<6} {r['scale']:<3} {params:>9} {macs:>8} {psnr:>7} {where}"
         )
-    print("* default of its kind. GMACs per output frame at 180x320 (video) or 720p output (image).")
+    print("* default of its kind. GMACs per 1280x720 output frame, for every model (video and image).")
     print("downloadable: fetched on first use, or now with --download NAME (--download-all for every one).")
     return 0
 
@@ -202,14 +247,47 @@ def download_models(names: list[str], every: bool, scale: int | None, quiet: boo
     return 0
 
 
-def _bar(done: int, total: int | None, fps: float, eta: float | None, width: int = 30) -> str:
-    if total:
-        frac = min(1.0, done / total)
-        fill = int(frac * width)
-        bar = "#" * fill + "-" * (width - fill)
-        e = f"ETA {int(eta // 60):d}:{int(eta % 60):02d}" if eta is not None else "ETA --:--"
-        return f"[{bar}] {done}/{total} {fps:5.2f} fps {e}"
-    return f"{done} frames {fps:5.2f} fps"
+class _FrameBar:
+    """The per-job progress bar (tqdm): frames done of the total, fps, ETA."""
+
+    def __init__(self, ev, quiet: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=ev.total_frames,
+            unit="frame",
+            desc=ev.input.name,
+            file=sys.stderr,
+            disable=quiet,
+            dynamic_ncols=True,
+            leave=False,
+        )
+
+    def update(self, done: int) -> None:
+        self.bar.update(done - self.bar.n)
+
+    def close(self, frames: int | None = None) -> None:
+        if frames is not None and not self.bar.disable:
+            self.bar.total = frames  # the container's count was an estimate: end at what was written
+            self.bar.update(frames - self.bar.n)
+        self.bar.close()
+
+
+def _output_target(args: argparse.Namespace, n_inputs: int, folder_input: bool) -> Path | None:
+    """-o as given: a folder (created) when it ends with a slash, is one already, or several
+    inputs (or a folder of them) go into it; else the output file."""
+    if args.output is None:
+        return None
+    text = str(args.output)
+    out = Path(text)
+    if text.endswith(("/", os.sep)) or out.is_dir() or n_inputs > 1 or folder_input:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"{out}: not a folder; several inputs need -o FOLDER/")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -221,33 +299,47 @@ def run(args: argparse.Namespace) -> int:
         Progress,
         Started,
         UpscaleOptions,
-        expand_inputs,
+        collect_inputs,
     )
+    from ..errors import Skipped
 
     if not args.inputs:
         raise UsageError("no input given; run 'vsr-upscale --help'")
-    inputs = expand_inputs(args.inputs, sequences=args.sequence)
-    if len(inputs) > 1 and args.output is not None and not args.output.is_dir():
-        raise UsageError(f"{args.output}: with several inputs, -o must be an existing folder")
+    found = collect_inputs([Path(p) for p in args.inputs], sequences=args.sequence)
+    inputs = found.files
+    if found.own_outputs and not args.quiet:
+        print(
+            f"skipping {len(found.own_outputs)} file(s) that are vsr-upscale's own outputs "
+            f"(e.g. {found.own_outputs[0].name})",
+            file=sys.stderr,
+        )
+    if not inputs:
+        raise UsageError("nothing to upscale: the folder holds only vsr-upscale's own outputs")
+    folder_input = any(Path(p).is_dir() for p in args.inputs) and not args.sequence
+    output = _output_target(args, len(inputs), folder_input)
     opts = UpscaleOptions(
         model=args.model,
         scale=args.scale,
         device=args.device,
         precision=args.precision,
-        encode=EncodeSettings(codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt),
+        encode=EncodeSettings(
+            codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, quality=args.quality
+        ),
         start=args.start,
         duration=args.duration,
         chunk=args.chunk,
         tile=args.tile,
         overwrite=args.overwrite,
+        skip_existing=args.skip_existing,
         sequence_fps=args.fps,
     )
     models: dict = {}  # each model is loaded once, whatever the number of inputs
-    tty = sys.stderr.isatty()
+    done, skipped, failed = 0, [], []
     for inp in inputs:
-        job = Job(inp, args.output, opts, models)
+        job = Job(inp, output, opts, models)
         gen = job.run()
         bar: _DownloadBar | None = None
+        frames: _FrameBar | None = None
         try:
             for ev in gen:
                 if isinstance(ev, Downloading):
@@ -264,20 +356,45 @@ def run(args: argparse.Namespace) -> int:
                             f" -> {ev.out_size[1]}x{ev.out_size[0]}, {ev.device} {ev.precision})",
                             file=sys.stderr,
                         )
-                elif isinstance(ev, Progress) and not args.quiet:
-                    line = _bar(ev.frames_done, ev.total_frames, ev.fps, ev.eta_s)
-                    print(
-                        ("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True
-                    )
-                elif isinstance(ev, Finished) and not args.quiet:
-                    if tty:
-                        print(file=sys.stderr)
-                    print(f"wrote {ev.output} ({ev.frames} frames in {ev.elapsed_s:.1f} s)", file=sys.stderr)
+                    frames = _FrameBar(ev, args.quiet)
+                elif isinstance(ev, Progress) and frames is not None:
+                    frames.update(ev.frames_done)
+                elif isinstance(ev, Finished):
+                    if frames is not None:
+                        frames.close(ev.frames)
+                        frames = None
+                    if not args.quiet:
+                        print(
+                            f"wrote {ev.output} ({ev.frames} frames in {ev.elapsed_s:.1f} s)", file=sys.stderr
+                        )
+                if isinstance(ev, Finished):
+                    done += 1
+                    for note in ev.notes:
+                        print(f"vsr-upscale: note: {note}", file=sys.stderr)
+        except Skipped as e:
+            skipped.append(str(e))
+            if not args.quiet:
+                print(f"vsr-upscale: {e}", file=sys.stderr)
+        except SlimVSRError as e:
+            if len(inputs) == 1:
+                raise
+            failed.append(e)  # a batch goes on with the rest and reports every failure at the end
+            print(f"vsr-upscale: error: {e}", file=sys.stderr)
         finally:
             if bar is not None:
                 bar.close()
+            if frames is not None:
+                frames.close()
             gen.close()
-    return 0
+    if len(inputs) > 1:
+        print(
+            f"vsr-upscale: {done} done, {len(skipped)} skipped, {len(failed)} failed "
+            f"(of {len(inputs)} inputs)",
+            file=sys.stderr,
+        )
+        for e in failed:
+            print(f"  failed: {e}", file=sys.stderr)
+    return failed[0].exit_code if failed else 0
 
 
 class Terminated(KeyboardInterrupt):
@@ -297,7 +414,15 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():  # tests call main() from threads too
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        words = sys.argv[1:] if argv is None else argv
+        quiet = {"-q", "--quiet", "-h", "--help", "--version", "--json"} & set(words)
+        # Start-up (PyTorch, PyAV) takes seconds on a cold disk: say so on a terminal.
+        loading = sys.stderr.isatty() and not quiet
+        if loading:
+            print("vsr-upscale: starting (loading PyTorch)...", end="\r", file=sys.stderr, flush=True)
         parser = build_parser()
+        if loading:
+            print("\033[K", end="", file=sys.stderr, flush=True)
         args = parser.parse_args(argv)
         if args.list_models:
             return list_models(args.json)

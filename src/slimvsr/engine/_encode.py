@@ -12,8 +12,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from .. import __version__
 from ..errors import OutputError, RunError
 from ._media import VideoInfo
+from ._photo import MARKER, PhotoMeta, orient, write_photo
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ CODECS: dict[str, tuple[str, str, str]] = {
     "prores": ("prores_ks", "yuv422p10le", "yuv422p10le"),
     "ffv1": ("ffv1", "yuv444p", "yuv444p10le"),
 }
+# The constant-quality scale of each codec that has one (ProRes and FFV1 do not: crf is unused).
+CRF_RANGE: dict[str, tuple[int, int]] = {"h264": (0, 51), "hevc": (0, 51), "av1": (0, 63), "vp9": (0, 63)}
 # container (by extension) -> (FFmpeg muxer, codecs it can hold)
 CONTAINERS: dict[str, tuple[str, tuple[str, ...]]] = {
     ".mp4": ("mp4", ("h264", "hevc", "av1", "vp9")),
@@ -70,6 +74,18 @@ class EncodeSettings:
     crf: int | None = 18  # visually lossless for x264/x265; None: the encoder's default
     preset: str | None = None  # encoder speed preset (x264: ultrafast..veryslow)
     pix_fmt: str | None = None  # None: 8-bit 4:2:0, or 10-bit when the input has > 8 bits
+    quality: int | None = None  # JPEG/WebP outputs, 1-100; None: the input JPEG's, else 95
+
+    def __post_init__(self) -> None:
+        from ..errors import UsageError
+
+        if self.codec not in CODECS:
+            raise UsageError(f"codec {self.codec!r}: choose one of {', '.join(CODECS)}")
+        lo, hi = CRF_RANGE.get(self.codec, (None, None))
+        if self.crf is not None and lo is not None and not lo <= self.crf <= hi:
+            raise UsageError(f"--crf {self.crf}: {self.codec} takes {lo}-{hi} (lower is better quality)")
+        if self.quality is not None and not 1 <= self.quality <= 100:
+            raise UsageError(f"--quality {self.quality}: JPEG/WebP quality is 1-100")
 
 
 def _raise_os(e: OSError, path: Path) -> None:
@@ -107,6 +123,8 @@ class VideoSink:
             self.out = av.open(str(tmp_path), "w", format=mux)
         except OSError as e:
             _raise_os(e, self.final)
+        # The marker a batch run over its own folder recognises (MP4 and MKV both keep "comment").
+        self.out.metadata["comment"] = f"{MARKER} {__version__}"
         tb = info.time_base
         self.vs = self.out.add_stream(encoder, rate=info.rate or Fraction(25))
         self.vs.width, self.vs.height = size[1], size[0]
@@ -235,34 +253,39 @@ class VideoSink:
                 pass
 
 
-def write_image(path: Path, rgb: np.ndarray, final: Path | None = None) -> None:
-    """Write one RGB image (uint8, or uint16 for PNG/TIFF) with PyAV."""
+def write_image(
+    path: Path,
+    rgb: np.ndarray,
+    final: Path | None = None,
+    meta: PhotoMeta | None = None,
+    quality: int | None = None,
+) -> str | None:
+    """Write one RGB image: 8-bit through Pillow with the input's orientation, alpha, grey,
+    metadata and quality (engine/_photo.py); 16-bit PNG/TIFF through PyAV (oriented; alpha and
+    metadata are not carried at 16 bits). Returns a note for the user, or None."""
     final = final or path
     ext = final.suffix.lower()
     if ext not in IMAGE_OUT:
         raise OutputError(f"{final}: unsupported image format {ext}; use " + ", ".join(IMAGE_OUT))
+    meta = meta or PhotoMeta()
+    deep = rgb.dtype == np.uint16 and IMAGE_OUT[ext] in ("png", "tiff")
+    if not deep:
+        if rgb.dtype == np.uint16:
+            rgb = (rgb.astype(np.float32) / 257.0).round().astype(np.uint8)
+        fmt = {"mjpeg": "jpeg", "libwebp": "webp"}.get(IMAGE_OUT[ext], IMAGE_OUT[ext])
+        try:
+            return write_photo(path, rgb, fmt, meta, quality)
+        except OSError as e:
+            _raise_os(e, final)
+    rgb = np.ascontiguousarray(orient(rgb, meta.orientation))
     codec = IMAGE_OUT[ext]
-    deep = rgb.dtype == np.uint16 and codec in ("png", "tiff")
-    if rgb.dtype == np.uint16 and not deep:
-        rgb = (rgb.astype(np.float32) / 257.0).round().astype(np.uint8)
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le" if deep else "rgb24")
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb48le")
     try:
         with av.open(str(path), "w", format="image2", options={"update": "1"}) as out:
             s = out.add_stream(codec, rate=1)
             s.width, s.height = rgb.shape[1], rgb.shape[0]
-            pix = {
-                "png": "rgb48be" if deep else "rgb24",
-                "tiff": "rgb48le" if deep else "rgb24",
-                "mjpeg": "yuvj444p",
-                "libwebp": "yuv420p",
-            }[codec]
-            s.pix_fmt = pix
-            if codec == "libwebp":
-                s.codec_context.options = {"quality": "95"}
-            if codec == "mjpeg":
-                s.codec_context.options = {"q:v": "2"}
-                s.codec_context.color_range = 2
-            out.mux(s.encode(frame.reformat(format=pix)))
+            s.pix_fmt = "rgb48be" if codec == "png" else "rgb48le"
+            out.mux(s.encode(frame.reformat(format=s.pix_fmt)))
             out.mux(s.encode(None))
     except OSError as e:
         _raise_os(e, final)

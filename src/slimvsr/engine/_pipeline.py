@@ -10,9 +10,11 @@ the final name and an existing file is never half-overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -21,16 +23,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
+import av
 import numpy as np
 import torch
 
 from .._choices import check_choices
-from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, SlimVSRError
-from ..models import Located, ModelDescriptor, default_model, fetch, load_model, locate
+from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, Skipped, SlimVSRError
+from ..models import Located, ModelDescriptor, default_model, fetch, load_model, locate, parse_repo_ref
 from ._channel import END, Channel, Stop
 from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
 from ._heap import bound_heap
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
+from ._photo import PhotoMeta, read_photo_meta
 from ._runners import Precision, make_runner
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ class UpscaleOptions:
     tile: int | None = None  # LR tile side; None: chosen from memory_budget
     memory_budget_mb: int = 4096  # activation memory the model may use before frames are tiled
     overwrite: bool = False  # replace an existing output file
+    skip_existing: bool = False  # an existing output: skip the job (raises Skipped), for resumable batches
     queue_frames: int = 32  # bound of the decoded-frame queue (LR frames)
     sequence_fps: float = 25.0  # frame rate given to a folder of frames read as a video
 
@@ -95,6 +100,7 @@ class Finished:
     frames: int
     elapsed_s: float
     busy_s: dict[str, float]  # seconds each stage spent working: decode, model, encode
+    notes: tuple[str, ...] = ()  # what the user should know about this output (one line each)
 
 
 Event = Downloading | Started | Progress | Finished
@@ -164,7 +170,11 @@ def default_output(inp: Path, model: str, scale: int, is_image: bool) -> Path:
         ext = ext if ext in IMAGE_OUT else ".png"
     elif ext not in CONTAINERS:
         ext = ".mp4"
-    stem = Path(model).name if Path(model).is_dir() else model
+    if Path(model).is_dir():
+        stem = Path(model).name  # a model folder: its name
+    else:
+        ref = parse_repo_ref(model)  # a Hub repo: its NAME part; a registered name as it is
+        stem = ref.repo_id.split("/")[1] if ref is not None and "/" in model else model
     return inp.with_name(f"{inp.stem}.{stem}-x{scale}{ext}")
 
 
@@ -266,6 +276,8 @@ class Job:
         self.models = {} if models is None else models
         self.desc: ModelDescriptor | None = None  # set once the job has picked its model
         self.out = Path(out) if out else None
+        self.notes: list[str] = []  # filled by the stages (appends are atomic)
+        self._photo = PhotoMeta()
 
     def cancel(self) -> None:
         self._stop.set(Cancelled(f"{self.inp}: cancelled; no output written"))
@@ -298,6 +310,17 @@ class Job:
         if th.error is not None:
             raise th.error
 
+    def _check_output_folder(self) -> None:
+        """Before any model loads: the output's folder exists and is writable."""
+        target = self.out if self.out is not None else self.inp
+        folder = target if target.is_dir() and target != self.inp else target.parent
+        if self.out is None and self.inp.is_dir():  # a frame folder's output goes next to it
+            folder = self.inp.parent
+        if not folder.is_dir():
+            raise OutputError(f"{folder}: output folder does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"{folder}: output folder is not writable; choose another with -o")
+
     def _prepare(self, info: VideoInfo) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
         prec = pick_precision(self.opts.device, self.opts.precision)
         name = model_for(self.opts, info)
@@ -307,16 +330,21 @@ class Job:
         self.desc = desc = self.models[key]
         if self.opts.scale and self.opts.scale != desc.scale:
             raise InputError(f"model {desc.name} upscales x{desc.scale}, not x{self.opts.scale}")
-        out = self.out or default_output(self.inp, desc.name, desc.scale, info.is_image)
+        out = self.out or default_output(self.inp, name, desc.scale, info.is_image)
         if out.is_dir():
-            out = out / default_output(self.inp, desc.name, desc.scale, info.is_image).name
+            out = out / default_output(self.inp, name, desc.scale, info.is_image).name
         if out.resolve() == self.inp.resolve():
             raise OutputError(f"{out}: the output would overwrite the input; choose another -o")
         if out.exists() and not self.opts.overwrite:
-            raise OutputError(f"{out}: already exists; pass --overwrite to replace it")
+            if self.opts.skip_existing:
+                raise Skipped(f"{out}: exists, skipped (--skip-existing)")
+            raise OutputError(
+                f"{out}: already exists; pass --overwrite to replace it, --skip-existing to skip it"
+            )
         if not out.parent.is_dir():
             raise OutputError(f"{out.parent}: output folder does not exist")
         if info.is_image:
+            self._photo = read_photo_meta(self.inp)
             if out.suffix.lower() not in IMAGE_OUT:
                 raise OutputError(
                     f"{out}: an image input needs an image output (" + ", ".join(IMAGE_OUT) + ")"
@@ -375,7 +403,9 @@ class Job:
                 if info.is_image:
                     item = ch.get()
                     if item is not END:
-                        write_image(tmp, item[1], final=out)
+                        note = write_image(tmp, item[1], out, self._photo, self.opts.encode.quality)
+                        if note:
+                            self.notes.append(f"{out}: {note}")
                     st.busy += time.monotonic() - t
                     # An image output holds one frame: a second one is refused, not waited for.
                     ch.abort(
@@ -411,6 +441,12 @@ class Job:
         bound_heap()
         self._stop.check()
         info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)
+        if info.duration_s is not None and not info.is_image and self.opts.start >= info.duration_s:
+            raise InputError(
+                f"{self.inp}: --start {self.opts.start:g}s is past the end ({info.duration_s:.2f}s); "
+                "no frames in the requested range"
+            )
+        self._check_output_folder()
         name = model_for(self.opts, info)
         if (name, self.opts.scale) not in self.models:
             loc = locate(name, self.opts.scale)
@@ -489,10 +525,15 @@ class Job:
                 raise _wrap(enc.error, self.inp)
             dec.join()
             self._stop.check()  # honoured up to the rename: after it, the output is whole
+            if total and not info.is_image and done < total - max(2, total // 50):
+                self.notes.append(
+                    f"{self.inp}: decoded {done} frames of the {total} the container declares; the "
+                    "input looks truncated (the output has the frames that could be read)"
+                )
             os.replace(tmp, out)
             ok = True
             busy = {"decode": dec.busy, "model": model_busy, "encode": enc.busy}
-            yield Finished(out, done, time.monotonic() - t_start, busy)
+            yield Finished(out, done, time.monotonic() - t_start, busy, tuple(self.notes))
         except torch.OutOfMemoryError as e:
             raise RunError(
                 f"{self.inp}: out of memory in the model; pass --tile 256 or a smaller --chunk"
@@ -503,7 +544,8 @@ class Job:
                 self._stop.set(Cancelled(f"{self.inp}: stopped; no output written"))
                 dec.join(timeout=30)
                 enc.join(timeout=30)
-                tmp.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):  # never masks the error that stopped the job
+                    tmp.unlink(missing_ok=True)
 
 
 def _wrap(e: BaseException, inp: Path) -> BaseException:
@@ -519,24 +561,64 @@ def upscale(
     return Job(Path(inp), Path(out) if out else None, opts or UpscaleOptions()).run()
 
 
-def expand_inputs(paths: list[Path], sequences: bool = False) -> list[Path]:
-    """Files stay as they are. Folders expand to the images and videos directly inside them, or,
-    with ``sequences``, stay whole: each is one video made of its frames."""
+VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
+_OUTPUT_NAME = re.compile(r"\.([A-Za-z0-9_.-]+)-x(\d+)$")  # clip.ssl-uni-x4 (see default_output)
+
+
+def is_own_output(path: Path) -> bool:
+    """Whether ``path`` is one of this program's outputs: named as default_output names them
+    and carrying slimvsr's marker (EXIF Software / PNG text for photos, the container's comment
+    for videos)."""
+    from ._photo import MARKER
+    from ._photo import is_own_output as photo_marked
+
+    if not _OUTPUT_NAME.search(path.stem):
+        return False
+    if path.suffix.lower() in IMAGE_EXTS:
+        return photo_marked(path)
+    try:
+        with av.open(str(path)) as c:
+            return str(c.metadata.get("comment", "")).startswith(MARKER)
+    except (av.FFmpegError, OSError, UnicodeDecodeError):
+        return False
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a list of paths expands to: the files to upscale, and this program's own outputs
+    found in the folders (skipped, so a second run over a folder does not upscale them again)."""
+
+    files: list[Path]
+    own_outputs: list[Path]
+
+
+def collect_inputs(paths: list[Path], sequences: bool = False) -> Inputs:
+    """Files stay as they are. Folders expand to the images and videos directly inside them
+    (minus this program's own outputs), or, with ``sequences``, stay whole: each is one video
+    made of its frames."""
     out: list[Path] = []
-    video_exts = {".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts"}
+    own: list[Path] = []
     for p in paths:
         if p.is_dir() and not sequences:
             kids = sorted(
                 k
                 for k in p.iterdir()
-                if k.is_file() and k.suffix.lower() in IMAGE_EXTS | video_exts and not k.name.startswith(".")
+                if k.is_file() and k.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS and not k.name.startswith(".")
             )
-            if not kids:
+            mine = [k for k in kids if is_own_output(k)]
+            own.extend(mine)
+            kids = [k for k in kids if k not in mine]
+            if not kids and not mine:
                 raise InputError(f"{p}: folder has no images or videos")
             out.extend(kids)
         else:
             out.append(p)
-    return out
+    return Inputs(out, own)
+
+
+def expand_inputs(paths: list[Path], sequences: bool = False) -> list[Path]:
+    """The files of collect_inputs()."""
+    return collect_inputs(paths, sequences).files
 
 
 @dataclass(frozen=True)
