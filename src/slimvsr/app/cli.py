@@ -78,9 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--codec",
-        default="h264",
-        choices=sorted(CODECS),
-        help="video codec of the output (audio/subtitles are copied)",
+        default="auto",
+        choices=["auto", *sorted(CODECS)],
+        help="video codec of the output; auto: h264 for 8-bit input, HEVC Main10 for 10-bit input "
+        "(plays on far more players than H.264 High 10), VP9 in .webm; audio/subtitles are copied",
     )
     p.add_argument(
         "--crf",

@@ -3,6 +3,7 @@ input copied packet for packet, interleaved by time; or an image file."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 from dataclasses import dataclass
@@ -48,6 +49,33 @@ IMAGE_OUT = {
 }
 
 
+def resolve_codec(codec: str, bit_depth: int, path: Path) -> str:
+    """The codec ``auto`` means for this input and output (see EncodeSettings.codec)."""
+    if codec != "auto":
+        return codec
+    if path.suffix.lower() == ".webm":
+        return "vp9"
+    return "hevc" if bit_depth > 8 else "h264"
+
+
+# Tags that describe the old encode, not the content: dropped from the re-encoded video stream.
+_STALE_TAGS = ("encoder", "duration", "bps", "number_of_frames", "number_of_bytes", "vendor_id")
+
+
+def _content_tags(tags: dict[str, str], stale: bool) -> dict[str, str]:
+    out = {}
+    for k, v in tags.items():
+        low = k.lower()
+        if (
+            low == "encoder"
+            or low == "duration"
+            or (stale and (low in _STALE_TAGS or low.startswith("_statistics")))
+        ):
+            continue
+        out[k] = v
+    return out
+
+
 def check_output(path: Path, codec: str) -> str:
     """Validate the output's container/codec pair; returns the muxer name."""
     ext = path.suffix.lower()
@@ -70,7 +98,9 @@ def check_output(path: Path, codec: str) -> str:
 
 @dataclass(frozen=True)
 class EncodeSettings:
-    codec: str = "h264"  # the most widely playable
+    # auto: h264 (plays everywhere) for 8-bit input, HEVC Main10 for 10-bit and deeper input (H.264
+    # High 10 plays on few players and hardware decoders), VP9 in .webm
+    codec: str = "auto"
     crf: int | None = 18  # visually lossless for x264/x265; None: the encoder's default
     preset: str | None = None  # encoder speed preset (x264: ultrafast..veryslow)
     pix_fmt: str | None = None  # None: 8-bit 4:2:0, or 10-bit when the input has > 8 bits
@@ -79,9 +109,9 @@ class EncodeSettings:
     def __post_init__(self) -> None:
         from ..errors import UsageError
 
-        if self.codec not in CODECS:
-            raise UsageError(f"codec {self.codec!r}: choose one of {', '.join(CODECS)}")
-        lo, hi = CRF_RANGE.get(self.codec, (None, None))
+        if self.codec not in CODECS and self.codec != "auto":
+            raise UsageError(f"codec {self.codec!r}: choose auto or one of {', '.join(CODECS)}")
+        lo, hi = CRF_RANGE.get("h264" if self.codec == "auto" else self.codec, (None, None))
         if self.crf is not None and lo is not None and not lo <= self.crf <= hi:
             raise UsageError(f"--crf {self.crf}: {self.codec} takes {lo}-{hi} (lower is better quality)")
         if self.quality is not None and not 1 <= self.quality <= 100:
@@ -115,6 +145,7 @@ class VideoSink:
         self.path = tmp_path
         self.final = final_path or tmp_path
         self.info = info
+        self.notes: list[str] = []  # what the user should know about this output
         mux = check_output(self.final, settings.codec)
         encoder, pf8, pf10 = CODECS[settings.codec]
         self.hbd = info.bit_depth > 8
@@ -123,8 +154,6 @@ class VideoSink:
             self.out = av.open(str(tmp_path), "w", format=mux)
         except OSError as e:
             _raise_os(e, self.final)
-        # The marker a batch run over its own folder recognises (MP4 and MKV both keep "comment").
-        self.out.metadata["comment"] = f"{MARKER} {__version__}"
         tb = info.time_base
         self.vs = self.out.add_stream(encoder, rate=info.rate or Fraction(25))
         self.vs.width, self.vs.height = size[1], size[0]
@@ -141,6 +170,17 @@ class VideoSink:
             opts["preset"] = settings.preset
         if settings.codec == "hevc":
             opts["x265-params"] = "log-level=error"
+        hdr = info.hdr
+        if hdr is not None:  # HDR10 static metadata: mastering display and light levels
+            if settings.codec == "hevc" and hdr.x265_params():
+                opts["x265-params"] += ":hdr10=1:repeat-headers=1:" + hdr.x265_params()
+            elif settings.codec == "av1" and hdr.svtav1_params():
+                opts["svtav1-params"] = hdr.svtav1_params()
+            else:
+                self.notes.append(
+                    f"{self.final}: the input's HDR10 mastering-display/light-level metadata is not "
+                    f"written by {settings.codec}; use --codec hevc or av1 to keep it"
+                )
         cc.options = opts
         c = info.color
         if c.primaries:
@@ -153,6 +193,7 @@ class VideoSink:
             cc.color_range = c.range
         if info.rotation:
             self.vs.set_display_rotation(info.rotation)
+        self._copy_metadata(info, start, duration)
         # Audio and subtitles: a second demuxer on the input, pumped up to the video's time.
         self.copy_in = None
         self.copy_map: dict[int, av.stream.Stream] = {}
@@ -168,6 +209,11 @@ class VideoSink:
                         f"({s.codec_context.name}) cannot be stored in {self.final.suffix}; "
                         "use a .mkv output"
                     ) from e
+            for idx, o in self.copy_map.items():
+                src = self.copy_in.streams[idx]
+                o.metadata.update(_content_tags(dict(src.metadata), stale=False))
+                with contextlib.suppress(AttributeError, TypeError, ValueError):
+                    o.disposition = src.disposition  # default / forced / hearing impaired ...
             streams = [self.copy_in.streams[i] for i in self.copy_map]
             if start > 0:
                 self.copy_in.seek(int((info.start_time + start) * av.time_base), backward=True)
@@ -177,6 +223,49 @@ class VideoSink:
         self.t_end = None if duration is None else self.t0 + duration
         self.pending = None  # a copied packet read ahead of the video
         self.frames = 0
+
+    def _copy_metadata(self, info: VideoInfo, start: float, duration: float | None) -> None:
+        """Container tags (title ...), the video stream's tags and disposition, chapters (cut to
+        the range written) and attachments (fonts for subtitles), where the output holds them;
+        then slimvsr's marker (the container's comment, or a ``slimvsr`` tag if it has one)."""
+        marker = f"{MARKER} {__version__}"
+        if info.sequence_fps is not None or not Path(info.path).is_file():
+            self.out.metadata["comment"] = marker
+            return
+        with av.open(str(info.path)) as src:
+            self.out.metadata.update(_content_tags(dict(src.metadata), stale=True))
+            sv = src.streams.video[0]
+            self.vs.metadata.update(_content_tags(dict(sv.metadata), stale=True))
+            with contextlib.suppress(AttributeError, TypeError, ValueError):
+                self.vs.disposition = sv.disposition
+            t0 = info.start_time + start
+            t1 = None if duration is None else t0 + duration
+            chapters = []
+            for ch in src.chapters():
+                tb = ch["time_base"]
+                a, b = float(ch["start"] * tb) - t0, float(ch["end"] * tb) - t0
+                if b <= 0 or (t1 is not None and a >= t1 - t0):
+                    continue
+                a, b = max(a, 0.0), b if t1 is None else min(b, t1 - t0)
+                ms = Fraction(1, 1000)
+                chapters.append(
+                    {"id": ch["id"], "start": round(a * 1000), "end": round(b * 1000), "time_base": ms,
+                     "metadata": dict(ch.get("metadata") or {})}
+                )  # fmt: skip
+            if chapters:
+                self.out.set_chapters(chapters)
+            attachments = list(src.streams.attachments)
+            holds = CONTAINERS.get(self.final.suffix.lower(), ("",))[0] == "matroska"
+            for at in attachments:
+                if holds:
+                    self.out.add_attachment(at.name, at.mimetype, bytes(at.data))
+                else:
+                    self.notes.append(
+                        f"{self.final}: attachment {at.name} (e.g. a subtitle font) not kept: "
+                        f"{self.final.suffix} cannot hold attachments; write .mkv to keep it"
+                    )
+        has_comment = any(k.lower() == "comment" for k in self.out.metadata)
+        self.out.metadata["slimvsr" if has_comment else "comment"] = marker
 
     def _pump(self, until: float | None) -> None:
         """Mux copied packets with time < ``until`` (all remaining ones if None)."""

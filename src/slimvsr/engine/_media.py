@@ -47,6 +47,70 @@ class VideoInfo:
     is_image: bool = False
     start_time: float = 0.0  # seconds of the first video timestamp
     sequence_fps: float | None = None  # set when ``path`` is a folder of frames read as a video
+    hdr: HdrInfo | None = None  # HDR10 static metadata of the first frame, carried to the output
+
+
+@dataclass(frozen=True)
+class HdrInfo:
+    """HDR10 static metadata: the mastering display (CIE 1931 xy of R, G, B and white, luminance
+    in cd/m2) and the content light levels (MaxCLL, MaxFALL in cd/m2)."""
+
+    primaries: tuple[tuple[float, float], ...] | None = None  # R, G, B
+    white: tuple[float, float] | None = None
+    luminance: tuple[float, float] | None = None  # (min, max)
+    max_cll: int | None = None
+    max_fall: int | None = None
+
+    def x265_params(self) -> str:
+        """``master-display=...:max-cll=...`` as x265 takes them (0.00002 / 0.0001 units)."""
+        parts = []
+        if self.primaries and self.white and self.luminance:
+            (r, g, b), w = self.primaries, self.white
+
+            def xy(p: tuple[float, float]) -> str:
+                return f"({round(p[0] * 50000)},{round(p[1] * 50000)})"
+
+            lum = f"L({round(self.luminance[1] * 10000)},{round(self.luminance[0] * 10000)})"
+            parts.append(f"master-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}{lum}")
+        if self.max_cll is not None:
+            parts.append(f"max-cll={self.max_cll},{self.max_fall or 0}")
+        return ":".join(parts)
+
+    def svtav1_params(self) -> str:
+        """``mastering-display=...:content-light=...`` as SVT-AV1 takes them."""
+        parts = []
+        if self.primaries and self.white and self.luminance:
+            (r, g, b), w = self.primaries, self.white
+
+            def xy(p: tuple[float, float]) -> str:
+                return f"({p[0]:.4f},{p[1]:.4f})"
+
+            lum = f"L({self.luminance[1]:.4f},{self.luminance[0]:.4f})"
+            parts.append(f"mastering-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}{lum}")
+        if self.max_cll is not None:
+            parts.append(f"content-light={self.max_cll},{self.max_fall or 0}")
+        return ":".join(parts)
+
+
+def _hdr_of(frame: av.VideoFrame) -> HdrInfo | None:
+    """Parse AVMasteringDisplayMetadata (10 AVRationals, 2 ints) and AVContentLightMetadata."""
+    import struct
+
+    fields: dict = {}
+    for sd in frame.side_data:
+        kind = str(sd.type).rsplit(".", 1)[-1]
+        raw = bytes(sd)
+        if kind == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:
+            v = struct.unpack("<20i2i", raw[:88])
+            q = [v[2 * i] / v[2 * i + 1] if v[2 * i + 1] else 0.0 for i in range(10)]
+            if v[20]:
+                fields["primaries"] = ((q[0], q[1]), (q[2], q[3]), (q[4], q[5]))
+                fields["white"] = (q[6], q[7])
+            if v[21]:
+                fields["luminance"] = (q[8], q[9])
+        elif kind == "CONTENT_LIGHT_LEVEL" and len(raw) >= 8:
+            fields["max_cll"], fields["max_fall"] = struct.unpack("<2I", raw[:8])
+    return HdrInfo(**fields) if fields else None
 
 
 def _bit_depth(fmt: av.VideoFormat) -> int:
@@ -133,6 +197,7 @@ def probe(path: Path, sequence_fps: float | None = None) -> VideoInfo:
             matrix=int(first.colorspace) if first.colorspace else None,
             range=int(first.color_range) if first.color_range else None,
         )
+        hdr = _hdr_of(first)
         duration = None
         if vs.duration is not None and vs.time_base:
             duration = float(vs.duration * vs.time_base)
@@ -153,6 +218,7 @@ def probe(path: Path, sequence_fps: float | None = None) -> VideoInfo:
             time_base=vs.time_base or Fraction(1, 25),
             rate=Fraction(rate) if rate else None,
             frames=frames,
+            hdr=hdr,
             duration_s=duration,
             bit_depth=_bit_depth(fmt),
             pix_fmt=fmt.name,

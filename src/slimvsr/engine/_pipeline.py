@@ -11,6 +11,7 @@ the final name and an existing file is never half-overwritten.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -31,7 +32,15 @@ from .._choices import check_choices
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, Skipped, SlimVSRError
 from ..models import Located, ModelDescriptor, default_model, fetch, load_model, locate, parse_repo_ref
 from ._channel import END, Channel, Stop
-from ._encode import CONTAINERS, IMAGE_OUT, EncodeSettings, VideoSink, check_output, write_image
+from ._encode import (
+    CONTAINERS,
+    IMAGE_OUT,
+    EncodeSettings,
+    VideoSink,
+    check_output,
+    resolve_codec,
+    write_image,
+)
 from ._heap import bound_heap
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
 from ._photo import PhotoMeta, read_photo_meta
@@ -350,7 +359,11 @@ class Job:
                     f"{out}: an image input needs an image output (" + ", ".join(IMAGE_OUT) + ")"
                 )
         else:
-            check_output(out, self.opts.encode.codec)
+            codec = resolve_codec(self.opts.encode.codec, info.bit_depth, out)
+            self.opts = dataclasses.replace(
+                self.opts, encode=dataclasses.replace(self.opts.encode, codec=codec)
+            )
+            check_output(out, codec)
         return info, desc, prec, out
 
     def _tile(self, desc: ModelDescriptor, info: VideoInfo) -> int | None:
@@ -415,6 +428,7 @@ class Job:
                 sink = VideoSink(
                     tmp, info, out_size, self.opts.encode, self.opts.start, self.opts.duration, final_path=out
                 )
+                self.notes.extend(sink.notes)
                 st.busy += time.monotonic() - t
                 while (item := ch.get()) is not END:
                     t = time.monotonic()
@@ -578,7 +592,11 @@ def is_own_output(path: Path) -> bool:
         return photo_marked(path)
     try:
         with av.open(str(path)) as c:
-            return str(c.metadata.get("comment", "")).startswith(MARKER)
+            # Matroska upper-cases tag names (COMMENT): compare names without case.
+            return any(
+                k.lower() in ("comment", "slimvsr") and str(v).startswith(MARKER)
+                for k, v in c.metadata.items()
+            )
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         return False
 
