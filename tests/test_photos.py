@@ -116,5 +116,5 @@ def test_icc_exif_and_xmp_are_kept_and_marked(model, tmp_path) -> None:
 def test_numeric_options_are_validated(model, tmp_path, capsys) -> None:
     Image.fromarray(_rgb()).save(tmp_path / "p.png")
     assert upscale_main([str(tmp_path / "p.png"), "-m", str(model), "--crf", "99"]) == 2
-    assert "--crf 99: h264 takes 0-51" in capsys.readouterr().err
+    assert "--crf 99: h264 and HEVC take 0-51" in capsys.readouterr().err
     assert upscale_main([str(tmp_path / "p.png"), "-m", str(model), "--codec", "av1", "--crf", "64"]) == 2

@@ -113,7 +113,8 @@ class EncodeSettings:
             raise UsageError(f"codec {self.codec!r}: choose auto or one of {', '.join(CODECS)}")
         lo, hi = CRF_RANGE.get("h264" if self.codec == "auto" else self.codec, (None, None))
         if self.crf is not None and lo is not None and not lo <= self.crf <= hi:
-            raise UsageError(f"--crf {self.crf}: {self.codec} takes {lo}-{hi} (lower is better quality)")
+            what = "h264 and HEVC take" if self.codec == "auto" else f"{self.codec} takes"
+            raise UsageError(f"--crf {self.crf}: {what} {lo}-{hi} (lower is better quality)")
         if self.quality is not None and not 1 <= self.quality <= 100:
             raise UsageError(f"--quality {self.quality}: JPEG/WebP quality is 1-100")
 

@@ -97,7 +97,11 @@ def _hdr_of(frame: av.VideoFrame) -> HdrInfo | None:
     import struct
 
     fields: dict = {}
-    for sd in frame.side_data:
+    try:
+        side = list(frame.side_data)
+    except ValueError:  # PyAV 18 cannot name some side data types (a TIFF's EXIF): none of them HDR
+        return None
+    for sd in side:
         kind = str(sd.type).rsplit(".", 1)[-1]
         raw = bytes(sd)
         if kind == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:

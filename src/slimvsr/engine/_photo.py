@@ -30,6 +30,31 @@ MARKER = "slimvsr"
 SOFTWARE = 0x0131
 ORIENTATION = 0x0112
 DEFAULT_QUALITY = 95
+# Tags that describe how a TIFF stores its pixels (Pillow's getexif() of a TIFF is its first IFD):
+# width, height, bits, compression, photometric, strips, samples, planar, predictor, tiles, ...
+_TIFF_LAYOUT = {
+    256,
+    257,
+    258,
+    259,
+    262,
+    273,
+    277,
+    278,
+    279,
+    284,
+    317,
+    320,
+    322,
+    323,
+    324,
+    325,
+    338,
+    339,
+    530,
+    531,
+    532,
+}
 
 # The IJG standard luminance table (natural order), scaled by libjpeg's quality formula.
 _STD_LUMA = np.array(
@@ -93,6 +118,8 @@ def read_photo_meta(path: Path) -> PhotoMeta:
             elif im.mode == "La":
                 alpha = np.asarray(im.getchannel("A"))
             grey = im.mode in ("L", "LA", "La", "I;16", "I;16B", "I;16L", "1")
+            for tag in _TIFF_LAYOUT & set(exif):  # a TIFF's own IFD: its layout, not the output's
+                del exif[tag]
             exif[ORIENTATION] = 1
             exif[SOFTWARE] = f"{MARKER} {__version__}"
             xmp = im.info.get("xmp")
