@@ -23,12 +23,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from slimvsr.app._queue import JobState  # noqa: E402
 
-PENDING, RUNNING, DONE, FAILED, CANCELLED = (
+PENDING, RUNNING, DONE, FAILED, CANCELLED, SKIPPED = (
     JobState.PENDING,
     JobState.RUNNING,
     JobState.DONE,
     JobState.FAILED,
     JobState.CANCELLED,
+    JobState.SKIPPED,
 )
 from slimvsr.app.gui import MainWindow  # noqa: E402
 from slimvsr.errors import SlimVSRError  # noqa: E402
@@ -175,8 +176,10 @@ def test_close_during_job_asks_then_cancels(window, qtbot, tmp_path, monkeypatch
         QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes
     )
     window.close()
-    assert asked and not window.running()
-    qtbot.waitUntil(lambda: job.status == CANCELLED, timeout=10_000)
+    # The GUI thread is not blocked while the job stops: the window waits, then closes itself.
+    assert asked and window.isVisible() and window._closing
+    qtbot.waitUntil(lambda: job.status == CANCELLED and not window.isVisible(), timeout=30_000)
+    assert not window.running()
     assert not list(tmp_path.glob("long2.tiny-uni-x4*")) and not list(tmp_path.glob(".*partial*"))
 
 
@@ -236,3 +239,87 @@ def test_hub_model_downloads_with_a_progress_row(window, qtbot, tmp_path, models
     assert job.message == "" and job.output.name == "photo.tiny-edsr-x2.png" and job.output.is_file()
     with pytest.raises(SlimVSRError, match="ORG/NAME"):
         window.add_hub_model("not a repo")
+
+
+def test_desktop_conveniences(window, qtbot, tmp_path, monkeypatch, models) -> None:
+    """File menu, grouped model list, range fields, existing-output policy, a details pane,
+    Open output / Show in folder, failed rows without a bar, a finished notice."""
+    from PySide6.QtGui import QDesktopServices
+
+    menus = {a.text(): a for m in window.menuBar().actions() for a in m.menu().actions()}
+    assert {"Add files…", "Add folder…", "Quit"} <= set(menus)
+    headings = [
+        window.model_box.itemText(i)
+        for i in range(window.model_box.count())
+        if not window.model_box.model().item(i).isEnabled()
+    ]
+    assert len(headings) == 2 and "Video models" in headings[0] and "Photo models" in headings[1]
+    window.preview_only.setChecked(False)
+    assert not window.range_start.isEnabled() and not window.range_len.isEnabled()
+    window.preview_only.setChecked(True)
+    assert window.range_start.isEnabled()
+    window.preview_only.setChecked(False)
+
+    window.add_model_folder(models["edsr"])
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    img = _image(folder / "a.png")
+    (folder / "bad.png").write_bytes(b"\x89PNG nope")
+    window.exists_box.setCurrentText("stop with an error")
+    window.add_paths([folder])  # Add folder… adds what the folder holds
+    qtbot.waitUntil(
+        lambda: not window.running() and all(j.status in (DONE, FAILED) for j in window.queue.jobs)
+    )
+    bad = next(j for j in window.queue.jobs if j.input.name == "bad.png")
+    good = next(j for j in window.queue.jobs if j.input.name == "a.png")
+    row = window.queue.jobs.index(bad)
+    assert window.queue.index(row, 5).data(Qt.ItemDataRole.UserRole) is None  # no 0% bar
+    assert window.queue.index(row, 5).data() == "failed"
+    assert "Queue finished: 1 done, 1 failed" in window.statusBar().currentMessage()
+    window.table.selectRow(row)
+    assert "corrupt or truncated" in window.details.text() and not window.btn_open.isEnabled()
+    opened = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True)
+    window.table.selectRow(window.queue.jobs.index(good))
+    assert window.btn_open.isEnabled() and str(good.output) in window.details.text()
+    window.open_output()
+    window.show_in_folder()
+    assert opened == [str(good.output), str(good.output.parent)]
+
+    # The policy for an existing output: skip, then overwrite.
+    n = len(window.queue.jobs)
+    window.exists_box.setCurrentText("skip the job")
+    window.add_paths([img])
+    qtbot.waitUntil(lambda: len(window.queue.jobs) == n + 1 and window.queue.jobs[-1].status == SKIPPED)
+    window.exists_box.setCurrentText("overwrite it")
+    window.add_paths([img])
+    qtbot.waitUntil(lambda: window.queue.jobs[-1].status == DONE, timeout=60_000)
+
+
+def test_missing_qt_libraries_are_named_with_their_packages(monkeypatch, capsys) -> None:
+    import ctypes
+
+    from slimvsr.app import gui
+
+    real = ctypes.CDLL
+
+    def cdll(name, *a, **k):
+        if name in ("libxcb-icccm.so.4", "libxcb-keysyms.so.1"):
+            raise OSError(f"{name}: cannot open shared object file")
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    missing = gui.missing_qt_libs()
+    assert ("libxcb-icccm.so.4", "libxcb-icccm4") in missing and (
+        "libxcb-keysyms.so.1",
+        "libxcb-keysyms1",
+    ) in missing
+    monkeypatch.setattr(gui.QApplication, "instance", staticmethod(lambda: None))
+    assert gui.main([]) == 1
+    err = capsys.readouterr().err
+    assert "sudo apt install" in err and "libxcb-icccm4" in err and "libxcb-keysyms1" in err
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # not X11: nothing to check
+    assert gui.missing_qt_libs() == []

@@ -38,7 +38,8 @@ class QueueModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and col == "Status" and j.message:
             return j.message
         if role == Qt.ItemDataRole.UserRole and col == "Progress":
-            return j.progress
+            # A bar only while running or when done; other states show their text instead.
+            return j.progress if j.status in (JobState.RUNNING, JobState.DONE) else None
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if col == "Input":
@@ -53,7 +54,9 @@ class QueueModel(QAbstractTableModel):
             status = "cancelling..." if j.cancelling else str(j.status)
             return f"{status}: {j.message}" if j.message else status
         if col == "Progress":
-            return f"{100 * j.progress:.0f}%"
+            if j.status in (JobState.RUNNING, JobState.DONE):
+                return f"{100 * j.progress:.0f}%"
+            return "" if j.status is JobState.PENDING else str(j.status)
         if col == "FPS":
             return f"{j.fps:.2f}" if j.fps else ""
         if col == "ETA":

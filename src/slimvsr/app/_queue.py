@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine import Downloading, Finished, Job, Progress, Started, UpscaleOptions, expand_inputs
-from ..errors import Cancelled, SlimVSRError
+from ..errors import Cancelled, Skipped, SlimVSRError
 from ..models import ModelDescriptor
 
 
@@ -37,6 +37,7 @@ class JobState(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SKIPPED = "skipped"  # its output existed and the policy is to skip
 
     def __str__(self) -> str:
         return self.value
@@ -96,6 +97,8 @@ class Background:
             self._fn(lambda kind, payload: self.events.put((kind, payload)))
         except Cancelled:
             self.events.put(("cancelled", None))
+        except Skipped as e:
+            self.events.put(("skipped", str(e)))
         except SlimVSRError as e:
             self.events.put(("failed", str(e)))
         except Exception as e:
@@ -218,7 +221,7 @@ class JobQueue:
         return True
 
     def retry(self, job: JobItem) -> bool:
-        if job.status not in (JobState.FAILED, JobState.CANCELLED):
+        if job.status not in (JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED):
             return False
         job.reset()
         self.on_state(job)
@@ -280,6 +283,8 @@ class JobQueue:
                 elif kind == "cancelled":
                     job.cancelling = False
                     self._set(job, JobState.CANCELLED)
+                elif kind == "skipped":
+                    self._set(job, JobState.SKIPPED, str(payload))
                 elif kind == "failed":
                     job.cancelling = False
                     self._set(job, JobState.FAILED, str(payload))
@@ -301,7 +306,8 @@ class JobQueue:
         return changed, events
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """Cancel pending and running jobs and wait (up to ``timeout``) for the threads to end."""
+        """Cancel pending and running jobs and wait (up to ``timeout``; 0: not at all) for the
+        threads to end."""
         self.paused = True
         for j in self.jobs:
             if j.status is JobState.PENDING:

@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QIcon, QImage, QPainter, QPen, QPixmap
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -56,6 +57,12 @@ from ._gui_jobs import QueueModel
 from ._queue import JobItem, JobQueue, JobState
 
 ORG, APP = "slimvsr", "vsr-gui"
+# The settings' existing-output policy -> (overwrite, skip_existing) of UpscaleOptions.
+EXISTING = {
+    "stop with an error": (False, False),
+    "skip the job": (False, True),
+    "overwrite it": (True, False),
+}
 
 
 def _qimage(rgb) -> QImage:
@@ -86,9 +93,22 @@ class DropZone(QLabel):
             self.dropped.emit(paths)
 
     def mousePressEvent(self, e) -> None:  # noqa: N802
-        files, _ = QFileDialog.getOpenFileNames(self, "Open videos or photos")
+        files = open_media_dialog(self)
         if files:
-            self.dropped.emit([Path(f) for f in files])
+            self.dropped.emit(files)
+
+
+MEDIA_FILTER = (
+    "Videos and photos (*.mp4 *.mkv *.mov *.webm *.avi *.m4v *.mpg *.mpeg *.ts "
+    "*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;"
+    "Videos (*.mp4 *.mkv *.mov *.webm *.avi *.m4v *.mpg *.mpeg *.ts);;"
+    "Photos (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;All files (*)"
+)
+
+
+def open_media_dialog(parent) -> list[Path]:
+    files, _ = QFileDialog.getOpenFileNames(parent, "Add videos or photos", "", MEDIA_FILTER)
+    return [Path(f) for f in files]
 
 
 class SplitView(QWidget):
@@ -146,6 +166,9 @@ class SplitView(QWidget):
 
 
 class ProgressDelegate(QStyledItemDelegate):
+    """A progress bar for running and finished jobs; failed, cancelled, skipped and pending
+    ones show no bar (a 0% bar on a failed job reads as 'stuck')."""
+
     def paint(self, painter, option, index) -> None:
         value = index.data(Qt.ItemDataRole.UserRole)
         if value is None:
@@ -185,6 +208,11 @@ class MainWindow(QMainWindow):
         self._pump_timer.setInterval(40)
         self._pump_timer.timeout.connect(self._pump)
         self._loading_form = False
+        self._closing = False  # quit asked while a job ran: closes once it has stopped
+        self._was_busy = False
+        self._close_timer = QTimer(self)
+        self._close_timer.setInterval(50)
+        self._close_timer.timeout.connect(self._finish_close)
         self.autostart = True  # start the queue as soon as jobs are added
         self._build()
         self._load_settings()
@@ -199,8 +227,18 @@ class MainWindow(QMainWindow):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setItemDelegateForColumn(5, ProgressDelegate(self.table))
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        for col in range(self.queue.columnCount()):  # fits the width: no sideways scrolling
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        for col in (0, 3):  # Input and Output share what is left
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.selectionModel().selectionChanged.connect(self._on_select)
+        self.details = QLabel("")
+        self.details.setWordWrap(True)  # the selected job's whole status, never cut off
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setMinimumHeight(36)
         self.btn_start = QPushButton("Start")
         self.btn_cancel = QPushButton("Cancel")
         self.btn_remove = QPushButton("Remove")
@@ -209,13 +247,20 @@ class MainWindow(QMainWindow):
         self.btn_cancel.clicked.connect(self.cancel_selected)
         self.btn_remove.clicked.connect(self.remove_selected)
         self.btn_retry.clicked.connect(self.retry_selected)
+        self.btn_open = QPushButton("Open output")
+        self.btn_show = QPushButton("Show in folder")
+        self.btn_open.clicked.connect(self.open_output)
+        self.btn_show.clicked.connect(self.show_in_folder)
         buttons = QHBoxLayout()
         for b in (self.btn_start, self.btn_cancel, self.btn_remove, self.btn_retry):
             buttons.addWidget(b)
         buttons.addStretch()
+        for b in (self.btn_open, self.btn_show):
+            buttons.addWidget(b)
         left = QVBoxLayout()
         left.addWidget(self.drop)
         left.addWidget(self.table, 1)
+        left.addWidget(self.details)
         left.addLayout(buttons)
 
         # Settings.
@@ -240,6 +285,9 @@ class MainWindow(QMainWindow):
         self.crf = QSpinBox()
         self.crf.setRange(0, 51)
         self.crf.setValue(18)
+        self.exists_box = QComboBox()
+        self.exists_box.addItems(list(EXISTING))
+        self.exists_box.setToolTip("What a job does when its output file already exists")
         self.preview_only = QCheckBox("Upscale only a preview range")
         self.range_start = QDoubleSpinBox()
         self.range_start.setRange(0, 1e6)
@@ -257,6 +305,7 @@ class MainWindow(QMainWindow):
         form.addRow("Output folder", out_row)
         form.addRow("Codec", self.codec_box)
         form.addRow("Quality (CRF)", self.crf)
+        form.addRow("If the output exists", self.exists_box)
         form.addRow(self.preview_only)
         form.addRow("Start", self.range_start)
         form.addRow("Duration", self.range_len)
@@ -264,11 +313,13 @@ class MainWindow(QMainWindow):
         self.settings_box.setLayout(form)
         self._fill_models()
         self.model_box.currentIndexChanged.connect(self._on_model_changed)
-        for w in (self.scale_box, self.device_box, self.precision_box, self.codec_box):
+        for w in (self.scale_box, self.device_box, self.precision_box, self.codec_box, self.exists_box):
             w.currentIndexChanged.connect(self._form_changed)
         for w in (self.crf, self.range_start, self.range_len):
             w.valueChanged.connect(self._form_changed)
         self.preview_only.toggled.connect(self._form_changed)
+        self.preview_only.toggled.connect(self._range_enabled)
+        self._range_enabled(self.preview_only.isChecked())
         self.outdir.editingFinished.connect(self._form_changed)
 
         # Preview.
@@ -303,6 +354,19 @@ class MainWindow(QMainWindow):
         splitter.addWidget(rw)
         splitter.setSizes([620, 480])
         self.setCentralWidget(splitter)
+        file_menu = self.menuBar().addMenu("&File")
+        add_files = QAction("Add files…", self)
+        add_files.setShortcut("Ctrl+O")
+        add_files.triggered.connect(self._add_files_dialog)
+        add_folder = QAction("Add folder…", self)
+        add_folder.triggered.connect(self._browse_input_folder)
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut("Ctrl+Q")
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(add_files)
+        file_menu.addAction(add_folder)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
         add_model = QAction("Add model folder…", self)
         add_model.triggered.connect(self._browse_model)
         add_hub = QAction("Add model from the Hub…", self)
@@ -328,26 +392,38 @@ class MainWindow(QMainWindow):
                 f"videos and frame folders, {image} for photos.",
             },
         )
-        for e in WEIGHTS.values():
-            info = resolve(e.name)
-            meta = info.meta
-            psnr = ((meta.get("metrics") or {}).get("val") or {}).get("psnr_y")
-            size = f"{meta['params'] / 1e6:.2f}M params" if meta.get("params") else ""
-            qual = f", val PSNR-Y {psnr:.2f} dB" if psnr else ""
-            avail = {
-                "downloadable": " (downloads on first use)",
-                "partial": " (download resumes on first use)",
-                "missing": " (not installed)",
-            }.get(info.source, "")
-            self.model_box.addItem(
-                f"{e.name}{avail}",
-                {
-                    "model": e.name,
-                    "scales": list(e.scales),
-                    "present": info.present or info.hub is not None,  # a published one downloads
-                    "info": f"{e.description}. {size}{qual}".strip(),
-                },
-            )
+        for kind, title in (
+            ("video", "Video models (x4, use neighbouring frames)"),
+            ("image", "Photo models"),
+        ):
+            self.model_box.addItem(f"— {title} —")
+            self.model_box.model().item(self.model_box.count() - 1).setEnabled(False)  # a heading
+            for e in (e for e in WEIGHTS.values() if e.kind == kind):
+                info = resolve(e.name)
+                meta = info.meta
+                psnr = ((meta.get("metrics") or {}).get("val") or {}).get("psnr_y")
+                size = f"{meta['params'] / 1e6:.2f}M params" if meta.get("params") else ""
+                qual = f", val PSNR-Y {psnr:.2f} dB" if psnr else ""
+                avail = {
+                    "downloadable": ", downloads on first use",
+                    "partial": ", download resumes on first use",
+                    "missing": ", not installed",
+                }.get(info.source, "")
+                scales = "/".join(f"x{s}" for s in e.scales)
+                label = (
+                    f"{e.name} ({size.replace(' params', '')}, {scales}{avail})"
+                    if size
+                    else f"{e.name}{avail}"
+                )
+                self.model_box.addItem(
+                    label,
+                    {
+                        "model": e.name,
+                        "scales": list(e.scales),
+                        "present": info.present or info.hub is not None,  # a published one downloads
+                        "info": f"{e.description}. {size}{qual}".strip(),
+                    },
+                )
 
     def add_model_folder(self, folder: Path) -> None:
         from ..models import read_config
@@ -400,6 +476,20 @@ class MainWindow(QMainWindow):
             except SlimVSRError as e:
                 QMessageBox.warning(self, "Not a model folder", str(e))
 
+    def _add_files_dialog(self) -> None:
+        files = open_media_dialog(self)
+        if files:
+            self.add_paths(files)
+
+    def _browse_input_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Add a folder of videos or photos")
+        if d:
+            self.add_paths([Path(d)])
+
+    def _range_enabled(self, on: bool) -> None:
+        self.range_start.setEnabled(on)
+        self.range_len.setEnabled(on)
+
     def _browse_outdir(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Output folder")
         if d:
@@ -430,6 +520,8 @@ class MainWindow(QMainWindow):
             encode=EncodeSettings(codec=self.codec_box.currentText(), crf=self.crf.value()),
             start=self.range_start.value() if self.preview_only.isChecked() else 0.0,
             duration=self.range_len.value() if self.preview_only.isChecked() else None,
+            overwrite=EXISTING[self.exists_box.currentText()][0],
+            skip_existing=EXISTING[self.exists_box.currentText()][1],
         )
         out = Path(self.outdir.text()) if self.outdir.text().strip() else None
         return opts, out
@@ -445,6 +537,10 @@ class MainWindow(QMainWindow):
         self.precision_box.setCurrentText(opts.precision)
         self.codec_box.setCurrentText(opts.encode.codec)
         self.crf.setValue(opts.encode.crf or 18)
+        policy = next(
+            k for k, v in EXISTING.items() if v == (opts.overwrite, opts.skip_existing and not opts.overwrite)
+        )
+        self.exists_box.setCurrentText(policy)
         self.preview_only.setChecked(opts.duration is not None)
         self.range_start.setValue(opts.start)
         if opts.duration is not None:
@@ -456,7 +552,32 @@ class MainWindow(QMainWindow):
         rows = self.table.selectionModel().selectedRows()
         return self.queue.jobs[rows[0].row()] if rows else None
 
+    def _update_details(self) -> None:
+        job = self.selected_job()
+        done = job is not None and job.status is JobState.DONE and job.output is not None
+        self.btn_open.setEnabled(bool(done and job.output.exists()))
+        self.btn_show.setEnabled(bool(done and job.output.exists()))
+        if job is None:
+            self.details.setText("")
+            return
+        status = "cancelling..." if job.cancelling else str(job.status)
+        text = f"{job.input}: {status}" + (f": {job.message}" if job.message else "")
+        if job.output is not None:
+            text += f"\noutput: {job.output}"
+        self.details.setText(text)
+
+    def open_output(self) -> None:
+        job = self.selected_job()
+        if job is not None and job.output is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(job.output)))
+
+    def show_in_folder(self) -> None:
+        job = self.selected_job()
+        if job is not None and job.output is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(job.output.parent)))
+
     def _on_select(self) -> None:
+        self._update_details()
         job = self.selected_job()
         if job is not None and job.status is JobState.PENDING:
             self.settings_box.setTitle(f"Settings for {job.input.name}")
@@ -483,6 +604,7 @@ class MainWindow(QMainWindow):
         s.setValue("precision", opts.precision)
         s.setValue("codec", opts.encode.codec)
         s.setValue("crf", opts.encode.crf)
+        s.setValue("existing", self.exists_box.currentText())
         s.setValue("outdir", str(out) if out else "")
         s.setValue("preview_only", self.preview_only.isChecked())
         s.setValue("range_start", self.range_start.value())
@@ -507,6 +629,8 @@ class MainWindow(QMainWindow):
         self.precision_box.setCurrentText(str(s.value("precision", "auto")))
         self.codec_box.setCurrentText(str(s.value("codec", "auto")))
         self.crf.setValue(int(s.value("crf", 18) or 18))
+        existing = str(s.value("existing", "stop with an error"))
+        self.exists_box.setCurrentText(existing if existing in EXISTING else "stop with an error")
         self.outdir.setText(str(s.value("outdir", "") or ""))
         self.preview_only.setChecked(str(s.value("preview_only", "false")).lower() == "true")
         self.range_start.setValue(float(s.value("range_start", 0.0) or 0.0))
@@ -542,6 +666,8 @@ class MainWindow(QMainWindow):
     def _state_changed(self, job: JobItem) -> None:
         self.queue.changed(job)
         self.job_state_changed.emit(job)
+        if job is self.selected_job():
+            self._update_details()
 
     def start(self) -> None:
         if self.jobs.start() is not None:
@@ -562,8 +688,25 @@ class MainWindow(QMainWindow):
                 self._on_preview_failed(str(payload))
             elif kind == "preview-ended":
                 self.btn_preview.setEnabled(True)
+        if changed:
+            self._update_details()
         if not self.jobs.busy:
             self._pump_timer.stop()
+            if self._was_busy and not self._closing:
+                self._queue_finished()
+        self._was_busy = self.jobs.busy
+
+    def _queue_finished(self) -> None:
+        """The queue ran dry: say how it went, and ask the desktop for attention."""
+        counts: dict[str, int] = {}
+        for j in self.queue.jobs:
+            if j.status not in (JobState.PENDING, JobState.RUNNING):
+                counts[str(j.status)] = counts.get(str(j.status), 0) + 1
+        if not counts:
+            return
+        summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        self.statusBar().showMessage(f"Queue finished: {summary}")
+        QApplication.alert(self)
 
     @property
     def worker(self):
@@ -623,7 +766,10 @@ class MainWindow(QMainWindow):
 
     # -- closing -------------------------------------------------------------------------------
     def closeEvent(self, e) -> None:  # noqa: N802
-        if self.running():
+        if self._closing and self.jobs.busy:  # still waiting for the cancelled job to stop
+            e.ignore()
+            return
+        if self.running() and not self._closing:
             ask = QMessageBox.question(
                 self,
                 "Upscaling in progress",
@@ -632,9 +778,25 @@ class MainWindow(QMainWindow):
             if ask != QMessageBox.StandardButton.Yes:
                 e.ignore()
                 return
+            # Cancel without blocking the GUI thread: the window stays responsive and closes
+            # once the engine has stopped (within a frame's work) and removed its partial file.
+            self._closing = True
+            self.jobs.shutdown(timeout=0)
+            self.statusBar().showMessage("Cancelling the running job, then quitting...")
+            self.centralWidget().setEnabled(False)
+            self._close_timer.start()
+            e.ignore()
+            return
+        self._close_timer.stop()
         self.shutdown()
         self._save_settings()
         e.accept()
+
+    def _finish_close(self) -> None:
+        self._pump()
+        if not self.jobs.busy:
+            self._close_timer.stop()
+            self.close()
 
     def shutdown(self) -> None:
         """Cancel the pending and running jobs and wait for the threads (no partial output
@@ -648,6 +810,44 @@ def icon_path() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("slimvsr").joinpath("assets", "slimvsr.png")))
+
+
+# The X11 (xcb) platform plugin's system libraries that stock desktops often lack, with their
+# Debian/Ubuntu packages (Qt asks only for the first missing one, and names the wrong package).
+QT_XCB_LIBS = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libEGL.so.1": "libegl1",
+    "libfontconfig.so.1": "libfontconfig1",
+}
+
+
+def missing_qt_libs() -> list[tuple[str, str]]:
+    """(library, package) for each xcb dependency that cannot be loaded, when Qt will use X11."""
+    import ctypes
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    x11 = platform == "xcb" or (
+        not platform and os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
+    )
+    if not sys.platform.startswith("linux") or not x11:
+        return []
+    missing = []
+    for lib, pkg in QT_XCB_LIBS.items():
+        try:
+            ctypes.CDLL(lib)
+        except OSError:
+            missing.append((lib, pkg))
+    return missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -668,6 +868,16 @@ def main(argv: list[str] | None = None) -> int:
         and not os.environ.get("WAYLAND_DISPLAY")
     ):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    missing = missing_qt_libs() if QApplication.instance() is None else []
+    if missing:
+        libs = ", ".join(lib for lib, _ in missing)
+        pkgs = " ".join(pkg for _, pkg in missing)
+        print(
+            f"vsr-gui: error: Qt's X11 support needs {libs}, not installed; on Debian/Ubuntu: "
+            f"sudo apt install {pkgs}",
+            file=sys.stderr,
+        )
+        return 1
     app = QApplication.instance() or QApplication(["vsr-gui"])
     app.setApplicationName("slimvsr")
     app.setWindowIcon(QIcon(str(icon_path())))
