@@ -323,3 +323,33 @@ def test_missing_qt_libraries_are_named_with_their_packages(monkeypatch, capsys)
     assert "sudo apt install" in err and "libxcb-icccm4" in err and "libxcb-keysyms1" in err
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # not X11: nothing to check
     assert gui.missing_qt_libs() == []
+
+
+def test_preview_of_a_finished_job_reads_its_output_and_zooms(window, qtbot, tmp_path, models) -> None:
+    window.add_model_folder(models["edsr"])
+    img = _image(tmp_path / "photo.png", 24, 32)
+    window.add_paths([img])
+    job = window.queue.jobs[0]
+    qtbot.waitUntil(lambda: job.status == DONE, timeout=60_000)
+    window.table.selectRow(0)
+    window.preview_selected()
+    assert window.preview_busy.isVisible()  # busy while it computes
+    qtbot.waitUntil(lambda: window.preview_thread is None and window.split.after is not None, timeout=60_000)
+    assert not window.preview_busy.isVisible() and window.split.labels == ("bicubic", "output file")
+    from PIL import Image
+
+    out = np.asarray(Image.open(job.output).convert("RGB"))
+    shown = window.split.after.toImage()
+    assert (shown.width(), shown.height()) == (out.shape[1], out.shape[0])
+    px = shown.pixelColor(5, 7)
+    assert (px.red(), px.green(), px.blue()) == tuple(int(v) for v in out[7, 5])  # the file's own pixels
+    # 1:1 shows real pixels; right-drag pans both halves together, within the image.
+    window.zoom_box.setCurrentText("100%")
+    assert window.split.scale() == 1.0
+    window.split.pan_by(10, 0)
+    t = window.split.target()
+    assert t.width() == out.shape[1] and window.split.pan.x() == 10
+    window.split.pan_by(1e6, 0)
+    assert window.split.pan.x() == out.shape[1] / 2  # clamped to the image
+    window.zoom_box.setCurrentText("Fit")
+    assert window.split.pan.x() == 0

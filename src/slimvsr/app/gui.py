@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QPointF, QRectF, QSettings, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -49,6 +50,7 @@ from ..engine import (
     UpscaleOptions,
     model_for,
     preview,
+    preview_output,
     probe,
 )
 from ..errors import SlimVSRError, UsageError
@@ -57,6 +59,7 @@ from ._gui_jobs import QueueModel
 from ._queue import JobItem, JobQueue, JobState
 
 ORG, APP = "slimvsr", "vsr-gui"
+ZOOMS = {"Fit": None, "100%": 1.0, "200%": 2.0, "400%": 4.0}
 # The settings' existing-output policy -> (overwrite, skip_existing) of UpscaleOptions.
 EXISTING = {
     "stop with an error": (False, False),
@@ -112,22 +115,52 @@ def open_media_dialog(parent) -> list[Path]:
 
 
 class SplitView(QWidget):
-    """Before (left of the split) / after (right) comparison of two same-size images."""
+    """Before (left of the split) / after (right) of two same-size images, fit to the window or
+    zoomed (1:1 and more) with both halves panned together. Left-drag moves the split,
+    right- or middle-drag pans, the wheel zooms."""
 
     def __init__(self) -> None:
         super().__init__()
         self.before: QPixmap | None = None
         self.after: QPixmap | None = None
+        self.labels = ("bicubic", "model")
         self.split = 0.5
+        self.zoom: float | None = None  # None: fit to the window; else screen pixels per image pixel
+        self.pan = QPointF(0, 0)  # image point shown at the centre, offset from the image's centre
+        self._drag: QPointF | None = None
         self.setMinimumSize(240, 160)
 
-    def set_images(self, before: QImage, after: QImage) -> None:
+    def set_images(
+        self, before: QImage, after: QImage, labels: tuple[str, str] = ("bicubic", "model")
+    ) -> None:
         self.before, self.after = QPixmap.fromImage(before), QPixmap.fromImage(after)
+        self.labels = labels
         self.update()
 
     def set_split(self, v: float) -> None:
         self.split = min(1.0, max(0.0, v))
         self.update()
+
+    def set_zoom(self, zoom: float | None) -> None:
+        self.zoom = zoom
+        if zoom is None:
+            self.pan = QPointF(0, 0)
+        self.update()
+
+    def scale(self) -> float:
+        if self.after is None:
+            return 1.0
+        if self.zoom is not None:
+            return self.zoom
+        return min(self.width() / max(1, self.after.width()), self.height() / max(1, self.after.height()))
+
+    def target(self) -> QRectF:
+        """Where the image lands in the widget at the current zoom and pan."""
+        s = self.scale()
+        w, h = self.after.width() * s, self.after.height() * s
+        cx = self.width() / 2 - self.pan.x() * s
+        cy = self.height() / 2 - self.pan.y() * s
+        return QRectF(cx - w / 2, cy - h / 2, w, h)
 
     def paintEvent(self, e) -> None:  # noqa: N802
         p = QPainter(self)
@@ -136,33 +169,51 @@ class SplitView(QWidget):
             p.setPen(Qt.GlobalColor.lightGray)
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Select a job and press Preview")
             return
-        img = self.after.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        x0, y0 = (self.width() - img.width()) // 2, (self.height() - img.height()) // 2
-        target = self.rect().adjusted(x0, y0, -x0, -y0)
-        cut = int(target.width() * self.split)
-        sw = self.after.width()
-        src_cut = int(sw * self.split)
-        p.drawPixmap(
-            target.x(), target.y(), cut, target.height(), self.before, 0, 0, src_cut, self.before.height()
-        )
-        p.drawPixmap(
-            target.x() + cut,
-            target.y(),
-            target.width() - cut,
-            target.height(),
-            self.after,
-            src_cut,
-            0,
-            sw - src_cut,
-            self.after.height(),
-        )
+        smooth = self.zoom is None or self.zoom < 1
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)  # 1:1 and up: real pixels
+        t = self.target()
+        cut = self.width() * self.split
+        src = QRectF(0, 0, self.after.width(), self.after.height())
+        p.setClipRect(QRectF(0, 0, cut, self.height()))
+        p.drawPixmap(t, self.before, src)
+        p.setClipRect(QRectF(cut, 0, self.width() - cut, self.height()))
+        p.drawPixmap(t, self.after, src)
+        p.setClipping(False)
         p.setPen(QPen(Qt.GlobalColor.white, 2))
-        p.drawLine(target.x() + cut, target.y(), target.x() + cut, target.bottom())
-        p.drawText(target.x() + 6, target.y() + 16, "bicubic")
-        p.drawText(target.x() + cut + 6, target.y() + 16, "model")
+        p.drawLine(QPointF(cut, 0), QPointF(cut, self.height()))
+        p.drawText(QPointF(6, 16), self.labels[0])
+        p.drawText(QPointF(cut + 6, 16), self.labels[1])
+
+    def mousePressEvent(self, e) -> None:  # noqa: N802
+        if e.button() in (Qt.MouseButton.RightButton, Qt.MouseButton.MiddleButton):
+            self._drag = e.position()
+        else:
+            self.set_split(e.position().x() / max(1, self.width()))
 
     def mouseMoveEvent(self, e) -> None:  # noqa: N802
-        self.set_split(e.position().x() / max(1, self.width()))
+        if self._drag is not None:
+            d = e.position() - self._drag
+            self._drag = e.position()
+            self.pan_by(-d.x() / self.scale(), -d.y() / self.scale())
+        else:
+            self.set_split(e.position().x() / max(1, self.width()))
+
+    def mouseReleaseEvent(self, e) -> None:  # noqa: N802
+        self._drag = None
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the view by (dx, dy) image pixels, kept within the image."""
+        if self.after is None or self.zoom is None:
+            return
+        hw, hh = self.after.width() / 2, self.after.height() / 2
+        x = min(hw, max(-hw, self.pan.x() + dx))
+        y = min(hh, max(-hh, self.pan.y() + dy))
+        self.pan = QPointF(x, y)
+        self.update()
+
+    def wheelEvent(self, e) -> None:  # noqa: N802
+        step = 1.25 if e.angleDelta().y() > 0 else 0.8
+        self.set_zoom(min(16.0, max(0.1, self.scale() * step)))
 
 
 class ProgressDelegate(QStyledItemDelegate):
@@ -333,10 +384,22 @@ class MainWindow(QMainWindow):
         self.preview_time.setSuffix(" s")
         self.btn_preview = QPushButton("Preview")
         self.btn_preview.clicked.connect(self.preview_selected)
+        self.zoom_box = QComboBox()
+        self.zoom_box.addItems(list(ZOOMS))
+        self.zoom_box.setToolTip("Fit, or real pixels (100%) and closer; right-drag pans, the wheel zooms")
+        self.zoom_box.currentTextChanged.connect(lambda t: self.split.set_zoom(ZOOMS[t]))
+        self.preview_busy = QProgressBar()
+        self.preview_busy.setRange(0, 0)  # indeterminate: a preview computes for a few seconds
+        self.preview_busy.setMaximumWidth(80)
+        self.preview_busy.setVisible(False)
         prow = QHBoxLayout()
         prow.addWidget(QLabel("Frame at"))
         prow.addWidget(self.preview_time)
         prow.addWidget(self.btn_preview)
+        prow.addWidget(self.preview_busy)
+        prow.addStretch()
+        prow.addWidget(QLabel("Zoom"))
+        prow.addWidget(self.zoom_box)
         pbox = QGroupBox("Before / after")
         pl = QVBoxLayout(pbox)
         pl.addWidget(self.split, 1)
@@ -688,6 +751,7 @@ class MainWindow(QMainWindow):
                 self._on_preview_failed(str(payload))
             elif kind == "preview-ended":
                 self.btn_preview.setEnabled(True)
+                self.preview_busy.setVisible(False)
         if changed:
             self._update_details()
         if not self.jobs.busy:
@@ -743,8 +807,11 @@ class MainWindow(QMainWindow):
             return
         t_asked = self.preview_time.value()
         path, opts, models = job.input, job.options, self.jobs.models
+        finished = job.output if job.status is JobState.DONE and job.output and job.output.exists() else None
 
         def run():  # in the preview thread: probing a file can take seconds
+            if finished is not None:  # the job's real output, as encoded, against bicubic
+                return preview_output(path, finished, t_asked)
             info = probe(path)
             t = min(t_asked, max(0.0, info.duration_s - 0.05)) if info.duration_s else t_asked
             name = model_for(opts, info)
@@ -755,10 +822,14 @@ class MainWindow(QMainWindow):
 
         if self.jobs.preview(run):
             self.btn_preview.setEnabled(False)
+            self.preview_busy.setVisible(True)
+            what = "the finished output" if finished is not None else "the model on this frame"
+            self.statusBar().showMessage(f"Preview: {what}...")
             self._pump_timer.start()
 
     def _on_preview(self, res) -> None:
-        self.split.set_images(_qimage(res.bicubic), _qimage(res.output))
+        labels = ("bicubic", "output file" if res.from_output else "model")
+        self.split.set_images(_qimage(res.bicubic), _qimage(res.output), labels)
         self.statusBar().showMessage(f"Preview at {res.time_s:.2f}s")
 
     def _on_preview_failed(self, msg: str) -> None:

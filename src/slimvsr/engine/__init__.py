@@ -21,6 +21,7 @@ from ._pipeline import (
     model_for,
     pick_precision,
     preview,
+    preview_output,
     upscale,
 )
 from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, make_runner
@@ -55,6 +56,7 @@ __all__ = [
     "model_for",
     "pick_precision",
     "preview",
+    "preview_output",
     "probe",
     "tiled",
     "upscale",

@@ -518,15 +518,13 @@ class Job:
                     for f in y:
                         sr_frames.put((pts_pending.pop(0), _to_array(f, deep)))
                         done += 1
-                produced = bool(outs)
+                        el = time.monotonic() - t_start
+                        fps = done / el if el > 0 else 0.0
+                        eta = (total - done) / fps if total and fps > 0 else None
+                        yield Progress(done, total, fps, eta, el)  # per frame, as each is handed on
                 # Drop this chunk's float SR frames before the next chunk is computed, so that
                 # only one chunk's worth is ever alive, whatever the input's length.
                 outs, y, frames = [], None, []
-                if produced or ended:
-                    el = time.monotonic() - t_start
-                    fps = done / el if el > 0 else 0.0
-                    eta = (total - done) / fps if total and fps > 0 else None
-                    yield Progress(done, total, fps, eta, el)
             if done == 0:
                 raise InputError(
                     f"{self.inp}: no frames in the requested range "
@@ -645,6 +643,7 @@ class PreviewResult:
     input: np.ndarray  # LR frame, (H, W, 3) uint8
     output: np.ndarray  # SR frame, (sH, sW, 3) uint8
     bicubic: np.ndarray  # LR frame upscaled with bicubic interpolation, same size as output
+    from_output: bool = False  # ``output`` was read from a finished job's file (preview_output)
 
 
 def preview(
@@ -690,3 +689,30 @@ def preview(
         output=_to_array(sr, False),
         bicubic=_to_array(bic.clamp(0, 1), False),
     )
+
+
+def _frame_near(info: VideoInfo, time_s: float) -> tuple[float, np.ndarray]:
+    """(time, RGB uint8) of the frame of ``info`` nearest ``time_s``."""
+    rate = float(info.rate) if info.rate else 25.0
+    start = max(0.0, time_s - 1.0 / rate)
+    frames = list(decode_frames(info, start, 3.0 / rate)) or list(decode_frames(info, 0.0, None))[-1:]
+    if not frames:
+        raise InputError(f"{info.path}: no frame at {time_s:.2f}s")
+    t0, tb = info.start_time, info.time_base
+    pts, a = min(frames, key=lambda f: abs(float(f[0] * tb) - t0 - time_s))
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float32) / 257).round().astype(np.uint8)
+    return float(pts * tb) - t0, a
+
+
+def preview_output(inp: str | Path, out: str | Path, time_s: float) -> PreviewResult:
+    """A finished job's before/after: the output file's own frame at ``time_s`` (what the user
+    will get, encoded), against the input's frame upscaled bicubic to the same size."""
+    import torch.nn.functional as F
+
+    info, oinfo = probe(Path(inp)), probe(Path(out))
+    t, lr = _frame_near(info, time_s)
+    _, sr = _frame_near(oinfo, t)
+    x = torch.from_numpy(np.ascontiguousarray(lr)).permute(2, 0, 1)[None].float() / 255
+    bic = F.interpolate(x, size=sr.shape[:2], mode="bicubic", align_corners=False)[0]
+    return PreviewResult(t, lr, sr, _to_array(bic.clamp(0, 1), False), from_output=True)
