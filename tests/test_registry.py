@@ -199,6 +199,8 @@ def test_list_models_json(capsys, tmp_path, monkeypatch) -> None:
     row = next(r for r in rows if r["name"] == "edsrmini" and r["scale"] == 2)
     assert row["present"] and row["kind"] == "image" and row["psnr_y"] == 30.5
     assert row["params"] == 49603
+    assert row["ms_per_720p_frame"] > 0  # measured by benchmarks/registry_speed.py, shipped
+    assert row["where"] == "bundled"
     assert not next(r for r in rows if r["name"] == "swinirmini")["present"]
     assert upscale_main(["--list-models"]) == 0
     assert "edsrmini" in capsys.readouterr().out

@@ -146,9 +146,21 @@ _WHERE = {
 }
 
 
+def _speeds() -> dict:
+    """The measured model-only speeds shipped with the weights (benchmarks/registry_speed.py)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("slimvsr.models").joinpath("weights", "speed.json")))
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def list_models(as_json: bool) -> int:
     from ..models import list_weights, named_config
 
+    speed = _speeds()
     rows = []
     for w in list_weights():
         meta = w.meta
@@ -167,6 +179,9 @@ def list_models(as_json: bool) -> int:
                 "present": w.present,
                 "source": w.source,
                 "where": _WHERE[w.source],
+                "ms_per_720p_frame": (speed.get("models", {}).get(f"{w.entry.name}-x{w.scale}") or {}).get(
+                    "ms_per_frame"
+                ),
                 "repo_id": w.hub.repo_id if w.hub else None,
                 "revision": w.hub.revision if w.hub else None,
                 "default": w.entry.default,
@@ -177,17 +192,25 @@ def list_models(as_json: bool) -> int:
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'name':<14} {'kind':<6} {'x':<3} {'params':>9} {'GMACs':>8} {'PSNR-Y':>7} where")
+    print(f"{'name':<14} {'kind':<6} {'x':<3} {'params':>9} {'GMACs':>8} {'fps':>6} {'PSNR-Y':>7} where")
     for r in rows:
         params = f"{r['params'] / 1e6:.3f}M" if r["params"] else "-"
         macs = f"{r['macs'] / 1e9:.1f}" if r["macs"] else "-"
         psnr = f"{r['psnr_y']:.2f}" if r["psnr_y"] else "-"
+        fps = f"{1000 / r['ms_per_720p_frame']:.2f}" if r["ms_per_720p_frame"] else "-"
         star = "*" if r["default"] else " "
         where = r["where"] + (f" ({r['repo_id']})" if r["repo_id"] and not r["present"] else "")
         print(
-            f"{r['name'] + star:<14} {r['kind']:<6} {r['scale']:<3} {params:>9} {macs:>8} {psnr:>7} {where}"
+            f"{r['name'] + star:<14} {r['kind']:<6} {r['scale']:<3} {params:>9} {macs:>8} {fps:>6} "
+            f"{psnr:>7} {where}"
         )
-    print("* default of its kind. GMACs per 1280x720 output frame, for every model (video and image).")
+    print("* default of its kind. GMACs and fps per 1280x720 output frame, for every model.")
+    if speed:
+        m = speed["machine"]
+        print(
+            f"fps: model only, {speed['precision']}, measured on {m['cpu']} ({m['threads']} threads, "
+            f"torch {speed['torch']}) by {speed['command']}; end to end is slower (docs/performance.md)."
+        )
     print("downloadable: fetched on first use, or now with --download NAME (--download-all for every one).")
     return 0
 
