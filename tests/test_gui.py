@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from pathlib import Path
 
@@ -31,11 +30,9 @@ PENDING, RUNNING, DONE, FAILED, CANCELLED, SKIPPED = (
     JobState.CANCELLED,
     JobState.SKIPPED,
 )
-from slimvsr.app.gui import MainWindow  # noqa: E402
+from slimvsr.app.gui import MainWindow, describe_window  # noqa: E402
 from slimvsr.errors import SlimVSRError  # noqa: E402
 from slimvsr.models import EDSR, BasicVSR, save_pretrained  # noqa: E402
-
-SHOTS = os.environ.get("SLIMVSR_SCREENSHOTS")  # set to "docs" to refresh docs/*.png
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +45,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, models):
+def window(qtbot, tmp_path, models, record_property):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(settings)
     qtbot.addWidget(w)
@@ -56,6 +53,12 @@ def window(qtbot, tmp_path, models):
     w.device_box.setCurrentText("cpu")
     w.show()
     yield w
+    # The report gets the window as it ended: a screenshot and its description in words.
+    shot = tmp_path / "window.png"
+    w.grab().save(str(shot))
+    text = describe_window(w)
+    record_property("window", text)
+    print(f"screenshot {shot}:\n{text}")
     w.shutdown()
 
 
@@ -107,8 +110,6 @@ def test_drop_clip_and_image_run_to_done(window, qtbot, tmp_path) -> None:
 
     assert (probe(window.queue.jobs[0].output).height, probe(window.queue.jobs[0].output).width) == (128, 192)
     assert probe(window.queue.jobs[1].output).width == 96
-    if SHOTS:
-        window.grab().save(str(Path(SHOTS) / "gui-main.png"))
 
 
 def test_auto_model_picks_by_input_kind_and_persists(qtbot, tmp_path) -> None:
@@ -119,6 +120,7 @@ def test_auto_model_picks_by_input_kind_and_persists(qtbot, tmp_path) -> None:
     qtbot.addWidget(w)
     w.device_box.setCurrentText("cpu")
     assert w.form_options()[0].model is None and w.form_options()[0].scale is None  # the first run's default
+    assert w.model_box.currentText().startswith("auto")  # not a heading of the grouped list
     w.show()
     clip = write_clip(tmp_path / "clip.mp4", n=3, size=(24, 32), audio=False)
     drop(w.drop, [clip, _image(tmp_path / "photo.png", 12, 16)])
@@ -194,8 +196,6 @@ def test_preview_shows_different_before_and_after(window, qtbot, tmp_path) -> No
     before, after = window.split.before.toImage(), window.split.after.toImage()
     assert before.size() == after.size()
     assert before != after
-    if SHOTS:
-        window.grab().save(str(Path(SHOTS) / "gui-preview.png"))
 
 
 def test_settings_persist_and_edit_pending_job(qtbot, tmp_path, models) -> None:
@@ -285,6 +285,8 @@ def test_desktop_conveniences(window, qtbot, tmp_path, monkeypatch, models) -> N
     window.open_output()
     window.show_in_folder()
     assert opened == [str(good.output), str(good.output.parent)]
+    desc = describe_window(window)
+    assert "Input: bad.png" in desc and "Status: failed" in desc and "menus: File (Add files…" in desc
 
     # The policy for an existing output: skip, then overwrite.
     n = len(window.queue.jobs)

@@ -488,6 +488,11 @@ class MainWindow(QMainWindow):
                     },
                 )
 
+    def _model_at(self, i: int) -> str | bool | None:
+        """The ``model`` of list item ``i`` (None: auto); False for a heading, which is no model."""
+        data = self.model_box.itemData(i)
+        return data["model"] if isinstance(data, dict) else False
+
     def add_model_folder(self, folder: Path) -> None:
         from ..models import read_config
 
@@ -592,7 +597,7 @@ class MainWindow(QMainWindow):
     def _set_form(self, opts: UpscaleOptions, out: Path | None) -> None:
         self._loading_form = True
         for i in range(self.model_box.count()):
-            if (self.model_box.itemData(i) or {}).get("model") == opts.model:
+            if self._model_at(i) == opts.model:
                 self.model_box.setCurrentIndex(i)
         if opts.scale:
             self.scale_box.setCurrentText(f"x{opts.scale}")
@@ -682,7 +687,7 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(SlimVSRError):
                 self.add_model_folder(Path(model))
         for i in range(self.model_box.count()):
-            if (self.model_box.itemData(i) or {}).get("model") == model:
+            if self._model_at(i) == model:
                 self.model_box.setCurrentIndex(i)
         self._on_model_changed()
         scale = int(s.value("scale", 0) or 0)
@@ -718,7 +723,7 @@ class MainWindow(QMainWindow):
             (
                 self.model_box.itemData(i)
                 for i in range(self.model_box.count())
-                if (self.model_box.itemData(i) or {}).get("model") == job.options.model
+                if self._model_at(i) == job.options.model
             ),
             None,
         )
@@ -874,6 +879,44 @@ class MainWindow(QMainWindow):
         remains; the engine stops within a frame's work)."""
         self.jobs.shutdown()
         self._pump()  # deliver their last events (the job shows as cancelled)
+
+
+def describe_window(w: MainWindow) -> str:
+    """What the window shows, in words: a screenshot's human-readable twin for test reports and
+    for the README's screenshots (scripts/screenshots.py)."""
+    lines = [f"window {w.width()}x{w.height()}: {w.windowTitle()}"]
+    lines.append("menus: " + "; ".join(
+        f"{m.text().replace('&', '')} ({', '.join(a.text() for a in m.menu().actions() if a.text())})"
+        for m in w.menuBar().actions()
+    ))  # fmt: skip
+    q = w.queue
+    cols = [
+        q.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
+        for c in range(q.columnCount())
+    ]
+    lines.append(f"queue: {q.rowCount()} job(s); columns {', '.join(cols)}")
+    for r in range(q.rowCount()):
+        cells = [str(q.index(r, c).data() or "") for c in range(q.columnCount())]
+        lines.append("  " + " | ".join(f"{k}: {v}" for k, v in zip(cols, cells, strict=True) if v))
+    if w.details.text():
+        lines.append("details: " + w.details.text().replace("\n", "; "))
+    lines.append(
+        f"settings ({w.settings_box.title()}): model {w.model_box.currentText()}, scale "
+        f"{w.scale_box.currentText()}, device {w.device_box.currentText()}, precision "
+        f"{w.precision_box.currentText()}, codec {w.codec_box.currentText()}, CRF {w.crf.value()}, "
+        f"if the output exists: {w.exists_box.currentText()}, "
+        f"output folder {w.outdir.text() or 'next to each input'}"
+    )
+    if w.split.after is not None:
+        zoom = "fit" if w.split.zoom is None else f"{100 * w.split.zoom:.0f}%"
+        lines.append(
+            f"preview: {w.split.labels[0]} | {w.split.labels[1]}, {w.split.after.width()}x"
+            f"{w.split.after.height()}, split at {100 * w.split.split:.0f}%, zoom {zoom}"
+        )
+    else:
+        lines.append("preview: empty")
+    lines.append(f"status bar: {w.statusBar().currentMessage()}")
+    return "\n".join(lines)
 
 
 def icon_path() -> Path:
