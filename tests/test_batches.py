@@ -103,3 +103,15 @@ def test_checks_happen_before_the_model_loads(model, tmp_path, capsys, monkeypat
             assert "not writable" in err and "Traceback" not in err
         finally:
             ro.chmod(0o755)
+
+
+def test_truncated_input_says_so(model, tmp_path, capsys) -> None:
+    """A file cut short (a copy that stopped) still upscales what can be read, and says how much
+    is missing instead of finishing silently."""
+    clip = write_clip(tmp_path / "full.mkv", n=40, size=(16, 16), audio=False)
+    data = clip.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])  # Matroska keeps its declared duration up front
+    assert upscale_main([str(cut), "-m", str(model), "-o", str(tmp_path / "o.mkv"), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "looks truncated" in err and "of the 40 the container declares" in err

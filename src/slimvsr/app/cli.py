@@ -146,21 +146,10 @@ _WHERE = {
 }
 
 
-def _speeds() -> dict:
-    """The measured model-only speeds shipped with the weights (benchmarks/registry_speed.py)."""
-    from importlib import resources
-
-    path = Path(str(resources.files("slimvsr.models").joinpath("weights", "speed.json")))
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def list_models(as_json: bool) -> int:
-    from ..models import list_weights, named_config
+    from ..models import list_weights, measured_speeds, named_config
 
-    speed = _speeds()
+    speed = measured_speeds()
     rows = []
     for w in list_weights():
         meta = w.meta

@@ -54,7 +54,7 @@ from ..engine import (
     probe,
 )
 from ..errors import SlimVSRError, UsageError
-from ..models import load_model
+from ..models import load_model, measured_speeds
 from ._gui_jobs import QueueModel
 from ._queue import JobItem, JobQueue, JobState
 
@@ -455,6 +455,7 @@ class MainWindow(QMainWindow):
                 f"videos and frame folders, {image} for photos.",
             },
         )
+        speeds = measured_speeds()
         for kind, title in (
             ("video", "Video models (x4, use neighbouring frames)"),
             ("image", "Photo models"),
@@ -467,6 +468,13 @@ class MainWindow(QMainWindow):
                 psnr = ((meta.get("metrics") or {}).get("val") or {}).get("psnr_y")
                 size = f"{meta['params'] / 1e6:.2f}M params" if meta.get("params") else ""
                 qual = f", val PSNR-Y {psnr:.2f} dB" if psnr else ""
+                ms = (speeds.get("models", {}).get(f"{e.name}-x{e.scales[0]}") or {}).get("ms_per_frame")
+                if ms:
+                    m = speeds["machine"]
+                    qual += (
+                        f", {1000 / ms:.2f} fps per 720p output frame (model only, x{e.scales[0]}, "
+                        f"{speeds['precision']}, measured on {m['cpu']}, {m['threads']} threads)"
+                    )
                 avail = {
                     "downloadable": ", downloads on first use",
                     "partial": ", download resumes on first use",

@@ -30,6 +30,7 @@ from ._weights import (
     fetch,
     list_weights,
     locate,
+    measured_speeds,
     resolve,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "locate",
+    "measured_speeds",
     "named_config",
     "parse_repo_ref",
     "profile_model",

@@ -131,6 +131,18 @@ def resolve(name: str, scale: int | None = None) -> WeightsInfo:
     return WeightsInfo(e, scale, None, "partial" if folder is not None else "downloadable", pin)
 
 
+def measured_speeds() -> dict[str, Any]:
+    """The model-only speeds measured for the bundled models (``weights/speed.json``, written by
+    benchmarks/registry_speed.py, with the machine); {} when absent."""
+    import json
+
+    try:
+        path = Path(str(resources.files("slimvsr.models").joinpath("weights", "speed.json")))
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def default_model(kind: str) -> str:
     """The name of the DEFAULT weights of ``kind`` ("video" or "image")."""
     for e in WEIGHTS.values():
