@@ -48,11 +48,22 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other error (argparse prints its usage block)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        hint = ""
+        if "unrecognized arguments: -" in message or "expected one argument" in message:
+            hint = " (a file whose name starts with '-': write ./-name or put it after --)"
+        print(f"{self.prog}: error: {message}{hint}; see {self.prog} --help", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..engine import CODECS
     from ..models import default_model
 
-    p = argparse.ArgumentParser(prog="vsr-upscale", description=__doc__, formatter_class=_HelpFormatter)
+    p = _Parser(prog="vsr-upscale", description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument("inputs", nargs="*", type=Path, help="video/image files or folders of them")
     p.add_argument(
         "-m",
@@ -107,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="read each input folder as one video made of its frames (sorted by name)",
     )
     p.add_argument("--fps", type=float, default=25.0, help="frame rate of --sequence inputs")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=16_777_216,
+        help="refuse inputs whose frames have more pixels (a decompression bomb guard)",
+    )
+    p.add_argument(
+        "--max-aspect", type=float, default=32.0, help="refuse frames longer than this ratio of their sides"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument(
         "--skip-existing",
@@ -344,6 +364,8 @@ def run(args: argparse.Namespace) -> int:
         tile=args.tile,
         overwrite=args.overwrite,
         skip_existing=args.skip_existing,
+        max_pixels=args.max_pixels,
+        max_aspect=args.max_aspect,
         sequence_fps=args.fps,
     )
     models: dict = {}  # each model is loaded once, whatever the number of inputs

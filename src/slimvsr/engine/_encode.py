@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import OutputError, RunError
-from ._media import VideoInfo
+from ._media import VideoInfo, open_input
 from ._photo import MARKER, PhotoMeta, orient, write_photo
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ class VideoSink:
         self.copy_in = None
         self.copy_map: dict[int, av.stream.Stream] = {}
         if info.other_streams:
-            self.copy_in = av.open(str(info.path), "r")
+            self.copy_in = open_input(Path(info.path))
             for idx in info.other_streams:
                 s = self.copy_in.streams[idx]
                 try:
@@ -233,7 +233,7 @@ class VideoSink:
         if info.sequence_fps is not None or not Path(info.path).is_file():
             self.out.metadata["comment"] = marker
             return
-        with av.open(str(info.path)) as src:
+        with open_input(Path(info.path)) as src:
             self.out.metadata.update(_content_tags(dict(src.metadata), stale=True))
             sv = src.streams.video[0]
             self.vs.metadata.update(_content_tags(dict(sv.metadata), stale=True))

@@ -134,6 +134,15 @@ def _sequence_pattern(folder: Path) -> str:
     return f"{escaped}/*{ext}"
 
 
+IMAGE_DEMUXERS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "tiff_pipe", "bmp_pipe")
+
+
+def open_input(path: Path) -> av.container.InputContainer:
+    """The one way a media file is opened for reading: tags that are not valid UTF-8 (a damaged
+    or foreign header) are read with replacement characters instead of failing the run."""
+    return av.open(str(path), "r", metadata_errors="replace")
+
+
 def _open(path: Path, sequence_fps: float | None = None) -> av.container.InputContainer:
     if not path.exists():
         raise InputError(f"{path}: no such file; check the path")
@@ -152,7 +161,9 @@ def _open(path: Path, sequence_fps: float | None = None) -> av.container.InputCo
         except av.error.FFmpegError as e:
             raise InputError(f"{path}: cannot read the frames as a sequence ({e})") from e
     try:
-        return av.open(str(path), "r")
+        return open_input(path)
+    except UnicodeDecodeError as e:  # PyAV decodes some strings strictly even so
+        raise InputError(f"{path}: its metadata cannot be read ({e.reason}); the file is damaged") from e
     except av.error.InvalidDataError as e:
         raise InputError(
             f"{path}: not a media file FFmpeg can read ({e.strerror}); pass a video or image file"
@@ -168,18 +179,9 @@ def probe(path: Path, sequence_fps: float | None = None) -> VideoInfo:
         if not c.streams.video:
             raise InputError(f"{path}: no video stream found; pass a video or image file")
         vs = c.streams.video[0]
-        is_image = path.is_file() and (
-            path.suffix.lower() in IMAGE_EXTS
-            or c.format.name
-            in (
-                "image2",
-                "png_pipe",
-                "jpeg_pipe",
-                "webp_pipe",
-                "tiff_pipe",
-                "bmp_pipe",
-            )
-        )
+        # By content, not by extension: an mp4 named .png is a video, an APNG or GIF is a video,
+        # a PNG named .mp4 is a photo.
+        is_image = path.is_file() and c.format.name in IMAGE_DEMUXERS
         first = None
         try:
             for frame in c.decode(vs):
@@ -256,6 +258,7 @@ def decode_frames(
     info: VideoInfo,
     start: float = 0.0,
     duration: float | None = None,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (pts, RGB array) for every frame with start <= t < start + duration (seconds from
     the first frame). Threaded decoding; seeks to the keyframe before ``start``."""
@@ -268,11 +271,21 @@ def decode_frames(
         if start > 0:
             c.seek(int((t0 + start) / tb), stream=vs, backward=True)
         end = None if duration is None else t0 + start + duration
+        n = 0
         try:
             for frame in c.decode(vs):
+                n += 1
+                if (frame.width, frame.height) != (info.width, info.height):
+                    raise InputError(
+                        f"{path}: frame {n} ({float((frame.pts or 0) * tb) - t0:.2f}s) changes size from "
+                        f"{info.width}x{info.height} to {frame.width}x{frame.height}; slimvsr upscales one "
+                        "size per file: split it where the size changes, or re-encode it at one size"
+                    )
                 pts = frame.pts if frame.pts is not None else 0
                 t = float(pts * tb)
                 if t < t0 + start - 1e-6:
+                    if stats is not None:  # before the range; with no --start: a damaged timestamp
+                        stats["before_start"] = stats.get("before_start", 0) + 1
                     continue
                 if end is not None and t >= end - 1e-6:
                     break

@@ -133,7 +133,7 @@ def read_photo_meta(path: Path) -> PhotoMeta:
                 estimate_jpeg_quality(getattr(im, "quantization", None)) if im.format == "JPEG" else None,
                 own,
             )
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         log.debug("%s: no photo metadata (%s)", path, e)
         return PhotoMeta()
 

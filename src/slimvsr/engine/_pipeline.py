@@ -42,7 +42,7 @@ from ._encode import (
     write_image,
 )
 from ._heap import bound_heap
-from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
+from ._media import IMAGE_EXTS, VideoInfo, decode_frames, open_input, probe
 from ._photo import PhotoMeta, read_photo_meta
 from ._runners import Precision, make_runner
 
@@ -64,6 +64,8 @@ class UpscaleOptions:
     tile: int | None = None  # LR tile side; None: chosen from memory_budget
     memory_budget_mb: int = 4096  # activation memory the model may use before frames are tiled
     overwrite: bool = False  # replace an existing output file
+    max_pixels: int = 16_777_216  # input frame pixels (16 MP, 4096x4096); bigger is refused at once
+    max_aspect: float = 32.0  # width:height (or height:width) beyond which a frame is refused
     skip_existing: bool = False  # an existing output: skip the job (raises Skipped), for resumable batches
     queue_frames: int = 32  # bound of the decoded-frame queue (LR frames)
     sequence_fps: float = 25.0  # frame rate given to a folder of frames read as a video
@@ -287,6 +289,7 @@ class Job:
         self.out = Path(out) if out else None
         self.notes: list[str] = []  # filled by the stages (appends are atomic)
         self._photo = PhotoMeta()
+        self._decode_stats: dict[str, int] = {}
 
     def cancel(self) -> None:
         self._stop.set(Cancelled(f"{self.inp}: cancelled; no output written"))
@@ -319,6 +322,20 @@ class Job:
         if th.error is not None:
             raise th.error
 
+    def _check_size(self, info: VideoInfo) -> None:
+        """Refuse decompression bombs and absurd frames before any work: limits a user can raise."""
+        w, h = info.width, info.height
+        if w * h > self.opts.max_pixels:
+            raise InputError(
+                f"{self.inp}: frames are {w}x{h} ({w * h / 1e6:.1f} MP), above the "
+                f"{self.opts.max_pixels / 1e6:.1f} MP limit; pass --max-pixels {w * h} to upscale it anyway"
+            )
+        if max(w, h) > self.opts.max_aspect * max(1, min(w, h)):
+            raise InputError(
+                f"{self.inp}: frames are {w}x{h}, more than {self.opts.max_aspect:g}:1; pass "
+                f"--max-aspect {max(w, h) / max(1, min(w, h)):.0f} to upscale it anyway"
+            )
+
     def _check_output_folder(self) -> None:
         """Before any model loads: the output's folder exists and is writable."""
         target = self.out if self.out is not None else self.inp
@@ -344,7 +361,7 @@ class Job:
             out = out / default_output(self.inp, name, desc.scale, info.is_image).name
         if out.resolve() == self.inp.resolve():
             raise OutputError(f"{out}: the output would overwrite the input; choose another -o")
-        if out.exists() and not self.opts.overwrite:
+        if (out.exists() or out.is_symlink()) and not self.opts.overwrite:  # a dangling link too
             if self.opts.skip_existing:
                 raise Skipped(f"{out}: exists, skipped (--skip-existing)")
             raise OutputError(
@@ -390,7 +407,7 @@ class Job:
         def stage(st: _Stage) -> None:
             try:
                 t = time.monotonic()
-                for item in decode_frames(info, self.opts.start, self.opts.duration):
+                for item in decode_frames(info, self.opts.start, self.opts.duration, self._decode_stats):
                     st.busy += time.monotonic() - t
                     ch.put(item)
                     t = time.monotonic()
@@ -455,6 +472,7 @@ class Job:
         bound_heap()
         self._stop.check()
         info = probe(self.inp, self.opts.sequence_fps if self.inp.is_dir() else None)
+        self._check_size(info)
         if info.duration_s is not None and not info.is_image and self.opts.start >= info.duration_s:
             raise InputError(
                 f"{self.inp}: --start {self.opts.start:g}s is past the end ({info.duration_s:.2f}s); "
@@ -537,6 +555,12 @@ class Job:
                 raise _wrap(enc.error, self.inp)
             dec.join()
             self._stop.check()  # honoured up to the rename: after it, the output is whole
+            dropped = self._decode_stats.get("before_start", 0)
+            if dropped and self.opts.start == 0:
+                self.notes.append(
+                    f"{self.inp}: {dropped} decoded frame(s) carry timestamps before the first frame's "
+                    "(damaged timestamps) and were left out of the output"
+                )
             if total and not info.is_image and done < total - max(2, total // 50):
                 self.notes.append(
                     f"{self.inp}: decoded {done} frames of the {total} the container declares; the "
@@ -589,7 +613,7 @@ def is_own_output(path: Path) -> bool:
     if path.suffix.lower() in IMAGE_EXTS:
         return photo_marked(path)
     try:
-        with av.open(str(path)) as c:
+        with open_input(path) as c:
             # Matroska upper-cases tag names (COMMENT): compare names without case.
             return any(
                 k.lower() in ("comment", "slimvsr") and str(v).startswith(MARKER)

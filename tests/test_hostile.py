@@ -1,0 +1,153 @@
+"""Inputs a hostile or unlucky user hands over: each ends in one clear line or a correct output,
+the same way for every model (media made in the test)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from media import write_clip
+from slimvsr.app.cli import main as upscale_main
+from slimvsr.models import EDSR, BasicVSR, save_pretrained
+from tiny import tiny_config
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("hostile-models")
+    save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), root / "edsr", {"name": "edsr"})
+    save_pretrained(BasicVSR(tiny_config("basicvsr", 0)), root / "uni", {"name": "uni"})
+    return {"edsr": root / "edsr", "uni": root / "uni"}
+
+
+def _one_line(capsys) -> str:
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("vsr-upscale: error:"), err
+    assert "Traceback" not in err[0] and ".partial" not in err[0]
+    return err[0]
+
+
+def _ts(path: Path, size: tuple[int, int], n: int, t0: int) -> bytes:
+    with av.open(str(path), "w", format="mpegts") as o:
+        v = o.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = size[1], size[0], "yuv420p"
+        v.time_base = Fraction(1, 90000)
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(np.full((*size, 3), 40 * i % 255, np.uint8), format="rgb24")
+            f.pts, f.time_base = (t0 + i) * 9000, Fraction(1, 90000)
+            o.mux(v.encode(f))
+        o.mux(v.encode(None))
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(("model", "chunk"), [("uni", "1"), ("uni", "8"), ("edsr", "3")])
+def test_resolution_change_mid_stream_is_refused_naming_the_frame(
+    models, tmp_path, capsys, model, chunk
+) -> None:
+    data = _ts(tmp_path / "a.ts", (48, 64), 6, 0) + _ts(tmp_path / "b.ts", (24, 32), 6, 6)
+    src = tmp_path / "changing.ts"
+    src.write_bytes(data)
+    out = tmp_path / "o.mkv"
+    code = upscale_main(
+        [str(src), "-m", str(models[model]), "-o", str(out), "--chunk", chunk, "--device", "cpu", "-q"]
+    )
+    line = _one_line(capsys)
+    assert code == 2 and "changes size from 64x48 to 32x24" in line and "frame 7" in line
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_metadata_that_is_not_utf8_is_read_not_fatal(models, tmp_path, capsys) -> None:
+    src = write_clip(tmp_path / "t.mkv", n=3, size=(16, 16), audio=False)
+    with av.open(str(src)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    tagged = tmp_path / "tagged.mkv"
+    with av.open(str(tagged), "w") as o:
+        o.metadata["title"] = "ÄÄÄÄÄÄ"
+        v = o.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 16, 16, "yuv420p"
+        for i, a in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(a, format="rgb24")
+            f.pts = i
+            o.mux(v.encode(f))
+        o.mux(v.encode(None))
+    raw = tagged.read_bytes()
+    assert b"\xc3\x84" * 6 in raw
+    tagged.write_bytes(raw.replace(b"\xc3\x84" * 6, b"\xff\xfe" * 6))  # a byte-flipped header tag
+    assert upscale_main([str(tagged), "-m", str(models["edsr"]), "-o", str(tmp_path / "o.mkv"), "-q"]) == 0
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert c.streams.video[0].frames in (0, 3) and "�" in c.metadata.get("title", "")
+
+
+def test_decompression_bombs_are_refused_at_once_with_the_flag_to_allow(models, tmp_path, capsys) -> None:
+    big = tmp_path / "bomb.png"
+    Image.new("RGB", (5000, 4000)).save(big)  # 20 MP that compresses to a few KB
+    assert big.stat().st_size < 200_000
+    assert upscale_main([str(big), "-m", str(models["edsr"])]) == 2
+    assert "--max-pixels 20000000" in _one_line(capsys)
+    thin = tmp_path / "thin.png"
+    Image.new("RGB", (2000, 20)).save(thin)
+    assert upscale_main([str(thin), "-m", str(models["edsr"])]) == 2
+    assert "--max-aspect 100" in _one_line(capsys)
+    assert upscale_main([str(thin), "-m", str(models["edsr"]), "--max-aspect", "100", "-q"]) == 0
+    assert Image.open(tmp_path / "thin.edsr-x2.png").size == (4000, 40)
+
+
+def test_several_frames_under_an_image_name_are_a_video_decided_by_content(models, tmp_path) -> None:
+    clip = write_clip(tmp_path / "c.mp4", n=5, size=(16, 16), audio=False)
+    disguised = tmp_path / "holiday.png"
+    disguised.write_bytes(clip.read_bytes())
+    assert upscale_main([str(disguised), "-m", str(models["edsr"]), "-q"]) == 0
+    with av.open(str(tmp_path / "holiday.edsr-x2.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 5
+    anim = tmp_path / "anim.png"  # an APNG
+    frames = [Image.new("RGB", (16, 16), (40 * i, 0, 0)) for i in range(4)]
+    frames[0].save(anim, save_all=True, append_images=frames[1:], duration=100)
+    assert upscale_main([str(anim), "-m", str(models["edsr"]), "-q"]) == 0
+    with av.open(str(tmp_path / "anim.edsr-x2.mp4")) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 4
+
+
+def test_paths_dash_names_and_dangling_links(models, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (16, 12)).save(tmp_path / "-dash.png")
+    with pytest.raises(SystemExit) as e:
+        upscale_main(["-dash.png", "-m", str(models["edsr"])])
+    assert e.value.code == 2
+    line = _one_line(capsys)
+    assert "./-name" in line
+    assert upscale_main(["-m", str(models["edsr"]), "-q", "--", "-dash.png"]) == 0
+    link = tmp_path / "out.png"
+    os.symlink(tmp_path / "nowhere.png", link)  # dangling
+    assert upscale_main(["./-dash.png", "-m", str(models["edsr"]), "-o", str(link)]) == 2
+    assert "already exists" in _one_line(capsys) and link.is_symlink()
+
+
+def test_frames_dropped_for_a_damaged_first_timestamp_are_reported(models, tmp_path, capsys) -> None:
+    """A first frame stamped far in the future (here a 1-frame segment at 1,000 s before the
+    real stream at 0 s): no decoded frame is silently lost, and what does not add up is said."""
+    data = _ts(tmp_path / "a.ts", (16, 16), 1, 10_000) + _ts(tmp_path / "b.ts", (16, 16), 8, 0)
+    src = tmp_path / "stamp.ts"
+    src.write_bytes(data)
+    code = upscale_main([str(src), "-m", str(models["edsr"]), "-o", str(tmp_path / "o.mkv"), "-q"])
+    err = capsys.readouterr().err
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        written = sum(1 for _ in c.decode(video=0))
+    assert code == 0 and written == 9  # every decoded frame is in the output
+    assert "the container declares" in err or "timestamps before the first frame's" in err
+
+
+def test_decoder_counts_the_frames_it_leaves_out(tmp_path) -> None:
+    from slimvsr.engine import decode_frames, probe
+
+    clip = write_clip(tmp_path / "c.mp4", n=12, size=(16, 16), audio=False)
+    stats: dict[str, int] = {}
+    kept = list(decode_frames(probe(clip), 0.5, None, stats))
+    assert len(kept) == 7 and stats["before_start"] == 5  # from the keyframe at 0 up to 0.5 s
