@@ -151,3 +151,17 @@ def test_decoder_counts_the_frames_it_leaves_out(tmp_path) -> None:
     stats: dict[str, int] = {}
     kept = list(decode_frames(probe(clip), 0.5, None, stats))
     assert len(kept) == 7 and stats["before_start"] == 5  # from the keyframe at 0 up to 0.5 s
+
+
+def test_wrapped_errors_name_the_users_files_not_the_temporary(tmp_path) -> None:
+    import errno
+
+    from slimvsr.engine._pipeline import _tmp_name, _wrap
+
+    out = tmp_path / "film.mkv"
+    tmp = _tmp_name(out)
+    e = _wrap(OSError(errno.EINVAL, "Invalid argument", str(tmp)), tmp_path / "in.mp4", out)
+    msg = str(e)
+    assert ".partial" not in msg and str(out) in msg and "22" not in msg and "Invalid argument" in msg
+    msg = str(_wrap(RuntimeError(f"muxing '{tmp}' returned -22"), tmp_path / "in.mp4", out))
+    assert ".partial" not in msg and "returned" not in msg and msg.endswith("film.mkv was not written")

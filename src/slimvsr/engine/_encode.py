@@ -207,7 +207,8 @@ class VideoSink:
                 except (ValueError, av.error.FFmpegError) as e:
                     raise OutputError(
                         f"{self.final}: the input's {s.type} stream #{idx} "
-                        f"({s.codec_context.name}) cannot be stored in {self.final.suffix}; "
+                        f"({getattr(s.codec_context, 'name', None) or 'unknown codec'}) cannot be stored in "
+                        f"{self.final.suffix}; "
                         "use a .mkv output"
                     ) from e
             for idx, o in self.copy_map.items():

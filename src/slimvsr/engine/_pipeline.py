@@ -458,7 +458,7 @@ class Job:
             except Cancelled:
                 raise
             except BaseException as e:
-                ch.abort(_wrap(e, self.inp))
+                ch.abort(_wrap(e, self.inp, out))
                 raise
             finally:
                 if sink is not None and not closed:
@@ -552,7 +552,7 @@ class Job:
             enc.join()  # the encoder drains its last frames; a cancel wakes it
             self._stop.check()
             if enc.error is not None:
-                raise _wrap(enc.error, self.inp)
+                raise _wrap(enc.error, self.inp, out)
             dec.join()
             self._stop.check()  # honoured up to the rename: after it, the output is whole
             dropped = self._decode_stats.get("before_start", 0)
@@ -584,10 +584,19 @@ class Job:
                     tmp.unlink(missing_ok=True)
 
 
-def _wrap(e: BaseException, inp: Path) -> BaseException:
+def _wrap(e: BaseException, inp: Path, out: Path | None = None) -> BaseException:
+    """An internal failure as one line about the user's files: the hidden temporary is named by
+    the output it stands for, an OS error by its meaning rather than its number."""
     if isinstance(e, SlimVSRError):
         return e
-    return RunError(f"{inp}: {type(e).__name__}: {e}")
+    if isinstance(e, OSError) and e.strerror:
+        text = e.strerror + (f" ({e.filename})" if e.filename else "")
+    else:
+        text = str(e) or type(e).__name__
+    if out is not None:
+        text = text.replace(str(_tmp_name(out)), str(out)).replace(_tmp_name(out).name, out.name)
+    text = re.sub(r"\s*returned -?\d+$", "", text)  # PyAV's raw return code adds nothing
+    return RunError(f"{inp}: {text}; the output {out.name if out else ''} was not written".replace("  ", " "))
 
 
 def upscale(
