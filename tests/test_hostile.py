@@ -165,3 +165,31 @@ def test_wrapped_errors_name_the_users_files_not_the_temporary(tmp_path) -> None
     assert ".partial" not in msg and str(out) in msg and "22" not in msg and "Invalid argument" in msg
     msg = str(_wrap(RuntimeError(f"muxing '{tmp}' returned -22"), tmp_path / "in.mp4", out))
     assert ".partial" not in msg and "returned" not in msg and msg.endswith("film.mkv was not written")
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(models, tmp_path) -> None:
+    """The output's file system fills up mid-write (a file-size limit stands in for a full disk):
+    one clear line, nothing under the final name, no temporary, the input untouched."""
+    import hashlib
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    clip = write_clip(tmp_path / "c.mp4", n=30, size=(32, 48), audio=False)
+    digest = hashlib.sha256(clip.read_bytes()).hexdigest()
+    out = tmp_path / "out" / "big.mkv"
+    out.parent.mkdir()
+
+    def limit() -> None:  # in the child: writes past 64 KiB fail with EFBIG instead of SIGXFSZ
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    cmd = [sys.executable, "-m", "slimvsr.app.cli", str(clip), "-m", str(models["uni"]), "-o", str(out)]
+    p = subprocess.run(
+        [*cmd, "-q", "--codec", "ffv1"], capture_output=True, text=True, preexec_fn=limit, timeout=240
+    )
+    err = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode in (1, 2) and len(err) == 1, p.stderr
+    assert "size limit" in err[0] or "no space" in err[0]
+    assert list(out.parent.iterdir()) == [] and hashlib.sha256(clip.read_bytes()).hexdigest() == digest

@@ -124,6 +124,11 @@ def _raise_os(e: OSError, path: Path) -> None:
         raise OutputError(
             f"{path}: no space left on the device; free some space or write elsewhere with -o"
         ) from e
+    if e.errno == errno.EFBIG:
+        raise OutputError(
+            f"{path}: the file size limit was reached (ulimit -f, or the file system's); "
+            "write elsewhere with -o or raise the limit"
+        ) from e
     raise RunError(f"{path}: write failed ({e})") from e
 
 
