@@ -193,3 +193,53 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(models, tmp_path) -> None:
     assert p.returncode in (1, 2) and len(err) == 1, p.stderr
     assert "size limit" in err[0] or "no space" in err[0]
     assert list(out.parent.iterdir()) == [] and hashlib.sha256(clip.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_interrupts_at_many_points_never_leave_a_partial_output(models, tmp_path, sig) -> None:
+    """SIGINT and SIGTERM sent at spread-out moments of real runs (start-up and imports, probing,
+    decoding, the model, encoding, around the rename): each run either finished whole (exit 0, a
+    valid output) or stopped clean (exit 130/143, one line, nothing under the final name); never
+    a temporary left, never the input changed."""
+    import hashlib
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from slimvsr.engine import probe
+
+    src = write_clip(tmp_path / "c.mp4", n=24, size=(32, 48), audio=False)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    rng = random.Random(sig)
+    # From 0.3 s the program's own handler is installed (during the imports); a signal in the
+    # interpreter's first ~50 ms, before any line of slimvsr runs, ends it the default way, with
+    # nothing written yet (checked separately below).
+    delays = [0.3, 0.6, 1.0] + [rng.uniform(1.0, 8.0) for _ in range(3)]
+    outcomes = set()
+    for i, delay in enumerate(delays):
+        out = tmp_path / f"o{i}" / "out.mkv"
+        out.parent.mkdir()
+        cmd = [sys.executable, "-m", "slimvsr.app.cli", str(src), "-m", str(models["uni"]), "-o", str(out)]
+        proc = subprocess.Popen([*cmd, "-q", "--chunk", "2"], stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=180)
+        left = sorted(p.name for p in out.parent.iterdir())
+        if proc.returncode == 0:
+            assert left == ["out.mkv"] and probe(out).width == 4 * 48, err
+            outcomes.add("finished")
+        else:
+            assert proc.returncode == {"SIGINT": 130, "SIGTERM": 143}[sig], err
+            assert "Traceback" not in err and left == [], (left, err)
+            outcomes.add("stopped")
+        assert hashlib.sha256(src.read_bytes()).hexdigest() == digest
+    assert "stopped" in outcomes
+    out = tmp_path / "early" / "out.mkv"
+    out.parent.mkdir()
+    cmd = [sys.executable, "-m", "slimvsr.app.cli", str(src), "-m", str(models["uni"]), "-o", str(out)]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    proc.send_signal(getattr(signal, sig))  # at once: before the interpreter has loaded slimvsr
+    proc.communicate(timeout=60)
+    assert proc.returncode in (-getattr(signal, sig), 130, 143) and list(out.parent.iterdir()) == []

@@ -441,6 +441,12 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _on_sigint(signum: int, frame: object) -> None:
+    # Our own handler, not Python's default: with the default one, CPython ends the process by
+    # SIGINT at exit even after the interrupt was handled, hiding the exit code 130.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
@@ -448,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     # (start-up imports included), with exit codes 130 and 143.
     if threading.current_thread() is threading.main_thread():  # tests call main() from threads too
         signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         words = sys.argv[1:] if argv is None else argv
         quiet = {"-q", "--quiet", "-h", "--help", "--version", "--json"} & set(words)

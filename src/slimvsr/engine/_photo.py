@@ -105,10 +105,13 @@ def _software(exif) -> str:
 def read_photo_meta(path: Path) -> PhotoMeta:
     """The metadata and alpha of ``path``; an empty PhotoMeta where Pillow cannot read it (the
     pixels come through PyAV either way)."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings(), Image.open(path) as im:
+            warnings.simplefilter("ignore")  # a damaged tag is not the user's concern: no noise lines
             exif = im.getexif()
             orientation = int(exif.get(ORIENTATION, 1) or 1)
             own = _software(exif).startswith(MARKER) or str(im.info.get("Software", "")).startswith(MARKER)
