@@ -102,7 +102,7 @@ def _software(exif) -> str:
     return value if isinstance(value, str) else ""
 
 
-class _quiet:
+class _Quiet:
     """Inside warnings.catch_warnings(): ignore them (a damaged tag is no concern of the user's)."""
 
     def __enter__(self) -> None:
@@ -122,7 +122,7 @@ def read_photo_meta(path: Path) -> PhotoMeta:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings(), _quiet(), Image.open(path) as im:
+        with warnings.catch_warnings(), _Quiet(), Image.open(path) as im:
             exif = im.getexif()
             orientation = int(exif.get(ORIENTATION, 1) or 1)
             own = _software(exif).startswith(MARKER) or str(im.info.get("Software", "")).startswith(MARKER)
