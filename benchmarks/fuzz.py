@@ -202,15 +202,22 @@ def _verify_output(case: Case, inp: Path, out: Path, scale: int) -> None:
         case.outcome, case.detail = "bad-output", f"{type(e).__name__}: {e}"
 
 
+def _kind(inp: Path) -> str:
+    """Which tiny model a case gets: the image one for what probes as an image, else the video one."""
+    from slimvsr.engine import probe
+
+    try:
+        return "image" if probe(inp).is_image else "video"
+    except Exception:  # a file that does not probe: the run itself reports it
+        return "video"
+
+
 def run_engine(case: Case, inp: Path, outdir: Path, models: dict[str, Path], limit: float) -> None:
-    from slimvsr.engine import Finished, Job, UpscaleOptions, probe
+    from slimvsr.engine import Finished, Job, UpscaleOptions
     from slimvsr.errors import SlimVSRError
 
     digest = hashlib.sha256(inp.read_bytes()).hexdigest()
-    try:
-        kind = "image" if probe(inp).is_image else "video"
-    except Exception:
-        kind = "video"
+    kind = _kind(inp)
     scale = 2 if kind == "image" else 4
     opts = UpscaleOptions(model=str(models[kind]), device="cpu", precision="fp32", chunk=2)
     job = Job(inp, None if kind == "video" else outdir / f"out{inp.suffix or '.png'}", opts)
@@ -253,12 +260,7 @@ def run_engine(case: Case, inp: Path, outdir: Path, models: dict[str, Path], lim
 
 def run_cli(case: Case, inp: Path, outdir: Path, models: dict[str, Path], limit: float) -> None:
     digest = hashlib.sha256(inp.read_bytes()).hexdigest()
-    from slimvsr.engine import probe
-
-    try:
-        kind = "image" if probe(inp).is_image else "video"
-    except Exception:
-        kind = "video"
+    kind = _kind(inp)
     out = outdir / ("out.mkv" if kind == "video" else f"out{inp.suffix or '.png'}")
     cmd = [sys.executable, "-m", "slimvsr.app.cli", str(inp), "-m", str(models[kind]), "-o", str(out)]
     cmd += ["-q", "--device", "cpu", "--precision", "fp32"]

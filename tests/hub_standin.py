@@ -168,6 +168,12 @@ class HubStandIn:
             return _err(404, "RepoNotFound", f"Repository Not Found for url: {req.url}")
         return repo
 
+    def _writable(self, req: Request, ns: str, name: str) -> Repo | Response:
+        """The repo a write route acts on, once the token is the server's."""
+        if not self._authorised(req):
+            return _err(401, None, "Invalid credentials in Authorization header")
+        return self._repo(req, ns, name)
+
     def _new_commit(self, repo: Repo, branch: str, files: dict[str, StoredFile], message: str) -> str:
         parent = repo.branches.get(branch, "")
         listing = "".join(f"{p}\0{f.oid}\0" for p, f in sorted(files.items()))
@@ -246,9 +252,7 @@ class HubStandIn:
         )
 
     def _preupload(self, req: Request, ns: str, name: str, rev: str) -> Response:
-        if not self._authorised(req):
-            return _err(401, None, "Invalid credentials in Authorization header")
-        repo = self._repo(req, ns, name)
+        repo = self._writable(req, ns, name)
         if isinstance(repo, Response):
             return repo
         head = repo.commits.get(repo.resolve(rev) or "", {})
@@ -285,9 +289,7 @@ class HubStandIn:
         return Response(b"", 200)
 
     def _branch(self, req: Request, ns: str, name: str, branch: str) -> Response:
-        if not self._authorised(req):
-            return _err(401, None, "Invalid credentials in Authorization header")
-        repo = self._repo(req, ns, name)
+        repo = self._writable(req, ns, name)
         if isinstance(repo, Response):
             return repo
         if branch in repo.branches:
@@ -296,9 +298,7 @@ class HubStandIn:
         return _json({})
 
     def _commit(self, req: Request, ns: str, name: str, rev: str) -> Response:
-        if not self._authorised(req):
-            return _err(401, None, "Invalid credentials in Authorization header")
-        repo = self._repo(req, ns, name)
+        repo = self._writable(req, ns, name)
         if isinstance(repo, Response):
             return repo
         if rev not in repo.branches:

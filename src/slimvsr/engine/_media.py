@@ -61,35 +61,30 @@ class HdrInfo:
     max_cll: int | None = None
     max_fall: int | None = None
 
-    def x265_params(self) -> str:
-        """``master-display=...:max-cll=...`` as x265 takes them (0.00002 / 0.0001 units)."""
+    def _params(self, md: str, cll: str, xy, lum) -> str:
         parts = []
         if self.primaries and self.white and self.luminance:
             (r, g, b), w = self.primaries, self.white
-
-            def xy(p: tuple[float, float]) -> str:
-                return f"({round(p[0] * 50000)},{round(p[1] * 50000)})"
-
-            lum = f"L({round(self.luminance[1] * 10000)},{round(self.luminance[0] * 10000)})"
-            parts.append(f"master-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}{lum}")
+            light = lum(self.luminance[1]) + "," + lum(self.luminance[0])
+            parts.append(f"{md}=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}L({light})")
         if self.max_cll is not None:
-            parts.append(f"max-cll={self.max_cll},{self.max_fall or 0}")
+            parts.append(f"{cll}={self.max_cll},{self.max_fall or 0}")
         return ":".join(parts)
+
+    def x265_params(self) -> str:
+        """``master-display=...:max-cll=...`` as x265 takes them (0.00002 / 0.0001 units)."""
+        return self._params(
+            "master-display",
+            "max-cll",
+            lambda p: f"({round(p[0] * 50000)},{round(p[1] * 50000)})",
+            lambda v: str(round(v * 10000)),
+        )
 
     def svtav1_params(self) -> str:
         """``mastering-display=...:content-light=...`` as SVT-AV1 takes them."""
-        parts = []
-        if self.primaries and self.white and self.luminance:
-            (r, g, b), w = self.primaries, self.white
-
-            def xy(p: tuple[float, float]) -> str:
-                return f"({p[0]:.4f},{p[1]:.4f})"
-
-            lum = f"L({self.luminance[1]:.4f},{self.luminance[0]:.4f})"
-            parts.append(f"mastering-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}{lum}")
-        if self.max_cll is not None:
-            parts.append(f"content-light={self.max_cll},{self.max_fall or 0}")
-        return ":".join(parts)
+        return self._params(
+            "mastering-display", "content-light", lambda p: f"({p[0]:.4f},{p[1]:.4f})", lambda v: f"{v:.4f}"
+        )
 
 
 def _hdr_of(frame: av.VideoFrame) -> HdrInfo | None:
