@@ -1,8 +1,7 @@
 """Frozen entry point of vsr-upscale (PyInstaller runs this file as __main__)."""
 
-import sys
 
-from slimvsr.app.cli import main
+from slimvsr.app.cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

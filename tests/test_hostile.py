@@ -195,6 +195,25 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(models, tmp_path) -> None:
     assert list(out.parent.iterdir()) == [] and hashlib.sha256(clip.read_bytes()).hexdigest() == digest
 
 
+def _wait_for_handlers(pid: int, timeout: float = 60.0) -> None:
+    """Until the process catches SIGTERM (its /proc status SigCgt mask): slimvsr installs its
+    SIGINT handler, then its SIGTERM one, as its first lines run."""
+    import signal
+    import time
+
+    bit = 1 << (signal.SIGTERM - 1)
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return  # already gone
+        cgt = next(ln for ln in status.splitlines() if ln.startswith("SigCgt:"))
+        if int(cgt.split()[1], 16) & bit:
+            return
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 def test_interrupts_at_many_points_never_leave_a_partial_output(models, tmp_path, sig) -> None:
     """SIGINT and SIGTERM sent at spread-out moments of real runs (start-up and imports, probing,
@@ -213,16 +232,17 @@ def test_interrupts_at_many_points_never_leave_a_partial_output(models, tmp_path
     src = write_clip(tmp_path / "c.mp4", n=24, size=(32, 48), audio=False)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()
     rng = random.Random(sig)
-    # From 0.3 s the program's own handler is installed (during the imports); a signal in the
-    # interpreter's first ~50 ms, before any line of slimvsr runs, ends it the default way, with
-    # nothing written yet (checked separately below).
-    delays = [0.3, 0.6, 1.0] + [rng.uniform(1.0, 8.0) for _ in range(3)]
+    # Counted from the moment slimvsr's handlers are installed (its first lines, before the heavy
+    # imports); a signal before that, while the interpreter itself starts, ends it the default way
+    # with nothing written yet (checked separately below).
+    delays = [0.0, 0.3, 1.0] + [rng.uniform(1.0, 8.0) for _ in range(3)]
     outcomes = set()
     for i, delay in enumerate(delays):
         out = tmp_path / f"o{i}" / "out.mkv"
         out.parent.mkdir()
         cmd = [sys.executable, "-m", "slimvsr.app.cli", str(src), "-m", str(models["uni"]), "-o", str(out)]
         proc = subprocess.Popen([*cmd, "-q", "--chunk", "2"], stderr=subprocess.PIPE, text=True)
+        _wait_for_handlers(proc.pid)
         time.sleep(delay)
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=180)

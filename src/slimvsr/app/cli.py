@@ -453,8 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     # One signal policy: SIGINT and SIGTERM both stop the run and clean up, from the first line
     # (start-up imports included), with exit codes 130 and 143.
     if threading.current_thread() is threading.main_thread():  # tests call main() from threads too
-        signal.signal(signal.SIGTERM, _on_sigterm)
         signal.signal(signal.SIGINT, _on_sigint)
+        signal.signal(signal.SIGTERM, _on_sigterm)  # last: once SIGTERM is caught, both are
     try:
         words = sys.argv[1:] if argv is None else argv
         quiet = {"-q", "--quiet", "-h", "--help", "--version", "--json"} & set(words)
@@ -473,9 +473,11 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except Terminated:
         print("\nvsr-upscale: terminated; no partial output was left", file=sys.stderr)
+        _stopped_by_signal.append(143)
         return 143
     except KeyboardInterrupt:
         print("\nvsr-upscale: interrupted; no partial output was left", file=sys.stderr)
+        _stopped_by_signal.append(130)
         return 130
     except SlimVSRError as e:
         if os.environ.get("SLIMVSR_DEBUG") == "1":
@@ -484,5 +486,20 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
 
 
+_stopped_by_signal: list[int] = []
+
+
+def entry() -> None:
+    """The ``vsr-upscale`` program. After a handled interrupt (the cleanup has run) it exits at
+    once with 130/143: CPython remembers an interrupt that landed in a C extension's own code
+    during the imports and would otherwise end the process by SIGINT, hiding the exit code."""
+    code = main()
+    if _stopped_by_signal:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
