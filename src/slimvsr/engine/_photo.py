@@ -102,27 +102,22 @@ def _software(exif) -> str:
     return value if isinstance(value, str) else ""
 
 
-class _Quiet:
-    """Inside warnings.catch_warnings(): ignore them (a damaged tag is no concern of the user's)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 def read_photo_meta(path: Path) -> PhotoMeta:
     """The metadata and alpha of ``path``; an empty PhotoMeta where Pillow cannot read it (the
-    pixels come through PyAV either way)."""
+    pixels come through PyAV either way). Pillow's warnings about damaged tags are no concern of
+    the user's: none is printed."""
     import warnings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _read_photo_meta(path)
+
+
+def _read_photo_meta(path: Path) -> PhotoMeta:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with warnings.catch_warnings(), _Quiet(), Image.open(path) as im:
+        with Image.open(path) as im:
             exif = im.getexif()
             orientation = int(exif.get(ORIENTATION, 1) or 1)
             own = _software(exif).startswith(MARKER) or str(im.info.get("Software", "")).startswith(MARKER)

@@ -297,7 +297,7 @@ class Job:
     # -- setup ---------------------------------------------------------------------------
     def _download(self, loc: Located) -> Iterator[Downloading]:
         """Fetch ``loc`` in a thread, yielding its progress; a cancel stops it at the next
-        chunk (the partial file stays in the cache and the next job resumes it)."""
+        chunk (the files already complete stay in the cache; the next job fetches the rest)."""
         import queue
 
         updates: queue.SimpleQueue = queue.SimpleQueue()
@@ -338,16 +338,16 @@ class Job:
 
     def _check_output_folder(self) -> None:
         """Before any model loads: the output's folder exists and is writable."""
-        target = self.out if self.out is not None else self.inp
-        folder = target if target.is_dir() and target != self.inp else target.parent
-        if self.out is None and self.inp.is_dir():  # a frame folder's output goes next to it
+        if self.out is None:  # next to the input (a frame folder's output: next to the folder)
             folder = self.inp.parent
+        else:
+            folder = self.out if self.out.is_dir() else self.out.parent
         if not folder.is_dir():
             raise OutputError(f"{folder}: output folder does not exist")
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(f"{folder}: output folder is not writable; choose another with -o")
 
-    def _prepare(self, info: VideoInfo) -> tuple[VideoInfo, ModelDescriptor, Precision, Path]:
+    def _prepare(self, info: VideoInfo) -> tuple[ModelDescriptor, Precision, Path]:
         prec = pick_precision(self.opts.device, self.opts.precision)
         name = model_for(self.opts, info)
         key = (name, self.opts.scale)
@@ -381,7 +381,7 @@ class Job:
                 self.opts, encode=dataclasses.replace(self.opts.encode, codec=codec)
             )
             check_output(out, codec)
-        return info, desc, prec, out
+        return desc, prec, out
 
     def _tile(self, desc: ModelDescriptor, info: VideoInfo) -> int | None:
         if self.opts.tile:
@@ -484,7 +484,7 @@ class Job:
             loc = locate(name, self.opts.scale)
             if loc.needs_download:
                 yield from self._download(loc)
-        info, desc, prec, out = self._prepare(info)
+        desc, prec, out = self._prepare(info)
         s = desc.scale
         out_size = (info.height * s, info.width * s)
         total = _frames_in_range(info.frames, info.rate, self.opts.start, self.opts.duration)
