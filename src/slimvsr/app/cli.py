@@ -493,7 +493,13 @@ def entry() -> None:
     """The ``vsr-upscale`` program. After a handled interrupt (the cleanup has run) it exits at
     once with 130/143: CPython remembers an interrupt that landed in a C extension's own code
     during the imports and would otherwise end the process by SIGINT, hiding the exit code."""
+    import signal
+
     code = main()
+    # The work is done (or cleaned up): from here a late SIGINT/SIGTERM must not end the process
+    # by the default action while the interpreter shuts down (CPython restores the default
+    # handlers during finalization), which would report a finished run as killed.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     if _stopped_by_signal:
         sys.stdout.flush()
         sys.stderr.flush()
