@@ -148,6 +148,37 @@ def test_basicvsr_uni_chunked_equals_whole_sequence() -> None:
     assert torch.allclose(torch.cat([a, b, c], 1), whole, atol=1e-5)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_step_graphs_replay_the_whole_sequence(bidirectional: bool) -> None:
+    """The one-frame step functions (what graph runtimes compile) driven by a plain loop give the
+    frames of whole-sequence inference: uni h_t = step(x_t-1, x_t, h_t-1); bi: the backward branch
+    from the last frame down, then the forward one fusing h_B,t. A first frame is its own neighbour
+    with a zero state (warping zeros gives zeros)."""
+    torch.manual_seed(0)
+    cfg = BasicVSRConfig(num_feat=8, num_block=2, bidirectional=bidirectional)
+    m = BasicVSR(cfg).eval()
+    x = torch.rand(1, 5, 3, 16, 20)
+    frames = list(x.unbind(1))
+    zero = x.new_zeros(1, 8, 16, 20)
+    with torch.no_grad():
+        whole = m(x)
+        outs = []
+        if bidirectional:
+            back, h = [zero] * 5, zero
+            for t in range(4, -1, -1):
+                h = back[t] = m.backward_step(frames[min(t + 1, 4)], frames[t], h)
+            h = zero
+            for t in range(5):
+                y, h = m.forward_step(frames[max(t - 1, 0)], frames[t], h, back[t])
+                outs.append(y)
+        else:
+            h = zero
+            for t in range(5):
+                y, h = m.step(frames[max(t - 1, 0)], frames[t], h)
+                outs.append(y)
+    assert torch.allclose(torch.stack(outs, 1), whole, atol=1e-5)
+
+
 def test_bidirectional_hidden_states_for_temporal_finetuning() -> None:
     """``return_hidden`` gives (H_F,T, H_B,0). The backward branch is the forward branch run on the
     reversed clip, so a network whose forward trunk is another's backward trunk must return, on the

@@ -1,35 +1,95 @@
-"""Keep the C heap from growing with the input's length.
+"""The C heap policy of a video job: buffers reused with their pages resident, and resident
+memory that does not creep with the input's length.
 
-A video job allocates and frees the same large buffers (decoded frames, SR frames, encoder
-pictures) thousands of times from several threads. glibc serves a freed block above its mmap
-threshold from the heap next time and raises that threshold as it goes (up to 32 MiB), so those
-buffers end up in per-thread arenas whose freed space fragments instead of returning to the
-system: resident memory then creeps up frame after frame. Fixing the threshold at 128 KiB (which
-also turns off the dynamic raise) makes every large buffer its own mapping, released on free.
-Measured with ``benchmarks/engine_throughput.py`` (docs/performance.md).
+A video job allocates and frees the same large buffers (decoded frames, every layer's output, SR
+frames, encoder pictures) thousands of times from several threads. Two glibc behaviours pull in
+opposite directions:
+
+* served from fresh mappings (glibc's mmap threshold), a freed buffer goes back to the system at
+  once and its pages fault in, zeroed by the kernel, on the next use: resident memory follows
+  what is alive, but a third of the CPU time goes to the kernel and the job runs at half speed;
+* served from the heap, a freed buffer is reused with its pages resident, but the holes that
+  buffers of many sizes and lifetimes leave fragment it: resident memory keeps the most any
+  moment ever left behind and steps up over a long input.
+
+Policies (``SLIMVSR_HEAP``), measured side by side by ``benchmarks/heap_policy.py``
+(docs/performance.md):
+
+``trim`` (default)
+    Everything from the heap (no mappings: even the HR-sized buffers above glibc's 32 MiB
+    threshold cap are reused), one arena per two cores so the job's threads share free lists,
+    and ``malloc_trim`` once per chunk (``release_heap``): the pages are re-faulted once per
+    chunk, not once per layer.
+``heap``
+    The same without the trim.
+``mmap``
+    A fixed 128 KiB threshold, every large buffer its own mapping (the policy before).
+``glibc``
+    glibc's own defaults, untouched.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
-M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-MMAP_THRESHOLD = 128 * 1024
+from ..errors import ConfigError
 
-_done: bool | None = None
+M_TRIM_THRESHOLD = -1  # glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+M_MMAP_MAX = -4
+M_ARENA_MAX = -8
+
+POLICIES = ("trim", "heap", "mmap", "glibc")
+_TRIMMED = ("trim",)  # policies whose freed memory is handed back once per chunk
+DEFAULT = "trim"
+
+_done: str | None = None
+_libc: ctypes.CDLL | None = None
 
 
-def bound_heap() -> bool:
-    """Set glibc's mmap threshold once per process; False where the C library is not glibc."""
-    global _done
+def _settings(policy: str) -> list[tuple[int, int]]:
+    if policy == "mmap":
+        return [(M_MMAP_THRESHOLD, 128 * 1024)]
+    if policy in ("heap", "trim"):
+        return [
+            (M_MMAP_MAX, 0),  # no mappings at all
+            (M_TRIM_THRESHOLD, 256 * 1024 * 1024),  # no trimming on free (the chunk's trim does it)
+            (M_ARENA_MAX, max(1, (os.cpu_count() or 2) // 2)),
+        ]
+    return []
+
+
+def heap_policy() -> str:
+    """The policy this process uses: ``SLIMVSR_HEAP`` or the default; a typo is an error."""
+    policy = os.environ.get("SLIMVSR_HEAP", DEFAULT)
+    if policy not in POLICIES:
+        raise ConfigError(f"SLIMVSR_HEAP={policy!r} is not a heap policy; use one of {', '.join(POLICIES)}")
+    return policy
+
+
+def bound_heap() -> str | None:
+    """Apply the heap policy once per process; the policy applied, or None where the C library
+    is not glibc (musl and others have no mallopt) or a setting was refused."""
+    global _done, _libc
     if _done is None:
-        _done = False
+        policy = heap_policy()
+        _done = ""
         if sys.platform.startswith("linux"):
             try:
                 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-                _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-            except (OSError, AttributeError):  # musl and others: no mallopt (stays False)
+                if all(libc.mallopt(k, v) for k, v in _settings(policy)):
+                    _done, _libc = policy, libc
+            except (OSError, AttributeError):
                 pass
-    return _done
+    return _done or None
+
+
+def release_heap() -> None:
+    """Between chunks: hand the heap's free pages back to the system (``malloc_trim``) under the
+    policies that do, so resident memory is what the next chunk uses and not the most any chunk
+    ever left fragmented."""
+    if _libc is not None and _done in _TRIMMED:
+        _libc.malloc_trim(0)

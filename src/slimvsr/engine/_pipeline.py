@@ -41,7 +41,7 @@ from ._encode import (
     resolve_codec,
     write_image,
 )
-from ._heap import bound_heap
+from ._heap import bound_heap, release_heap
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, open_input, probe
 from ._photo import PhotoMeta, read_photo_meta
 from ._runners import Precision, make_runner
@@ -543,6 +543,7 @@ class Job:
                 # Drop this chunk's float SR frames before the next chunk is computed, so that
                 # only one chunk's worth is ever alive, whatever the input's length.
                 outs, y, frames = [], None, []
+                release_heap()
             if done == 0:
                 raise InputError(
                     f"{self.inp}: no frames in the requested range "

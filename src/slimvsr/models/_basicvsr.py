@@ -275,6 +275,35 @@ class BasicVSR(nn.Module):
                 outs.append(self.upsample(feat, lrs[:, i]))
         return (torch.stack(outs, dim=1) if upsample else None), (lrs[:, -1], feat)
 
+    # -- step graphs: one frame per call, hidden state explicit ----------------------------------
+    # What a graph runtime (ONNX Runtime, OpenVINO, torch.compile) compiles: fixed-shape functions
+    # of plain tensors, the recurrence driven from outside. Stepping through a sequence with them
+    # gives the same frames as ``forward`` / ``forward_chunk`` (tests/test_models.py). A first
+    # frame passes itself as its neighbour and a zero state: warping zeros gives zeros, so the
+    # flow of that pair is never used.
+    def step(self, prev_lr: torch.Tensor, lr: torch.Tensor, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uni: (frame t-1, frame t, hidden state h_t-1) (N,3,H,W), (N,3,H,W), (N,C,H,W) ->
+        (SR frame t, h_t)."""
+        feat = self._propagate_step(self.forward_trunk, prev_lr, lr, feat)
+        return self._upsample(feat, lr), feat
+
+    def backward_step(self, next_lr: torch.Tensor, lr: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        """Bidirectional, backward branch: (frame t+1, frame t, h_B,t+1) -> h_B,t."""
+        return self._propagate_step(self.backward_trunk, next_lr, lr, feat)
+
+    def forward_step(
+        self, prev_lr: torch.Tensor, lr: torch.Tensor, feat: torch.Tensor, back: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bidirectional, forward branch: (frame t-1, frame t, h_F,t-1, h_B,t) -> (SR frame t, h_F,t)."""
+        feat = self._propagate_step(self.forward_trunk, prev_lr, lr, feat)
+        return self._upsample(torch.cat((back, feat), dim=1), lr), feat
+
+    def _propagate_step(
+        self, trunk: nn.Module, neighbour: torch.Tensor, lr: torch.Tensor, feat: torch.Tensor
+    ) -> torch.Tensor:
+        feat = flow_warp(feat, self.spynet(lr, neighbour))
+        return trunk(torch.cat((lr, feat), dim=1))
+
 
 def _example_input(cfg: BasicVSRConfig, h: int, w: int) -> tuple[torch.Tensor, ...]:
     # Two frames: MACs are counted per steady-state output frame (SPyNet apart, as the SSL paper).
