@@ -183,17 +183,18 @@ def onnxruntime_fp32(
 
         for name, path in list(paths.items()):
             pre = path.with_suffix(".pre.onnx")
-            quant_pre_process(str(path), str(pre))
             q = path.with_suffix(".int8.onnx")
-            quantize_static(
-                str(pre),
-                str(q),
-                Reader(int8_calib[name]),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                weight_type=QuantType.QInt8,
-                activation_type=QuantType.QUInt8,
-            )
+            with contextlib.chdir(folder):  # its shape inference leaves temporaries in the cwd
+                quant_pre_process(str(path), str(pre))
+                quantize_static(
+                    str(pre),
+                    str(q),
+                    Reader(int8_calib[name]),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=True,
+                    weight_type=QuantType.QInt8,
+                    activation_type=QuantType.QUInt8,
+                )
             paths[name] = q
     so = ort.SessionOptions()
     so.intra_op_num_threads = torch.get_num_threads()

@@ -465,7 +465,9 @@ print(json.dumps({"policy": policy, "faults_per_round": steady / 20,
 
 def _heap_probe(policy: str) -> dict:
     env = {**os.environ, "SLIMVSR_HEAP": policy}
-    r = subprocess.run([sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True, check=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(r.stdout)
 
 

@@ -281,7 +281,9 @@ class BasicVSR(nn.Module):
     # gives the same frames as ``forward`` / ``forward_chunk`` (tests/test_models.py). A first
     # frame passes itself as its neighbour and a zero state: warping zeros gives zeros, so the
     # flow of that pair is never used.
-    def step(self, prev_lr: torch.Tensor, lr: torch.Tensor, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(
+        self, prev_lr: torch.Tensor, lr: torch.Tensor, feat: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Uni: (frame t-1, frame t, hidden state h_t-1) (N,3,H,W), (N,3,H,W), (N,C,H,W) ->
         (SR frame t, h_t)."""
         feat = self._propagate_step(self.forward_trunk, prev_lr, lr, feat)
