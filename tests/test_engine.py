@@ -479,7 +479,7 @@ def test_heap_reuses_buffers_and_hands_them_back_between_chunks() -> None:
     trim, mmap = _heap_probe("trim"), _heap_probe("mmap")
     assert trim["policy"] == "trim" and mmap["policy"] == "mmap"
     assert mmap["faults_per_round"] > 0.5 * mmap["pages_per_round"]  # the cost being removed
-    # (a real job: 850x fewer faults, docs/performance.md; here threads racing for one arena)
+    # (a real job: 23x fewer faults, docs/performance.md; here threads racing for one arena)
     assert trim["faults_per_round"] < 0.3 * mmap["faults_per_round"]
     assert trim["rss_after_release"] < 20.0
 

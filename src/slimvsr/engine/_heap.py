@@ -56,7 +56,7 @@ def _settings(policy: str) -> list[tuple[int, int]]:
     if policy in ("heap", "trim"):
         return [
             (M_MMAP_MAX, 0),  # no mappings at all
-            (M_TRIM_THRESHOLD, 256 * 1024 * 1024),  # no trimming on free (the chunk's trim does it)
+            (M_TRIM_THRESHOLD, 256 * 1024 * 1024),  # no trimming on free (trim: once per chunk)
             (M_ARENA_MAX, max(1, (os.cpu_count() or 2) // 2)),
         ]
     return []
