@@ -438,12 +438,14 @@ class Terminated(KeyboardInterrupt):
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
+    _signalled.append(143)
     raise Terminated
 
 
 def _on_sigint(signum: int, frame: object) -> None:
     # Our own handler, not Python's default: with the default one, CPython ends the process by
     # SIGINT at exit even after the interrupt was handled, hiding the exit code 130.
+    _signalled.append(130)
     raise KeyboardInterrupt
 
 
@@ -484,8 +486,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"vsr-upscale: error: {e}", file=sys.stderr)
         return e.exit_code
+    except Exception:
+        # A signal that landed inside a C extension's import comes back as that import's own
+        # error (numpy: "cannot load module more than once"): it is still the signal's stop.
+        if not _signalled:
+            raise
+        code = _signalled[0]
+        word = "terminated" if code == 143 else "interrupted"
+        print(f"\nvsr-upscale: {word}; no partial output was left", file=sys.stderr)
+        _stopped_by_signal.append(code)
+        return code
 
 
+_signalled: list[int] = []  # every SIGINT/SIGTERM our handlers received, in order
 _stopped_by_signal: list[int] = []
 
 
