@@ -1,6 +1,7 @@
 """Fuzz the upscaler with damaged media: every outcome classified, nothing lost.
 
-    python benchmarks/fuzz.py --cases 20000 --cli 2000 --out docs/fuzz-long.json   # the long run
+    python benchmarks/fuzz.py --cases 18000 --cli 2000 --seed 1 --limit 120 \
+        --state ~/.cache/slimvsr/fuzz-long --out docs/fuzz-long.json          # the long run
     (tests/test_fuzz.py runs a fixed-seed few hundred through the engine and a few through the CLI)
 
 Seeds are made here: every container and codec the engine claims (mp4/h264, mkv/hevc 10-bit,
@@ -19,7 +20,9 @@ process (or ``vsr-upscale`` in a subprocess) with tiny models, and is classified
     modified    the input file changed
     bad-output  "ok", but the output does not probe or has the wrong size
 
-The run fails (exit 1) when any case is in a class other than ok / error.
+The run fails (exit 1) when any case is in a class other than ok / error. With ``--state`` a long
+run survives stops: the same command resumes it where it stopped (scripts/resume-fuzz.sh runs it
+in the background and restarts it each session).
 """
 
 from __future__ import annotations
@@ -282,10 +285,43 @@ def run_cli(case: Case, inp: Path, outdir: Path, models: dict[str, Path], limit:
     _check_after(case, inp, digest, outdir, p.returncode == 0)
 
 
-def fuzz(cases: int, cli: int, seed: int, work: Path, limit: float = 60.0, log=print) -> list[Case]:
+def _seed_files(folder: Path) -> list[Path]:
+    """The seeds, made once per work folder: a resumed run mutates the very same bytes."""
+    manifest = folder / "manifest.txt"
+    if manifest.is_file():
+        return [folder / n for n in manifest.read_text().split()]
+    seeds = make_seeds(folder)
+    manifest.write_text("\n".join(s.name for s in seeds) + "\n")
+    return seeds
+
+
+def _done(record: Path | None) -> dict[int, Case]:
+    """Cases already finished in an earlier stretch of a resumable run (one JSON line each)."""
+    done: dict[int, Case] = {}
+    if record is not None and record.is_file():
+        for line in record.read_text().splitlines():
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:  # the last line of a killed stretch
+                continue
+            i = d.pop("i")
+            done[i] = Case(**d)
+    return done
+
+
+def fuzz(cases: int, cli: int, seed: int, work: Path, limit: float = 60.0, log=print,
+         record: Path | None = None) -> list[Case]:  # fmt: skip
+    """Run cases 0 .. cases+cli-1 (the last ``cli`` of them through the CLI). With ``record`` (a
+    JSON-lines file) each finished case is appended there and cases already in it are not run
+    again: the random draws are replayed, so a resumed run is the same run as one without a stop."""
     rng = random.Random(seed)
-    seeds = make_seeds(work / "seeds")
+    seeds = _seed_files(work / "seeds")
     models = _tiny_models(work / "models")
+    if record is not None and record.is_file():  # drop the half line a killed stretch wrote
+        text = record.read_bytes()
+        if text and not text.endswith(b"\n"):
+            record.write_bytes(text[: text.rfind(b"\n") + 1])
+    done = _done(record)
     out: list[Case] = []
     exts = [".mp4", ".mkv", ".png", ".jpg", ".webm", ".ts", ".tif"]
     for i in range(cases + cli):
@@ -295,9 +331,13 @@ def fuzz(cases: int, cli: int, seed: int, work: Path, limit: float = 60.0, log=p
         if rng.random() < 0.1:  # an extension swap: content, not names, must decide
             ext = rng.choice(exts)
             how += "+ext"
+        if i in done:
+            out.append(done[i])
+            continue
         via = "cli" if i >= cases else "engine"
         case = Case(src.name, how, ext, via)
         d = work / f"case{i}"
+        shutil.rmtree(d, ignore_errors=True)  # a case a killed stretch left half done
         d.mkdir()
         inp = d / f"in{ext}"
         inp.write_bytes(data)
@@ -311,6 +351,11 @@ def fuzz(cases: int, cli: int, seed: int, work: Path, limit: float = 60.0, log=p
             shutil.copyfile(inp, keep)
             log(f"case {i}: {case.outcome}: {case.seed} {case.mutation} {case.ext}: {case.detail}")
         shutil.rmtree(d, ignore_errors=True)
+        if record is not None:
+            with record.open("a") as f:
+                f.write(json.dumps({"i": i, **asdict(case)}) + "\n")
+        if (i + 1) % 100 == 0:
+            log(f"{time.strftime('%H:%M:%S')} case {i + 1} of {cases + cli}")
     return out
 
 
@@ -329,17 +374,41 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=float, default=60.0, help="seconds before a case counts as a hang")
     p.add_argument("--out", type=Path, default=None, help="write the record (JSON)")
+    p.add_argument("--state", type=Path, default=None,
+                   help="a folder that keeps a long run's seeds and finished cases: run the same "
+                   "command again to resume it after a stop")  # fmt: skip
     a = p.parse_args()
     t = time.monotonic()
+    command = f"python benchmarks/fuzz.py --cases {a.cases} --cli {a.cli} --seed {a.seed} --limit {a.limit:g}"
+    machine = f"{platform.machine()} {_cpu_name()}, {os.cpu_count()} cores"
     with tempfile.TemporaryDirectory(prefix="slimvsr-fuzz-") as tmp:
-        results = fuzz(a.cases, a.cli, a.seed, Path(tmp), a.limit)
-        findings = Path(tmp) / "findings"
+        work, record = Path(tmp), None
+        if a.state is not None:
+            work, record = a.state, a.state / "cases.jsonl"
+            work.mkdir(parents=True, exist_ok=True)
+            meta = {"command": command}
+            known = work / "run.json"
+            if known.is_file() and json.loads(known.read_text())["command"] != command:
+                print(f"fuzz.py: {a.state} holds another run ({json.loads(known.read_text())['command']})")
+                return 2
+            known.write_text(json.dumps(meta) + "\n")
+        before = len(_done(record))
+        results = fuzz(a.cases, a.cli, a.seed, work, a.limit, record=record)
+        findings = work / "findings"
         if findings.is_dir() and a.out:
             shutil.copytree(findings, a.out.with_suffix(".findings"), dirs_exist_ok=True)
+    stretches = []
+    if a.state is not None:
+        with (a.state / "stretches.jsonl").open("a") as f:
+            f.write(json.dumps({"machine": machine, "cases": len(results) - before,
+                                "seconds": round(time.monotonic() - t)}) + "\n")  # fmt: skip
+        stretches = [json.loads(x) for x in (a.state / "stretches.jsonl").read_text().splitlines()]
     rec = {
-        "command": f"python benchmarks/fuzz.py --cases {a.cases} --cli {a.cli} --seed {a.seed}",
-        "machine": f"{platform.machine()} {platform.processor()}, {os.cpu_count()} cores",
-        "seconds": round(time.monotonic() - t),
+        "command": command,
+        "machine": machine,
+        "seconds": sum(x["seconds"] for x in stretches) if stretches else round(time.monotonic() - t),
+        "stretches": stretches,  # a resumed run: each stretch's machine, cases and wall time
+        "case_seconds": round(sum(c.seconds for c in results)),
         "summary": summary(results),
         "not_ok": [asdict(c) for c in results if c.outcome not in GOOD],
     }
@@ -347,6 +416,16 @@ def main() -> int:
     if a.out:
         a.out.write_text(json.dumps(rec, indent=2) + "\n")
     return 0 if not rec["not_ok"] else 1
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from fuzz import GOOD, fuzz, summary
+from fuzz import GOOD, _done, fuzz, summary
 
 
 @pytest.mark.parametrize(("seed", "engine", "cli"), [(1, 60, 1), (2, 60, 1), (3, 60, 1)])
@@ -24,3 +24,23 @@ def test_fuzz_quick(tmp_path, seed, engine, cli) -> None:
     )
     kinds = {c.outcome for c in results}
     assert kinds == {"ok", "error"}  # the mutations really reach both sides
+
+
+def test_a_stopped_long_run_resumes_as_the_same_run(tmp_path) -> None:
+    """The long run takes hours and outlives sessions: a stretch that was killed (a half-written
+    last line, a half-done case folder) resumes with the same cases it would have drawn unbroken,
+    runs only the missing ones, and keeps the seeds it made first."""
+    state, record = tmp_path / "state", tmp_path / "state" / "cases.jsonl"
+    first = fuzz(3, 0, 5, state, limit=120.0, log=lambda *a: None, record=record)
+    seeds = {p.name: p.read_bytes() for p in (state / "seeds").iterdir()}
+    with record.open("a") as f:
+        f.write('{"i": 3, "seed": "h26')  # killed while writing case 3
+    (state / "case4").mkdir()  # and a case folder left behind
+    resumed = fuzz(6, 0, 5, state, limit=120.0, log=lambda *a: None, record=record)
+    assert resumed[:3] == first  # taken from the record, not run again
+    assert sorted(_done(record)) == list(range(6))
+    assert {p.name: p.read_bytes() for p in (state / "seeds").iterdir()} == seeds
+    assert not list(state.glob("case[0-9]*"))
+    unbroken = fuzz(6, 0, 5, tmp_path / "fresh", limit=120.0, log=lambda *a: None)
+    draw = lambda cs: [(c.seed, c.mutation, c.ext, c.via) for c in cs]  # noqa: E731
+    assert draw(resumed) == draw(unbroken)
