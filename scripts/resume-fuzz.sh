@@ -10,7 +10,9 @@
 #   bash scripts/resume-fuzz.sh --stop     # stop it (the case in flight is run again on resume)
 #   bash scripts/resume-fuzz.sh --fresh    # throw the run away and start it on this checkout
 #   kill -STOP / -CONT "-$(cat ~/.cache/slimvsr/fuzz.pid)"   # pause it for a benchmark
-# When it has finished, the record is fuzz-long/fuzz-long.json (copy it to docs/).
+# When it has finished, the record is fuzz-long/fuzz-long.json (copy it to docs/). A fix to the
+# fuzzer itself (not to the code under test) is copied into fuzz-long/code by hand, only if it keeps
+# the random draws, and noted in fuzz-long/harness.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HOME_DIR=${SLIMVSR_HOME:-$HOME/.cache/slimvsr}
@@ -23,6 +25,7 @@ case "${1:-}" in
   --status)
     if running; then echo "fuzz running (pid $(cat "$PIDF"))"; else echo "fuzz not running"; fi
     [ -f "$F/cases.jsonl" ] && echo "$(wc -l < "$F/cases.jsonl") of 20000 cases done (commit $(cat "$F/commit"))"
+    [ -f "$F/harness.txt" ] && sed 's/^/harness: /' "$F/harness.txt"
     [ -f "$F/fuzz-long.json" ] && echo "finished: $F/fuzz-long.json"
     grep -E "^case [0-9]+: " "$F/log" 2>/dev/null | tail -n 5 || true
     exit 0 ;;
