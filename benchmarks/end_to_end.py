@@ -19,6 +19,10 @@ default preset, yuv420p: what ``vsr-upscale`` writes by default) and FFV1 (yuv44
            extracted to PNG frames first, read back, the sequence through the model in segments
            of 15 frames (its ``--interval``), PNG frames written, then encoded
 
+With ``--baseline SRC`` (the ``src`` folder of another checkout, e.g. a ``git worktree`` of an
+earlier commit) every slimvsr row is also run with that code (``MODEL auto (baseline)``), in the
+same rounds: a change's effect as a ratio measured side by side.
+
 Reported per runner and codec: wall seconds, fps, CPU user and kernel seconds, kernel share, peak
 RSS, and (slimvsr and basicsr) the output's PSNR against the same model's fp32 output through
 ``vsr-upscale`` with FFV1 (so the H.264 rows include the codec's loss). ``--rounds`` rounds, every
@@ -138,36 +142,62 @@ def basicsr_child(inp: Path, out_path: Path, codec: str, interval: int = 15) -> 
 
 
 # -- timing ---------------------------------------------------------------------------------------
-def timed(cmd: list[str]) -> dict:
-    """Run ``cmd`` to its end: wall seconds, its CPU user/kernel seconds and its peak RSS."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    err = p.stderr.read().decode() if p.stderr else ""
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err[-800:]}")
-    return {"wall_s": wall, "user_s": ru.ru_utime, "sys_s": ru.ru_stime, "peak_rss_mb": ru.ru_maxrss / 1024}
+# Linux carries a process's peak RSS across exec (the forked copy of the parent counts), so a child
+# forked from this process would report at least this process's own peak. Each runner is therefore
+# started by a small launcher (a fresh interpreter that imports nothing): the runner is the
+# launcher's child, forked from a few MB, and the launcher reports the runner's own wall time and
+# os.wait4 figures as one JSON line.
+_LAUNCH = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read().decode(errors="replace")
+_, status, ru = os.wait4(p.pid, 0)
+print(json.dumps({"wall_s": time.perf_counter() - t, "user_s": ru.ru_utime, "sys_s": ru.ru_stime,
+                  "peak_rss_mb": ru.ru_maxrss / 1024, "rc": os.waitstatus_to_exitcode(status),
+                  "err": err[-800:]}))
+"""
 
 
-def frames_of(path: Path) -> np.ndarray:
+def timed(cmd: list[str], env: dict | None = None) -> dict:
+    """Run ``cmd`` to its end: wall seconds, its CPU user/kernel seconds and its own peak RSS."""
+    launch = [sys.executable, "-S", "-c", _LAUNCH, *cmd]
+    got = subprocess.run(launch, capture_output=True, text=True, check=True, env=env)
+    m = json.loads(got.stdout)
+    if m.pop("rc") != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {m['err']}")
+    del m["err"]
+    return m
+
+
+def frames_of(path: Path):
+    """The video's frames one at a time (RGB uint8), so comparing two clips holds two frames."""
     with av.open(str(path)) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+        for f in c.decode(video=0):
+            yield f.to_ndarray(format="rgb24")
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:
-        return float("nan")
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+def psnr(a: Path, b: Path) -> float:
+    """PSNR over every frame of two clips (one MSE over all pixels); NaN if they differ in shape."""
+    se, n = 0.0, 0
+    for x, y in zip(frames_of(a), frames_of(b), strict=True):
+        if x.shape != y.shape:
+            return float("nan")
+        se += float(np.sum((x.astype(np.float64) - y.astype(np.float64)) ** 2))
+        n += x.size
+    return float("inf") if se == 0 else float(10 * np.log10(255.0**2 * n / se))
 
 
-def runners(scale: int, models: list[str], with_fp32: bool) -> list[dict]:
-    """(label, kind, model, precision) of every runner at ``scale``."""
+def runners(scale: int, models: list[str], with_fp32: bool, baseline: str | None = None) -> list[dict]:
+    """(label, kind, model, precision[, src]) of every runner at ``scale``."""
     out = []
     for m in models:
         out.append({"label": f"{m} auto", "kind": "slimvsr", "model": m, "precision": "auto"})
+        if baseline:
+            out.append(
+                {"label": f"{m} auto (baseline)", "kind": "slimvsr", "model": m, "precision": "auto",
+                 "src": baseline}
+            )  # fmt: skip
         if with_fp32:
             out.append({"label": f"{m} fp32", "kind": "slimvsr", "model": m, "precision": "fp32"})
     out += [{"label": f"{p} ncnn", "kind": "peer", "model": p, "precision": "fp32"} for p in PEERS]
@@ -194,6 +224,11 @@ def command(r: dict, scale: int, inp: Path, out: Path, codec: str) -> list[str]:
     return [*me, "--child", "basicsr", "ssl-uni", str(scale), str(inp), str(out), codec]
 
 
+def _commit(src: Path) -> str | None:
+    got = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return got.stdout.strip() or None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--frames", type=int, default=60)
@@ -205,6 +240,7 @@ def main() -> None:
     p.add_argument("--clip", default=os.path.expanduser("~/.cache/slimvsr/corpus/video/val/cityCC0-00"))
     p.add_argument("--work", default="runs/bench-e2e")
     p.add_argument("--out", default=None)
+    p.add_argument("--baseline", default=None, help="src folder of another checkout to run beside")
     p.add_argument("--child", nargs=6, default=None)
     a = p.parse_args()
     if a.child:
@@ -223,22 +259,27 @@ def main() -> None:
     res: dict = {
         "command": "python benchmarks/end_to_end.py " + " ".join(sys.argv[1:]),
         "machine": f"{cpu_name()}, {os.cpu_count()} cores",
+        "commit": _commit(Path(__file__).parent),
         "data": f"{Path(a.clip).name}, first {a.frames} frames, Pillow bicubic to LR, x264 CRF 10",
         "scales": {},
+        "runner_rss": "each runner's own peak, started from a small launcher (not this process)",
     }
+    if a.baseline:
+        res["baseline"] = {"src": a.baseline, "commit": _commit(Path(a.baseline))}
     t0 = time.monotonic()
     for scale in (int(s) for s in a.scales.split(",")):
         inp = make_clip(Path(a.clip), work / f"in-x{scale}.mp4", a.frames, SIZES[scale])
         here = sorted({w.entry.name for w in list_weights() if w.scale == scale and w.folder is not None})
         names = [n for n in a.models.split(",") if n in here] if a.models else here
-        rs = runners(scale, names, not a.no_fp32)
+        rs = runners(scale, names, not a.no_fp32, a.baseline)
         cells = [(r, c) for r in rs for c in codecs]
         times: dict = {}
         for k in range(a.rounds):
             shift = k * len(cells) // max(a.rounds, 1)
             for r, codec in cells[shift:] + cells[:shift]:
                 out = work / f"x{scale}-{r['label'].replace(' ', '_')}.{codec}.mkv"
-                m = timed(command(r, scale, inp, out, codec))
+                env = {**os.environ, "PYTHONPATH": r["src"]} if "src" in r else None
+                m = timed(command(r, scale, inp, out, codec), env)
                 times.setdefault((r["label"], codec), []).append(m)
                 print(f"x{scale} {r['label']:32s} {codec:5s} {a.frames / m['wall_s']:6.2f} fps "
                       f"user {m['user_s']:6.1f} sys {m['sys_s']:5.1f} rss {m['peak_rss_mb']:5.0f}",
@@ -257,7 +298,7 @@ def main() -> None:
                 if r["kind"] != "peer":
                     ref = work / f"x{scale}-{r['model']}_fp32.ffv1.mkv"
                     out = work / f"x{scale}-{r['label'].replace(' ', '_')}.{codec}.mkv"
-                    row["psnr_vs_fp32_ffv1"] = psnr(frames_of(out), frames_of(ref)) if ref.is_file() else None
+                    row["psnr_vs_fp32_ffv1"] = psnr(out, ref) if ref.is_file() else None
                 table[f"{r['label']} / {codec}"] = row
         res["scales"][f"x{scale}"] = {"input": f"{SIZES[scale][1]}x{SIZES[scale][0]}", "runs": table}
     res["seconds"] = round(time.monotonic() - t0)

@@ -399,9 +399,11 @@ def main() -> int:
                    help="a folder that keeps a long run's seeds and finished cases: run the same "
                    "command again to resume it after a stop")  # fmt: skip
     a = p.parse_args()
+    from slimvsr.engine import cpu_name
+
     t = time.monotonic()
     command = f"python benchmarks/fuzz.py --cases {a.cases} --cli {a.cli} --seed {a.seed} --limit {a.limit:g}"
-    machine = f"{platform.machine()} {_cpu_name()}, {os.cpu_count()} cores"
+    machine = f"{platform.machine()} {cpu_name()}, {os.cpu_count()} cores"
     with tempfile.TemporaryDirectory(prefix="slimvsr-fuzz-") as tmp:
         work, record = Path(tmp), None
         if a.state is not None:
@@ -437,16 +439,6 @@ def main() -> int:
     if a.out:
         a.out.write_text(json.dumps(rec, indent=2) + "\n")
     return 0 if not rec["not_ok"] else 1
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

@@ -15,27 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 from pathlib import Path
 
 import torch
 from bench_models import time_once
 
-from slimvsr.engine import cpu_has_bf16
+from slimvsr.engine import cpu_has_bf16, cpu_name
 from slimvsr.models import list_weights, load_pretrained
 
 OUT_HW = (720, 1280)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from slimvsr.engine import (
     UniRunner,
     UpscaleOptions,
     WindowRunner,
+    make_runner,
     probe,
 )
 from slimvsr.engine._media import decode_frames
@@ -139,6 +140,22 @@ def test_streaming_uni_equals_whole_sequence(models) -> None:
     streamed_tiled = torch.cat([tiled.push(x[i : i + 4]) for i in range(0, 10, 4)])
     # Upsampler tiling with a 4-pixel margin covers its receptive field: exact up to float.
     assert torch.allclose(streamed_tiled, whole.clamp(0, 1), atol=1e-5)
+
+
+def test_video_models_tile_their_upsampler_for_the_cache_on_cpu_only(models) -> None:
+    """On CPU the upsampler runs in the family's cache tile (or the memory budget's, if smaller);
+    on a GPU only the memory budget tiles; single-image models have no in-model tiling."""
+    from slimvsr.engine import in_model_tile
+    from slimvsr.models import load_model
+    from slimvsr.models._basicvsr import UPSAMPLER_CACHE_TILE
+
+    uni, img = load_model(models["uni"]), load_model(models["edsr"])
+    gpu = Precision(torch.device("cuda"), torch.float16, channels_last=False)
+    assert in_model_tile(uni, CPU32, None) == UPSAMPLER_CACHE_TILE == 128
+    assert in_model_tile(uni, CPU32, 64) == 64 and in_model_tile(uni, CPU32, 512) == 128
+    assert in_model_tile(uni, gpu, None) is None and in_model_tile(uni, gpu, 512) == 512
+    assert in_model_tile(img, CPU32, None) is None
+    assert make_runner(uni, CPU32).tile == 128
 
 
 def test_bidirectional_windows_close_to_whole_sequence(models) -> None:

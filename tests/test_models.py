@@ -244,6 +244,47 @@ def test_pruned_block_channels_last_path_equals_indexing() -> None:
     assert torch.equal(cl[:, untouched], x[:, untouched])  # RSC adds onto the kept channels only
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_trunk_adds_in_place_only_without_autograd_and_gives_the_same_maps(channels_last: bool) -> None:
+    """Inference adds each block's residual into the trunk's own maps: the same values as the
+    out-of-place sums autograd needs, and the caller's input is never written."""
+    torch.manual_seed(0)
+    m = BasicVSR(pruned_basicvsr_config(3, bidirectional=False))
+    trunk = m.forward_trunk
+    x = torch.randn(1, 8 + 3, 9, 11)
+    if channels_last:
+        trunk = trunk.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    before = x.clone()
+    want = trunk(x)  # grad enabled: out-of-place
+    want.sum().backward()  # the autograd path still works
+    with torch.no_grad():
+        got = trunk(x)
+    assert torch.allclose(got, want.detach(), atol=1e-6)
+    assert torch.equal(x, before)
+
+
+def test_upsampler_tiles_are_exact_at_the_receptive_field_margin(monkeypatch) -> None:
+    """The tiled upsampler equals the whole frame's when each tile carries UPSAMPLER_MARGIN = 2 LR
+    pixels of context (the receptive field worked out in _basicvsr.py), and not with one fewer."""
+    from slimvsr.models import _basicvsr
+
+    torch.manual_seed(0)
+    m = BasicVSR(pruned_basicvsr_config(1, bidirectional=False)).eval()
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0, 0.3)  # weights large enough that every border pixel shows
+    feat, lr = torch.randn(1, 8, 13, 17), torch.rand(1, 3, 13, 17)
+    with torch.no_grad():
+        whole = m.upsample(feat, lr)
+        for tile in (3, 5, 8):
+            with m.tiled_upsampling(tile):
+                assert torch.allclose(m.upsample(feat, lr), whole, atol=1e-5), tile
+        monkeypatch.setattr(_basicvsr, "UPSAMPLER_MARGIN", 1)
+        with m.tiled_upsampling(5):
+            assert (m.upsample(feat, lr) - whole).abs().max() > 1e-2
+
+
 def test_shifted_window_attention_equals_brute_force() -> None:
     """A shifted Swin layer is global attention over the rolled map, restricted to pairs in the same
     window and the same shift region, plus the relative-position bias of the pair (Swin, Sec. 3.2).

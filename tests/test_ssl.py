@@ -197,7 +197,7 @@ def test_ssl_refuses_pruned_input() -> None:
         ssl.Gammas(small)
 
 
-@pytest.mark.parametrize("method", ["ssl", "l1norm", "ssl-keep-upsampler", "ssl-bi"])
+@pytest.mark.parametrize("method", ["ssl", "l1norm", "ssl-keep-upsampler", "ssl-bi", "ssl-time"])
 def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
     """The whole `vsr-compress ssl` pipeline on a tiny teacher and corpus (bidirectional for ssl-bi:
     its recipe, and Temporal Finetuning on both branches' hidden states)."""
@@ -229,8 +229,10 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
             "--finetune-steps",
             "2",
             "--method",
-            "ssl" if bi else method.removesuffix("-keep-upsampler"),
+            "ssl" if bi else method.removesuffix("-keep-upsampler").removesuffix("-time"),
         ]
+        if method == "ssl-time":
+            argv += ["--budget", "time"]
         if method.endswith("-keep-upsampler"):
             argv.append("--keep-upsampler")
         if method == "l1norm":
@@ -264,6 +266,97 @@ def test_ssl_pipeline_smoke(method, tmp_path, capsys) -> None:
         assert curve[0]["step"] == 0 and curve[0]["gamma_pruned"] == 1.0  # Fig. 6, from gamma = 1
     else:
         assert not (tmp_path / "run" / "regularise").exists()
+    if method == "ssl-time":  # the cost model measured once, kept for resume and in the record
+        costs = json.loads((tmp_path / "run" / "cost_model.json").read_text())
+        assert meta["ssl"]["budget"] == "time" and meta["ssl"]["cost_model"] == costs
+        assert costs["trunk"]["hi"] == [8, 8] and costs["size"] == [180, 320]
+
+
+def _fake_costs(m: BasicVSR):
+    """A cost model with made-up corner timings: each conv's ms proportional to ci x co x its
+    pixels (LR 1, 2x 4, 4x 16), as an ideal CPU would run it."""
+    from slimvsr.compression.ssl.cost import ConvCost, CostModel
+    from slimvsr.compression.ssl.selection import _blocks
+
+    c, k = m.config.num_feat, 2
+
+    def conv(px: int, g_out: int = 1, fixed_in: int | None = None, fixed_out: int | None = None) -> ConvCost:
+        cis = (fixed_in,) * 2 if fixed_in else (k, c)
+        cos = (fixed_out,) * 2 if fixed_out else (k, c)
+        ms = tuple(tuple(1e-3 * px * ci * co * g_out for co in cos) for ci in cis)
+        return ConvCost((cis[0], cos[0]), (cis[1], cos[1]), ms)
+
+    return CostModel(
+        trunk=conv(1),
+        upconv1=conv(1, 4, fixed_in=c),
+        upconv2=conv(4, 4),
+        conv_hr=conv(16),
+        conv_last=conv(16, fixed_out=3),
+        blocks=tuple(n for n, _ in _blocks(m)),
+        num_feat=c,
+        size=(8, 12),
+        precision="bf16",
+        machine="test",
+    )
+
+
+def test_cost_model_is_bilinear_in_the_kept_widths() -> None:
+    """t(ci, co) interpolates the four corner timings; the model of a pruned network sums its
+    convs at their kept widths, and a unit's saving is the exact difference it makes."""
+    m = _dense(False)
+    costs = _fake_costs(m)
+    c = m.config.num_feat
+    assert costs.trunk.at(5, 7) == pytest.approx(1e-3 * 5 * 7)  # exact for a bilinear truth
+    dense = 2 * 3 * costs.trunk.at(c, c) + costs.upconv1.at(c, c) + costs.upconv2.at(c, c)
+    dense += costs.conv_hr.at(c, c) + costs.conv_last.at(c, 3)
+    assert costs.predict() == pytest.approx(dense)
+    s = ssl.unit_scores(m, ssl.Gammas(m))
+    some = sorted(s, key=s.__getitem__)[:40]
+    widths = costs.widths(some[:-1])
+    saving = costs.marginal(some[-1], widths)
+    assert costs.predict(some[:-1]) - costs.predict(some) == pytest.approx(saving)
+    # Cutting both sides of a conv is not counted twice (a per-unit slope would go negative).
+    everything_but_one = [u for u in s if u.index > 0]
+    assert costs.predict(everything_but_one) > 0
+
+
+def test_time_budget_prunes_where_the_time_is() -> None:
+    """Greedy by L1 score per ms saved: the budget's share of the modelled time goes, taken
+    where the time is (the upsampler's convs at 2x and 4x, 4-16x the pixels of LR), so far fewer
+    units go than the paper's unit ratio removes for about the same time; among the units of one
+    layer the order is the paper's (smallest score first)."""
+    from slimvsr.compression.ssl.cost import part_of, select_by_time
+
+    m = _dense(False, seed=2)
+    costs = _fake_costs(m)
+    s = ssl.unit_scores(m, ssl.Gammas(m))
+    by_time = select_by_time(s, costs, 0.5)
+    by_units = ssl.select(s, 0.5, "min-global")
+    assert costs.predict(by_time) <= 0.5 * costs.predict() < costs.predict(by_units)
+    assert 3 * len(by_time) < len(by_units)  # here 6 units against 48 for the same halving
+    ups = ("up1", "up2", "hr")
+    assert all(part_of(u) in ups for u in by_time) and sum(part_of(u) in ups for u in by_units) < 10
+    for layer in {u.layer for u in s}:
+        us = sorted((u for u in s if u.layer == layer), key=s.__getitem__)
+        chosen = [u in by_time for u in us]
+        assert chosen == sorted(chosen, reverse=True) and not all(chosen)
+    rounded = select_by_time(s, costs, 0.8, multiple=4)
+    for layer in {u.layer for u in s}:
+        assert sum(u not in rounded for u in s if u.layer == layer) % 4 == 0
+
+
+def test_cost_model_is_measured_on_the_models_conv_shapes() -> None:
+    from slimvsr.compression.ssl.cost import CostModel, measure_cost_model
+    from slimvsr.compression.ssl.pipeline import SSLConfig
+
+    m = _dense(False)
+    c = measure_cost_model(m, (8, 12), precision="fp32", rounds=1)
+    assert c.trunk.lo == (2, 2) and c.trunk.hi == (8, 8) and c.conv_last.hi == (8, 3)  # 8 channels: cut to 2
+    assert c.size == (8, 12) and len(c.blocks) == 3 and "cores" in c.machine
+    assert all(v > 0 for row in c.conv_hr.ms for v in row) and c.predict() > 0
+    assert CostModel.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    with pytest.raises(CompressionError, match="min-global"):
+        SSLConfig(budget="time", method="l1norm")
 
 
 def test_baselines_reject_a_criterion_and_report_the_one_they_apply(tmp_path, capsys) -> None:

@@ -13,7 +13,7 @@ from typing import get_args
 
 from ..errors import ModelError, SlimVSRError, UsageError
 from .distill.pipeline import Rounding
-from .ssl.pipeline import Criterion, GroupScore, Method
+from .ssl.pipeline import Budget, Criterion, GroupScore, Method
 from .training.loop import Degradation, TrainPrecision
 from .training.recipes import RECIPES
 
@@ -138,6 +138,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         prune_upsampler=not a.keep_upsampler,
         group_score=a.group_score,
         seed=a.seed,
+        budget=a.budget,
         **({"criterion": a.criterion} if a.criterion else {}),
         **SSL_PRESETS[a.preset],
     )
@@ -404,7 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("ssl", help="Structured Sparsity Learning: prune a BasicVSR teacher")
     s.add_argument("--teacher", required=True, help="registered name or model folder")
-    s.add_argument("--ratio", type=float, default=0.5, help="fraction of the prunable units removed")
+    s.add_argument(
+        "--ratio", type=float, default=0.5, help="share of the prunable units (--budget time: time) removed"
+    )
+    s.add_argument(
+        "--budget",
+        choices=get_args(Budget),
+        default="units",
+        help="units: --ratio counts units (the paper); time: --ratio is a share of the convs' time "
+        "measured on this CPU, units ranked by L1 score per ms",
+    )
     s.add_argument(
         "--criterion",
         choices=get_args(Criterion),

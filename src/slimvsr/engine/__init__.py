@@ -15,6 +15,7 @@ from ._pipeline import (
     UpscaleOptions,
     collect_inputs,
     cpu_has_bf16,
+    cpu_name,
     default_output,
     expand_inputs,
     is_own_output,
@@ -24,7 +25,7 @@ from ._pipeline import (
     preview_output,
     upscale,
 )
-from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, make_runner
+from ._runners import ImageRunner, Precision, UniRunner, WindowRunner, in_model_tile, make_runner
 
 __all__ = [
     "CODECS",
@@ -48,9 +49,11 @@ __all__ = [
     "WindowRunner",
     "collect_inputs",
     "cpu_has_bf16",
+    "cpu_name",
     "decode_frames",
     "default_output",
     "expand_inputs",
+    "in_model_tile",
     "is_own_output",
     "make_runner",
     "model_for",

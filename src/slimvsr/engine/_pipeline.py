@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import math
 import os
+import platform
 import re
 import threading
 import time
@@ -156,6 +157,17 @@ def pick_precision(device: str, precision: str) -> Precision:
     if dev.type == "cpu" and precision == "fp16":
         raise DeviceError("fp16 is not supported on the CPU; use --precision bf16 or fp32")
     return Precision(dev, dtypes[precision], channels_last=dev.type == "cpu" and precision == "bf16")
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform reports: benchmarks name the machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def cpu_has_bf16() -> bool:

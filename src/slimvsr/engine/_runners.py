@@ -155,6 +155,17 @@ def make_runner(
 ) -> _Base:
     if desc.kind == "image":
         return ImageRunner(desc, prec, tile=tile)
+    tile = in_model_tile(desc, prec, tile)
     if desc.bidirectional:
         return WindowRunner(desc, prec, window=window, margin=margin, tile=tile)
     return UniRunner(desc, prec, tile=tile)
+
+
+def in_model_tile(desc: ModelDescriptor, prec: Precision, tile: int | None) -> int | None:
+    """The LR tile of a video model's in-model tiled work (BasicVSR's upsampler): the memory
+    budget's ``tile``, or on CPU the family's cache tile where that is smaller. Exact either way:
+    the tiles carry the work's receptive field."""
+    cache = desc.family.cache_tile if prec.device.type == "cpu" else None
+    if cache is None:
+        return tile
+    return cache if tile is None else min(tile, cache)

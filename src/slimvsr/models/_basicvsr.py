@@ -20,9 +20,17 @@ from torch import nn
 from ._family import CompressionHooks, Family, attribute_set, tiled
 from ._spynet import SPyNet, SPyNetConfig, flow_warp, match_format
 
-# The upsampler (fusion 1x1, 3x3 at LR, 3x3 at 2x, two 3x3 at 4x, bilinear base) sees 2 LR pixels
-# around each output pixel; 4 is a safe margin that makes tiling it exact.
-UPSAMPLER_MARGIN = 4
+# LR pixels on each side that a tile of the upsampler needs for its output to equal the whole
+# frame's: its receptive field. Output pixel 4p+r (r = 0..3) reads, through conv_last and conv_hr
+# (3x3 each at 4x), output rows 4p+r-2 .. 4p+r+2; those come out of the 2x maps 2p-1 .. 2p+2,
+# which upconv2 (3x3 at 2x) computes from 2x rows 2p-2 .. 2p+3, i.e. LR rows p-1 .. p+1, which
+# upconv1 (3x3 at LR; the fusion is 1x1) reads from p-2 .. p+2. The bilinear base needs p-1 .. p+1.
+# So 2, and no less (tests/test_models.py checks both).
+UPSAMPLER_MARGIN = 2
+# LR tile side at which the upsampler runs fastest on CPU: its 4x maps (the model's largest) stay
+# in the cache instead of going through memory; 0.75-0.83x the whole-frame time at 180x320 and
+# 360x640 on the 2-core AMD EPYC, bf16 (benchmarks/model_layout.py, docs/bench-model-layout.json).
+UPSAMPLER_CACHE_TILE = 128
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,9 @@ class ResidualBlock(nn.Module):
                     "scatter", _one_hot(spec.out_idx, num_feat).transpose(0, 1), persistent=False
                 )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+        """``x`` plus the block's residual; ``inplace`` adds it into ``x`` itself (inference:
+        one pass over the trunk's maps fewer per block, about 8% of the trunk's time on CPU)."""
         if self.empty:
             return x
         # NCHW (the fp32 reference path): channel planes are contiguous and indexing is cheap.
@@ -104,11 +114,12 @@ class ResidualBlock(nn.Module):
         else:
             inp = x.index_select(1, self.in_idx) if nchw else F.conv2d(x, self.gather.to(x.dtype))
         out = self.conv2(F.relu(self.conv1(inp)))
-        if self.dense_out:
-            return x + out
-        if nchw:
-            return x.index_add(1, self.out_idx, out.to(x.dtype))
-        return x + F.conv2d(out, self.scatter.to(out.dtype))
+        if not self.dense_out:
+            if nchw:
+                add = x.index_add_ if inplace else x.index_add
+                return add(1, self.out_idx, out.to(x.dtype))
+            out = F.conv2d(out, self.scatter.to(out.dtype))
+        return x.add_(out) if inplace else x + out
 
 
 def pixel_shuffle(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -135,7 +146,13 @@ class ConvResidualBlocks(nn.Module):
         self.blocks = nn.Sequential(*(ResidualBlock(num_feat, s) for s in specs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(F.leaky_relu(self.conv(match_format(x, self.conv)), 0.1))
+        x = F.leaky_relu(self.conv(match_format(x, self.conv)), 0.1)
+        # The trunk's maps are this module's own tensor, so without autograd (which needs the
+        # out-of-place sums) each block adds its residual into them in place.
+        inplace = not torch.is_grad_enabled()
+        for blk in self.blocks:
+            x = blk(x, inplace=inplace)
+        return x
 
 
 UniState = tuple[torch.Tensor, torch.Tensor]  # (last LR frame (N,3,H,W), hidden state (N,C,H,W))
@@ -326,6 +343,7 @@ FAMILY = Family(
     flow_module="spynet",
     flows_per_frame=lambda cfg: 2 if cfg.bidirectional else 1,
     tiling=lambda model, tile: model.tiled_upsampling(tile),
+    cache_tile=UPSAMPLER_CACHE_TILE,
     compression=CompressionHooks(
         pipeline="ssl",
         teacher_recipe=lambda cfg: "basicvsr" if cfg.bidirectional else "basicvsr-uni",

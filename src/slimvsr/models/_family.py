@@ -69,7 +69,15 @@ class Family:
     # Work that the engine may cut into LR tiles inside the model (BasicVSR's upsampler): a
     # context manager factory (model, tile) -> context. None: the engine tiles whole frames.
     tiling: Callable[[nn.Module, int], contextlib.AbstractContextManager] | None = None
+    # The LR tile side at which that in-model tiled work runs fastest on CPU (its maps stay in the
+    # cache), measured; the engine tiles at it on CPU even when memory does not ask for tiles.
+    # None: no such tile (or no in-model tiling).
+    cache_tile: int | None = None
     compression: CompressionHooks | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache_tile is not None and self.tiling is None:
+            raise ValueError(f"family {self.name}: cache_tile needs in-model tiling")
 
     def tiled(self, model: nn.Module, tile: int | None) -> contextlib.AbstractContextManager:
         """The family's in-model tiling for ``tile`` LR pixels, or nothing to do."""

@@ -24,6 +24,7 @@ from ..training.loop import TrainConfig, train
 from ..training.sr import VideoSRTask
 from ..training.task import ForwardingTask
 from . import selection as ssl
+from .cost import CostModel, measure_cost_model, select_by_time
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 Criterion = Literal["min-global", "max-global", "min-local", "max-local", "random"]
 Method = Literal["ssl", "aligned", "l1norm"]
 GroupScore = Literal["mean", "sum"]
+Budget = Literal["units", "time"]
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,18 @@ class SSLConfig:
     # Seed of the training stages' batches (TrainConfig.seed) and of the random criterion: runs
     # that differ only in it measure how far run-to-run noise moves a result.
     seed: int = 0
+    # What ``ratio`` is a share of: "units" (the paper: every unit counts one) or "time" (the
+    # prunable convs' time per frame measured on this CPU, units ranked by L1 score per ms they
+    # cost: ssl.cost), so that pruning removes time where it is spent (the upsampler at 4x).
+    budget: Budget = "units"
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if self.budget == "time" and (self.method != "ssl" or self.criterion != "min-global"):
+            raise CompressionError(
+                "--budget time ranks every unit together by score per ms: it needs --method ssl "
+                f"and the min-global criterion, not {self.method} / {self.criterion}"
+            )
 
     @property
     def regularisation_steps(self) -> int:
@@ -195,7 +206,16 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
         if not sc.prune_upsampler:
             scores = {u: v for u, v in scores.items() if u.layer not in ("up1", "up2")}
         m = sc.channel_multiple
-        if sc.method == "ssl":
+        if sc.budget == "time":
+            costs = _cost_model(teacher, out / "cost_model.json")
+            pruned = select_by_time(scores, costs, sc.ratio, multiple=m)
+            log.info(
+                "time budget: prunable convs %.1f -> %.1f ms per frame by the cost model (%s)",
+                costs.predict(),
+                costs.predict(pruned),
+                costs.machine,
+            )
+        elif sc.method == "ssl":
             pruned = ssl.select(scores, sc.ratio, sc.criterion, seed=sc.seed, multiple=m)
         elif sc.method == "aligned":
             pruned = ssl.select_aligned(scores, sc.ratio, multiple=m)
@@ -233,7 +253,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
             pruned_dir,
             {
                 "name": "ssl-pruned",
-                "ssl": ssl_record(sc, teacher_dir),
+                "ssl": ssl_record(sc, teacher_dir, out),
             },
         )
     # 4. Fine-tuning (Charbonnier + TF).
@@ -243,17 +263,29 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
     return train(cfg, task=task, model=small.train()).eval()
 
 
-def ssl_record(sc: SSLConfig, teacher_dir: Path) -> dict[str, Any]:
+def _cost_model(teacher: BasicVSR, path: Path) -> CostModel:
+    """The cost model of a time budget: measured once per run on the teacher (saved for resume)."""
+    if path.exists():
+        return CostModel.from_dict(json.loads(path.read_text()))
+    costs = measure_cost_model(teacher, family_of(teacher).profile_size(teacher.config))
+    path.write_text(json.dumps(costs.to_dict(), indent=1) + "\n")
+    return costs
+
+
+def ssl_record(sc: SSLConfig, teacher_dir: Path, run_dir: Path | None = None) -> dict[str, Any]:
     """The "ssl" record of a run's config.json: every setting, the criterion as the selection
-    applies it, and the teacher by name and sha256 with its metrics."""
+    applies it, the teacher by name and sha256 with its metrics, and a time budget's cost model."""
     from ..publish import model_ref
 
-    return {
+    rec = {
         **asdict(replace(sc, criterion=sc.selection_criterion)),
         "regularisation_steps": sc.regularisation_steps,
         "teacher": model_ref(teacher_dir),
         "teacher_metrics": read_config(teacher_dir).get("metrics"),
     }
+    if run_dir is not None and (run_dir / "cost_model.json").exists():
+        rec["cost_model"] = json.loads((run_dir / "cost_model.json").read_text())
+    return rec
 
 
 def ssl_pipeline(
@@ -263,5 +295,5 @@ def ssl_pipeline(
     model = run_ssl(teacher_dir, out, base, sc)
     cfg = replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
     return finish(
-        model, cfg, out / "model", name=name, command=command, extra={"ssl": ssl_record(sc, teacher_dir)}
+        model, cfg, out / "model", name=name, command=command, extra={"ssl": ssl_record(sc, teacher_dir, out)}
     )

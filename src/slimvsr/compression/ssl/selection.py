@@ -167,7 +167,7 @@ def select(
     """The units to prune: ``ratio`` of all units (global) or of each layer (local), by smallest
     ("min") or largest ("max") score, or at random. Every layer keeps >= 1 unit; with
     ``multiple`` > 1 every layer keeps a multiple of it (``round_kept``)."""
-    layers = _by_layer(scores)
+    layers = by_layer(scores)
     if criterion == "random":
         rng = random.Random(seed)
         order = list(scores)
@@ -194,16 +194,20 @@ def select(
             sign = -1.0 if criterion.startswith("max") else 1.0
             priority = lambda u: sign * scores[u]  # noqa: E731
         pruned = round_kept(scores, pruned, multiple, priority)
+    return keep_one_per_layer(scores, pruned)
+
+
+def keep_one_per_layer(scores: dict[Unit, float], pruned: set[Unit]) -> set[Unit]:
     # Every layer keeps at least its best unit. A block whose inputs or filters were all removed
     # would still add its conv biases (a constant) in the masked network, which a pruned block
     # cannot express; and an upsampler with no channel left outputs a constant.
-    for us in layers.values():
+    for us in by_layer(scores).values():
         if all(u in pruned for u in us):
             pruned.discard(max(us, key=lambda u: scores[u]))
     return pruned
 
 
-def _by_layer(units) -> dict[str, list[Unit]]:
+def by_layer(units) -> dict[str, list[Unit]]:
     layers: dict[str, list[Unit]] = {}
     for u in units:
         layers.setdefault(u.layer, []).append(u)
@@ -227,7 +231,7 @@ def round_kept(scores: dict[Unit, float], pruned: set[Unit], multiple: int, prio
     layer, units the selection pruned stay first in line; ``priority(unit)`` (lower: pruned
     sooner, the criterion's own order) decides which units change side at the boundary."""
     out: set[Unit] = set()
-    for us in _by_layer(scores).values():
+    for us in by_layer(scores).values():
         kept = sum(u not in pruned for u in us)
         target = kept_target(len(us), kept, multiple)
         order = sorted(us, key=lambda u: (u not in pruned, priority(u)))
