@@ -32,3 +32,10 @@ done
 # 3. Flow that aligns: SPyNet scored by its warping error on real video (half at the LR scale),
 #    exact synthetic flow, DIS as a weak prior; from the first CPU SPyNet.
 job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "$I/spynet-cpu"
+
+# 4. SSL with a time budget against ssl-uni's unit budget: the same teacher, preset and seed;
+#    0.8 of the modelled time runs about as fast as ssl-uni (0.7 of the units) with 1.5x its MACs
+#    (docs/performance.md, "SSL's cost model"; the cost model measured there, on a quiet machine).
+#    Its PSNR against ssl-uni's decides the budget of the re-compression from the new teachers.
+job ssl-uni-time-r08 vsr-compress ssl --teacher basicvsr-uni --preset cpu --budget time --ratio 0.8 \
+  --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08

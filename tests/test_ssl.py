@@ -359,6 +359,24 @@ def test_cost_model_is_measured_on_the_models_conv_shapes() -> None:
         SSLConfig(budget="time", method="l1norm")
 
 
+def test_a_given_cost_model_is_checked_against_the_teacher_and_kept(tmp_path) -> None:
+    from slimvsr.compression.ssl.pipeline import _cost_model
+
+    m = _dense(False)
+    given = tmp_path / "bench.json"
+    given.write_text(json.dumps({"command": "...", "cost_model": _fake_costs(m).to_dict()}))
+    (tmp_path / "run").mkdir()
+    got = _cost_model(m, tmp_path / "run" / "cost_model.json", given)
+    assert got == _fake_costs(m) and (tmp_path / "run" / "cost_model.json").exists()
+    other = _dense(True)  # two branches: other blocks
+    with pytest.raises(CompressionError, match="another network"):
+        _cost_model(other, tmp_path / "x.json", given)
+    given.write_text("not json")
+    with pytest.raises(CompressionError, match="not a cost model"):
+        _cost_model(m, tmp_path / "y.json", given)
+    assert compress_main(["ssl", "--teacher", "basicvsr-uni", "--cost-model", str(given)]) == 2
+
+
 def test_baselines_reject_a_criterion_and_report_the_one_they_apply(tmp_path, capsys) -> None:
     from slimvsr.compression.ssl.pipeline import SSLConfig
 

@@ -156,7 +156,10 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         seed=sc.seed,
         **fields,
     )
-    record = ssl_pipeline(teacher, out, base, sc, name, command=" ".join(sys.argv))
+    if a.cost_model and sc.budget != "time":
+        raise UsageError("--cost-model is for --budget time")
+    cost_model = Path(a.cost_model) if a.cost_model else None
+    record = ssl_pipeline(teacher, out, base, sc, name, command=" ".join(sys.argv), cost_model=cost_model)
     print(record.summary)
     return 0
 
@@ -414,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="units",
         help="units: --ratio counts units (the paper); time: --ratio is a share of the convs' time "
         "measured on this CPU, units ranked by L1 score per ms",
+    )
+    s.add_argument(
+        "--cost-model",
+        default=None,
+        help="--budget time: a cost model measured beforehand (the JSON benchmarks/ssl_cost_model.py "
+        "writes) instead of timing the convs at the start of the run",
     )
     s.add_argument(
         "--criterion",

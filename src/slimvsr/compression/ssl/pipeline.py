@@ -185,8 +185,11 @@ class TFTask(ForwardingTask):
         return charbonnier(out, b["hr"]) + tf_loss(hid, t_hid)
 
 
-def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> BasicVSR:
-    """The whole pipeline; returns the pruned, fine-tuned model (run folders under ``out``)."""
+def run_ssl(
+    teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig, cost_model: Path | None = None
+) -> BasicVSR:
+    """The whole pipeline; returns the pruned, fine-tuned model (run folders under ``out``).
+    ``cost_model``: a measured cost model for ``budget="time"`` (default: measured now)."""
     out.mkdir(parents=True, exist_ok=True)
     base = replace(base, seed=sc.seed)
     teacher, _ = load_pretrained(teacher_dir)
@@ -207,7 +210,7 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
             scores = {u: v for u, v in scores.items() if u.layer not in ("up1", "up2")}
         m = sc.channel_multiple
         if sc.budget == "time":
-            costs = _cost_model(teacher, out / "cost_model.json")
+            costs = _cost_model(teacher, out / "cost_model.json", cost_model)
             pruned = select_by_time(scores, costs, sc.ratio, multiple=m)
             log.info(
                 "time budget: prunable convs %.1f -> %.1f ms per frame by the cost model (%s)",
@@ -263,11 +266,25 @@ def run_ssl(teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig) -> B
     return train(cfg, task=task, model=small.train()).eval()
 
 
-def _cost_model(teacher: BasicVSR, path: Path) -> CostModel:
-    """The cost model of a time budget: measured once per run on the teacher (saved for resume)."""
+def _cost_model(teacher: BasicVSR, path: Path, given: Path | None = None) -> CostModel:
+    """The cost model of a time budget: ``given`` (a cost model's JSON, or a record holding one
+    under "cost_model", e.g. benchmarks/ssl_cost_model.py's, measured on a quiet machine) or
+    measured now on the teacher; saved in the run folder once, for resume and the record."""
     if path.exists():
         return CostModel.from_dict(json.loads(path.read_text()))
-    costs = measure_cost_model(teacher, family_of(teacher).profile_size(teacher.config))
+    if given is not None:
+        try:
+            d = json.loads(given.read_text())
+            costs = CostModel.from_dict(d.get("cost_model", d))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            raise CompressionError(
+                f"{given}: not a cost model ({e}); pass the JSON benchmarks/ssl_cost_model.py writes"
+            ) from e
+        blocks = tuple(name for name, _ in ssl._blocks(teacher))
+        if costs.num_feat != teacher.config.num_feat or costs.blocks != blocks:
+            raise CompressionError(f"{given}: its cost model is of another network than the teacher's")
+    else:
+        costs = measure_cost_model(teacher, family_of(teacher).profile_size(teacher.config))
     path.write_text(json.dumps(costs.to_dict(), indent=1) + "\n")
     return costs
 
@@ -289,10 +306,16 @@ def ssl_record(sc: SSLConfig, teacher_dir: Path, run_dir: Path | None = None) ->
 
 
 def ssl_pipeline(
-    teacher_dir: Path, out: Path, base: TrainConfig, sc: SSLConfig, name: str, command: str
+    teacher_dir: Path,
+    out: Path,
+    base: TrainConfig,
+    sc: SSLConfig,
+    name: str,
+    command: str,
+    cost_model: Path | None = None,
 ) -> RunRecord:
     """``run_ssl``, then the shared evaluate-record-export step into ``out/model``."""
-    model = run_ssl(teacher_dir, out, base, sc)
+    model = run_ssl(teacher_dir, out, base, sc, cost_model)
     cfg = replace(base, out=str(out / "finetune"), model=name, steps=sc.finetune_steps)
     return finish(
         model, cfg, out / "model", name=name, command=command, extra={"ssl": ssl_record(sc, teacher_dir, out)}
