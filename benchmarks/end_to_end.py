@@ -241,6 +241,7 @@ def main() -> None:
     p.add_argument("--work", default="runs/bench-e2e")
     p.add_argument("--out", default=None)
     p.add_argument("--baseline", default=None, help="src folder of another checkout to run beside")
+    p.add_argument("--only-slimvsr", action="store_true", help="no peer or basicsr rows (a quick A/B)")
     p.add_argument("--child", nargs=6, default=None)
     a = p.parse_args()
     if a.child:
@@ -272,6 +273,8 @@ def main() -> None:
         here = sorted({w.entry.name for w in list_weights() if w.scale == scale and w.folder is not None})
         names = [n for n in a.models.split(",") if n in here] if a.models else here
         rs = runners(scale, names, not a.no_fp32, a.baseline)
+        if a.only_slimvsr:
+            rs = [r for r in rs if r["kind"] == "slimvsr"]
         cells = [(r, c) for r in rs for c in codecs]
         times: dict = {}
         for k in range(a.rounds):

@@ -11,8 +11,9 @@ round by round (``--rounds``), medians reported. Pause training first.
               streamed chunk of 8 frames per frame, as the engine runs it (``make_runner``)
   peak        this CPU's bf16 and fp32 rate on large 3x3 convolutions (the best of 64..256
               channels at 180x320): the ceiling the model's achieved rate is a fraction of
-  upsampler   whole frames against LR tiles of 48..180 pixels (exact: the tiles carry the
-              receptive field), and batched over a chunk's 8 frames against one frame at a time
+  upsampler   whole frames against LR tiles of at most 64..192 pixels, each side cut into equal
+              parts (exact: the tiles carry the receptive field), and batched over a chunk's 8
+              frames against one frame at a time
   trunk       the 30 pruned residual blocks: out-of-place sums (autograd's), in-place sums (the
               inference path), and the RSC gather and scatter fused into the convs' weights
               (zero rows/columns: a 3x3 conv over all 64 channels instead of a 1x1 pick)
@@ -162,7 +163,7 @@ def main() -> None:
             f = torch.rand(1, nf, hh, ww).contiguous(memory_format=CL)
             l_ = torch.rand(1, 3, hh, ww).contiguous(memory_format=CL)
             fns = {"whole frame": lambda f=f, l_=l_: m.upsample(f, l_)}
-            for tile in (48, 64, 90, 128, 180):
+            for tile in (64, 96, 128, 160, 192):
                 fns[f"tiles of {tile}"] = lambda f=f, l_=l_, tile=tile: _tiled_ups(m, f, l_, tile)
             ups[f"{ww}x{hh}"] = interleaved(fns, a.rounds)
         f8 = torch.rand(8, nf, h, w).contiguous(memory_format=CL)
