@@ -28,7 +28,7 @@ from ._spynet import SPyNet, SPyNetConfig, flow_warp, match_format
 # So 2, and no less (tests/test_models.py checks both).
 UPSAMPLER_MARGIN = 2
 # LR tile side at which the upsampler runs fastest on CPU: its 4x maps (the model's largest) stay
-# in the cache instead of going through memory; 0.75-0.83x the whole-frame time at 180x320 and
+# in the cache instead of going through memory; 0.86x / 0.80x the whole-frame time at 180x320 /
 # 360x640 on the 2-core AMD EPYC, bf16 (benchmarks/model_layout.py, docs/bench-model-layout.json).
 UPSAMPLER_CACHE_TILE = 128
 
@@ -104,7 +104,8 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, inplace: bool = False) -> torch.Tensor:
         """``x`` plus the block's residual; ``inplace`` adds it into ``x`` itself (inference:
-        one pass over the trunk's maps fewer per block, about 8% of the trunk's time on CPU)."""
+        one pass over the trunk's maps fewer per block: 0.89x the trunk's time on CPU in
+        docs/bench-model-layout.json)."""
         if self.empty:
             return x
         # NCHW (the fp32 reference path): channel planes are contiguous and indexing is cheap.
