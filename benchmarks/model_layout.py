@@ -98,7 +98,7 @@ def main() -> None:
     p.add_argument("--out", type=Path)
     a = p.parse_args()
     from slimvsr.engine import Precision, make_runner
-    from slimvsr.models import describe, load_model, profile_model
+    from slimvsr.models import describe, flow_warp, load_model, profile_model
 
     torch.manual_seed(0)
     desc = load_model(a.model)
@@ -131,7 +131,7 @@ def main() -> None:
         st = interleaved(
             {
                 "spynet": lambda: m.spynet(lr, lr2),
-                "warp": lambda: _warp(feat, flow),
+                "warp": lambda: flow_warp(feat, flow),
                 "trunk": lambda: m.forward_trunk(x),
                 "upsampler": lambda: m.upsample(feat, lr),
                 "upsampler (engine's cache tile)": lambda: _tiled_ups(m, feat, lr, runner.tile),
@@ -218,7 +218,7 @@ def main() -> None:
         print("spynet", res["spynet_ms_per_pair"], file=sys.stderr)
 
     def part_a() -> None:
-        m.forward_trunk(torch.cat((lr, _warp(feat, m.spynet(lr, lr2))), 1))
+        m.forward_trunk(torch.cat((lr, flow_warp(feat, m.spynet(lr, lr2))), 1))
 
     def part_b() -> None:
         m.upsample(feat, lr)
@@ -254,12 +254,6 @@ def main() -> None:
     if a.out:
         a.out.write_text(text + "\n")
     print(text)
-
-
-def _warp(feat: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    from slimvsr.models import flow_warp
-
-    return flow_warp(feat, flow)
 
 
 def _tiled_ups(m, feat: torch.Tensor, lr: torch.Tensor, tile: int | None) -> torch.Tensor:

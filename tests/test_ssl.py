@@ -276,7 +276,6 @@ def _fake_costs(m: BasicVSR):
     """A cost model with made-up corner timings: each conv's ms proportional to ci x co x its
     pixels (LR 1, 2x 4, 4x 16), as an ideal CPU would run it."""
     from slimvsr.compression.ssl.cost import ConvCost, CostModel
-    from slimvsr.compression.ssl.selection import _blocks
 
     c, k = m.config.num_feat, 2
 
@@ -292,7 +291,7 @@ def _fake_costs(m: BasicVSR):
         upconv2=conv(4, 4),
         conv_hr=conv(16),
         conv_last=conv(16, fixed_out=3),
-        blocks=tuple(n for n, _ in _blocks(m)),
+        blocks=ssl.block_names(m),
         num_feat=c,
         size=(8, 12),
         precision="bf16",
@@ -325,7 +324,8 @@ def test_time_budget_prunes_where_the_time_is() -> None:
     where the time is (the upsampler's convs at 2x and 4x, 4-16x the pixels of LR), so far fewer
     units go than the paper's unit ratio removes for about the same time; among the units of one
     layer the order is the paper's (smallest score first)."""
-    from slimvsr.compression.ssl.cost import part_of, select_by_time
+    from slimvsr.compression.ssl.cost import select_by_time
+    from slimvsr.compression.ssl.selection import part_of
 
     m = _dense(False, seed=2)
     costs = _fake_costs(m)

@@ -37,7 +37,7 @@ from torch import nn
 
 from ...engine import cpu_name
 from ...models import BasicVSR
-from .selection import Unit, by_layer, keep_one_per_layer, round_kept
+from .selection import Unit, block_names, by_layer, keep_one_per_layer, part_of, round_kept
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class CostModel:
     upconv2: ConvCost
     conv_hr: ConvCost
     conv_last: ConvCost
-    blocks: tuple[str, ...]  # the block names of selection._blocks, in order
+    blocks: tuple[str, ...]  # selection.block_names of the model
     num_feat: int
     size: tuple[int, int]  # LR (H, W)
     precision: str
@@ -119,11 +119,6 @@ class CostModel:
         )
 
 
-def part_of(unit: Unit) -> str:
-    """The kind of a unit: "in", "mid", "out" (a block's) or "up1", "up2", "hr"."""
-    return unit.layer if unit.layer in ("up1", "up2", "hr") else unit.layer.rsplit("_", 1)[-1]
-
-
 def sides(unit: Unit) -> list[tuple[str, int]]:
     """The (conv, side) pairs a unit cuts: side 0 its input width, 1 its output width."""
     part = part_of(unit)
@@ -159,8 +154,6 @@ def measure_cost_model(
     model: BasicVSR, size: tuple[int, int] = (180, 320), precision: str = "bf16", rounds: int = 5
 ) -> CostModel:
     """Time the dense ``model``'s prunable conv shapes at LR ``size`` (16 timings)."""
-    from .selection import _blocks
-
     if precision not in ("bf16", "fp32"):
         raise ValueError(f"precision must be bf16 or fp32, not {precision!r}")
     c = model.config.num_feat
@@ -188,7 +181,7 @@ def measure_cost_model(
         upconv2=grid(2, 1, 4),
         conv_hr=grid(4, 1, 1),
         conv_last=grid(4, 1, 1, fixed_out=3),
-        blocks=tuple(name for name, _ in _blocks(model)),
+        blocks=block_names(model),
         num_feat=c,
         size=(h, w),
         precision=precision,
@@ -205,8 +198,8 @@ def select_by_time(scores: dict[Unit, float], costs: CostModel, ratio: float, mu
     A unit's saving only shrinks as other units go (bilinear times), so its score per ms only
     grows: a lazily re-scored heap gives the exact greedy order."""
     widths = costs.widths(())
-    target = (1 - ratio) * costs.predict()
     now = costs.predict()
+    target = (1 - ratio) * now
 
     def priority(u: Unit) -> float:
         return scores[u] / max(costs.marginal(u, widths), 1e-9)

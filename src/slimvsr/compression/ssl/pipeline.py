@@ -280,8 +280,7 @@ def _cost_model(teacher: BasicVSR, path: Path, given: Path | None = None) -> Cos
             raise CompressionError(
                 f"{given}: not a cost model ({e}); pass the JSON benchmarks/ssl_cost_model.py writes"
             ) from e
-        blocks = tuple(name for name, _ in ssl._blocks(teacher))
-        if costs.num_feat != teacher.config.num_feat or costs.blocks != blocks:
+        if costs.num_feat != teacher.config.num_feat or costs.blocks != ssl.block_names(teacher):
             raise CompressionError(f"{given}: its cost model is of another network than the teacher's")
     else:
         costs = measure_cost_model(teacher, family_of(teacher).profile_size(teacher.config))

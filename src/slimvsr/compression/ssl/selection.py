@@ -51,6 +51,11 @@ def _blocks(model: BasicVSR) -> Iterator[tuple[str, ResidualBlock]]:
             yield f"{br}.{i}", blk
 
 
+def block_names(model: BasicVSR) -> tuple[str, ...]:
+    """The residual blocks' names ("forward.0", ...), in the order the gammas are made."""
+    return tuple(name for name, _ in _blocks(model))
+
+
 def _check_dense(model: BasicVSR) -> None:
     for name, blk in _blocks(model):
         if not (blk.dense_in and blk.dense_out) or blk.empty:
@@ -239,7 +244,8 @@ def round_kept(scores: dict[Unit, float], pruned: set[Unit], multiple: int, prio
     return out
 
 
-def _part(u: Unit) -> str:
+def part_of(u: Unit) -> str:
+    """The kind of a unit: "in", "mid", "out" (a block's) or "up1", "up2", "hr"."""
     return u.layer.rsplit("_", 1)[-1] if u.layer not in ("up1", "up2", "hr") else u.layer
 
 
@@ -251,7 +257,7 @@ def select_l1norm(scores: dict[Unit, float], ratio: float, multiple: int = 1) ->
     """L1-norm pruning baseline (Li et al., 2017): the smallest-L1 filters of each layer, except
     the convs whose outputs feed residual additions: a block's last conv (``out``) and its input
     channels (``in``) are never pruned; the first convs' filters and the upsampler are."""
-    allowed = {u: v for u, v in scores.items() if _part(u) not in ("in", "out")}
+    allowed = {u: v for u, v in scores.items() if part_of(u) not in ("in", "out")}
     return select(allowed, ratio, BASELINE_CRITERION, multiple=multiple)
 
 
@@ -263,12 +269,12 @@ def select_aligned(scores: dict[Unit, float], ratio: float, multiple: int = 1) -
     fusion unchanged.)"""
     by_branch: dict[str, dict[int, float]] = {}
     for u, v in scores.items():
-        if _part(u) in ("in", "out"):
+        if part_of(u) in ("in", "out"):
             branch = u.layer.split("_", 1)[0]
             by_branch.setdefault(branch, {}).setdefault(u.index, 0.0)
             by_branch[branch][u.index] += v
     pruned = select(
-        {u: v for u, v in scores.items() if _part(u) not in ("in", "out")},
+        {u: v for u, v in scores.items() if part_of(u) not in ("in", "out")},
         ratio,
         BASELINE_CRITERION,
         multiple=multiple,
@@ -279,7 +285,7 @@ def select_aligned(scores: dict[Unit, float], ratio: float, multiple: int = 1) -
         order = sorted(chan, key=chan.__getitem__)[: n - keep]
         order = order[: n - 1]  # keep at least one channel
         for u in scores:
-            if _part(u) in ("in", "out") and u.layer.split("_", 1)[0] == branch and u.index in order:
+            if part_of(u) in ("in", "out") and u.layer.split("_", 1)[0] == branch and u.index in order:
                 pruned.add(u)
     return pruned
 
