@@ -287,3 +287,29 @@ def test_a_signal_during_shutdown_does_not_turn_a_finished_run_into_a_killed_one
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_late_signal_with_other_threads_alive_does_not_kill_a_finished_run() -> None:
+    """The same late signal, with a second thread alive (as PyTorch's and PyAV's are): blocking it
+    in the main thread is not enough, the kernel hands it to the other thread. The hook below does
+    what CPython's finalization does (the default action back for each handled signal, an ignored
+    one left ignored) and then signals the process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, os, signal, threading, time\n"
+        "import slimvsr.app.cli as cli\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "def late():\n"
+        "    for s in (signal.SIGINT, signal.SIGTERM):\n"
+        "        if signal.getsignal(s) not in (signal.SIG_IGN, signal.SIG_DFL):\n"
+        "            signal.signal(s, signal.SIG_DFL)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(0.3)\n"
+        "atexit.register(late)\n"
+        "cli.main = lambda argv=None: 0\n"
+        "cli.entry()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)

@@ -510,9 +510,14 @@ def entry() -> None:
 
     code = main()
     # The work is done (or cleaned up): from here a late SIGINT/SIGTERM must not end the process
-    # by the default action while the interpreter shuts down (CPython restores the default
-    # handlers during finalization), which would report a finished run as killed.
+    # by the default action while the interpreter shuts down, which would report a finished run
+    # as killed. Blocking them covers the main thread only; a process-directed signal then goes
+    # to another thread (PyTorch's OpenMP workers, PyAV's), and CPython's finalization puts the
+    # default action back for every signal it handles. It leaves an ignored signal ignored, so
+    # both are ignored process-wide as well.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if _stopped_by_signal:
         sys.stdout.flush()
         sys.stderr.flush()
