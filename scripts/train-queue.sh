@@ -31,7 +31,21 @@ done
 
 # 3. Flow that aligns: SPyNet scored by its warping error on real video (half at the LR scale),
 #    exact synthetic flow, DIS as a weak prior; from the first CPU SPyNet.
-job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "$I/spynet-cpu"
+#    Shortened from 20,000 to 10,500 steps at step ~9,100 (session 16): the real LR warping error
+#    had stopped falling at this lr (2.42, 2.42, 2.45 at steps 7,000-9,000; DIS 2.64), so the
+#    cosine schedule is cut short (lr 1.2e-4 -> 1e-5 at the restart, then to 0 at 10,500) and the
+#    CPU goes to the teachers, which fine-tune the flow network with the SR loss anyway.
+job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "$I/spynet-cpu" --steps 10500
+
+# 4-5. The teachers' long runs, uni and bi side by side (a thread each: about 1.5x the work of one
+#    two-thread run, docs/training.md), each from its cpu-preset teacher with the new SPyNet.
+F=$R/spynet-cpu-long/model
+for m in basicvsr-uni basicvsr; do
+  [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
+  job "$m-x4-cpu-long" vsr-compress train --model "$m" --preset cpu-long --init "$I/$m-x4" \
+    --flow-init "$F" --threads 1 &
+done
+wait
 
 # 4. SSL with a time budget against ssl-uni's unit budget: the same teacher, preset and seed;
 #    0.8 of the modelled time runs about as fast as ssl-uni (0.7 of the units) with 1.5x its MACs

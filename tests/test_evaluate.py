@@ -76,3 +76,42 @@ def test_eval_decodes_video_as_the_engine_does(tmp_path) -> None:
     ref = np.stack([a for _, a in decode_frames(probe(src))])
     assert ref.dtype == np.uint16 and hr.shape == (3, 3, *ref.shape[1:3])
     np.testing.assert_allclose(hr.permute(0, 2, 3, 1).numpy(), ref / 65535.0, atol=1e-6)
+
+
+def test_temporal_ablations_are_the_network_without_its_neighbours(tmp_path, capsys) -> None:
+    """per-frame: each SR frame is the step of a zero hidden state; no-flow: the hidden state is
+    carried unwarped (trunk on [frame, previous state]); the model keeps its SPyNet afterwards."""
+    import torch
+
+    from slimvsr.compression.evaluate import _run_video
+
+    torch.manual_seed(0)
+    model = BasicVSR(tiny_config("basicvsr", 0)).eval()  # seed 0: unidirectional
+    flow = model.spynet
+    lr = torch.rand(4, 3, 16, 20)
+    with torch.no_grad():
+        zero = torch.zeros(1, model.config.num_feat, 16, 20)
+        per_frame = _run_video(model, lr, "per-frame")
+        want = torch.cat([model.step(f[None], f[None], zero)[0] for f in lr])
+        torch.testing.assert_close(per_frame, want)
+        no_flow = _run_video(model, lr, "no-flow")
+        feat, want = zero, []
+        for f in lr:
+            feat = model.forward_trunk(torch.cat((f[None], feat), dim=1))
+            want.append(model.upsample(feat, f[None]))
+        torch.testing.assert_close(no_flow, torch.cat(want))
+        full = _run_video(model, lr, "full")
+    assert model.spynet is flow
+    assert not torch.allclose(full[1:], no_flow[1:]) and not torch.allclose(full[1:], per_frame[1:])
+
+    vids = tmp_path / "videos"
+    vids.mkdir()
+    write_clip(vids / "a.mp4", n=4, size=(32, 48), audio=False)
+    save_pretrained(model, tmp_path / "v", {"name": "tiny-uni"})
+    args = ["eval", str(tmp_path / "v"), "--data", str(vids), "--json"]
+    assert compress_main([*args, "--temporal", "full", "per-frame", "no-flow"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["temporal"] for r in rows] == ["full", "per-frame", "no-flow"]
+    save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), tmp_path / "e")
+    assert compress_main(["eval", str(tmp_path / "e"), "--data", str(vids), "--temporal", "per-frame"]) != 0
+    assert "image model" in capsys.readouterr().err

@@ -254,3 +254,30 @@ def test_photometric_error_is_the_warping_error() -> None:
     charb = photometric_error(ref, supp, torch.zeros_like(flow))
     assert float(none) - 1.0 <= float(charb) <= float(none)
     assert float(smoothness(flow, ref)) == 0.0
+
+
+def test_flow_init_replaces_the_inits_flow_network(tmp_path) -> None:
+    """--init a trained teacher and --flow-init a better SPyNet: the trunk and upsampler come from
+    the teacher, the flow network from the SPyNet folder; a model without one is refused."""
+    import dataclasses
+
+    from slimvsr.compression.training.loop import build_for_training
+    from slimvsr.errors import ConfigError
+    from slimvsr.models import build_model, named_config, save_pretrained
+
+    torch.manual_seed(0)
+    overrides = (("num_feat", 8), ("num_block", 1))
+    small = dataclasses.replace(named_config("basicvsr-uni").config(4), **dict(overrides))
+    teacher = build_model("basicvsr", small)
+    flow = build_model("spynet", named_config("spynet").config(None))
+    save_pretrained(teacher, tmp_path / "teacher")
+    save_pretrained(flow, tmp_path / "flow")
+    common = dict(out=str(tmp_path / "run"), flow_init=str(tmp_path / "flow"))
+    init = str(tmp_path / "teacher")
+    cfg = TrainConfig(recipe="vsr", model="basicvsr-uni", model_overrides=overrides, init=init, **common)
+    model = build_for_training(cfg)
+    for k, v in model.state_dict().items():
+        src = flow.state_dict()[k[len("spynet.") :]] if k.startswith("spynet.") else teacher.state_dict()[k]
+        assert torch.equal(v, src), k
+    with pytest.raises(ConfigError, match="flow network"):
+        build_for_training(TrainConfig(recipe="image", model="edsrmini", **common))

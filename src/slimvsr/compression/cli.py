@@ -13,6 +13,7 @@ from typing import get_args
 
 from ..errors import ModelError, SlimVSRError, UsageError
 from .distill.pipeline import Rounding
+from .evaluate import TEMPORAL
 from .ssl.pipeline import Budget, Criterion, GroupScore, Method
 from .training.loop import Degradation, TrainPrecision
 from .training.recipes import RECIPES
@@ -68,6 +69,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             ("batch", a.batch),
             ("lr", a.lr),
             ("init", a.init),
+            ("flow_init", a.flow_init),
             ("precision", a.precision),
             ("threads", a.threads),
             ("degradation", a.degradation),
@@ -301,17 +303,19 @@ def cmd_eval(a: argparse.Namespace) -> int:
             label = name
         scale = getattr(model.config, "scale", a.scale or 4)
         for deg in a.degradation:
-            results.append(
-                evaluate(
-                    model,
-                    label,
-                    Path(a.data),
-                    scale=scale,
-                    degradation=deg,
-                    precision=a.precision,
-                    max_frames=a.max_frames,
+            for temporal in a.temporal:
+                results.append(
+                    evaluate(
+                        model,
+                        label,
+                        Path(a.data),
+                        scale=scale,
+                        degradation=deg,
+                        precision=a.precision,
+                        max_frames=a.max_frames,
+                        temporal=temporal,
+                    )
                 )
-            )
     if a.json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
@@ -393,6 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="model folder to start from: a SPyNet for BasicVSR, or the same model at another "
         "scale (every tensor of matching shape is loaded; the upsampler starts fresh)",
+    )
+    s.add_argument(
+        "--flow-init",
+        default=None,
+        help="a SPyNet model folder that replaces the flow network of --init (BasicVSR)",
     )
     s.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     s.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
@@ -576,6 +585,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="inference precision")
     s.add_argument("--max-frames", type=int, default=16, help="frames per clip (default 16)")
+    s.add_argument(
+        "--temporal",
+        nargs="+",
+        choices=TEMPORAL,
+        default=["full"],
+        help="video models: full (as trained); per-frame (each frame alone: zero hidden state); "
+        "no-flow (hidden state carried without motion compensation). Several: one row each",
+    )
     s.add_argument("--json", action="store_true", help="print the records as JSON")
     s.set_defaults(fn=cmd_eval)
 

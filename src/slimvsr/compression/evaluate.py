@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -19,9 +19,16 @@ from torch import nn
 
 from ..errors import InputError
 from ..models import family_of, profile_model, profile_size
+from ..models._family import attribute_set
 from .data.degrade import degrade, imresize
 from .data.pools import PhotoPool, load_rgb
 from .metrics import psnr_y, ssim_y, to_uint8
+
+# How a video model may use the other frames, for the ablation that shows it does: "full" (as
+# trained), "per-frame" (each frame a sequence of its own: zero hidden state, no flow), "no-flow"
+# (the hidden state carried from frame to frame without motion compensation: zero flow).
+Temporal = Literal["full", "per-frame", "no-flow"]
+TEMPORAL: tuple[str, ...] = get_args(Temporal)
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_EXTS = {".mp4", ".mkv", ".mov", ".webm", ".avi"}
@@ -51,6 +58,7 @@ class EvalResult:
     video: bool = True
     max_frames: int | None = 16
     precision: str = "fp32"  # what the model ran in: "fp32" or "bf16" (autocast, channels-last)
+    temporal: str = "full"  # a video model's use of the other frames (``Temporal``)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -69,6 +77,7 @@ class EvalResult:
             "bicubic": {"psnr_y": self.bicubic_psnr_y, "ssim_y": self.bicubic_ssim_y},
             "per_item": self.per_item,
             "precision": self.precision,
+            "temporal": self.temporal,
             "degradation": self.degradation,
             "data": f"{self.data}: {self.split()}",
             "command": command,
@@ -114,6 +123,27 @@ def load_items(root: Path, kind: str, max_frames: int | None = 16) -> list[Item]
     return items
 
 
+class ZeroFlow(nn.Module):
+    """A flow network that reports no motion: (ref, supp) (N, 3, H, W) -> zeros (N, 2, H, W)."""
+
+    def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = ref.shape
+        return ref.new_zeros(n, 2, h, w)
+
+
+def _run_video(model: nn.Module, lr: torch.Tensor, temporal: str) -> torch.Tensor:
+    """SR frames (T, 3, sH, sW) of the LR clip (T, 3, H, W) under the ``temporal`` ablation."""
+    if temporal == "per-frame":
+        return torch.cat([model(f[None, None])[0] for f in lr])
+    if temporal == "no-flow":
+        flow = family_of(model).flow_module
+        if flow is None:
+            raise InputError(f"{family_of(model).name} has no flow network to replace (--temporal no-flow)")
+        with attribute_set(model, flow, ZeroFlow()):
+            return model(lr.unsqueeze(0))[0]
+    return model(lr.unsqueeze(0))[0]
+
+
 def _crop_to_scale(x: torch.Tensor, s: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     return x[..., : h - h % s, : w - w % s]
@@ -131,13 +161,21 @@ def evaluate(
     max_frames: int | None = 16,
     count: bool = True,
     kind: str | None = None,
+    temporal: Temporal = "full",
 ) -> EvalResult:
     """Score ``model`` on ``data``; video models get sequences, image models frames.
+
+    ``temporal`` (video models) scores the same network with less of the other frames: each frame
+    alone ("per-frame") or without motion compensation ("no-flow"); see ``Temporal``.
 
     ``count=False`` skips params/MACs (left 0), for a model outside slimvsr's registry, e.g. a peer
     network run through another runtime and wrapped as a module; such a model also says its
     ``kind`` ("video" or "image"), which a registered model's family knows."""
     is_video = (kind or family_of(model).kind) == "video"
+    if temporal not in TEMPORAL:
+        raise InputError(f"temporal {temporal!r}: one of {', '.join(TEMPORAL)}")
+    if temporal != "full" and not is_video:
+        raise InputError(f"{name} is an image model: --temporal {temporal} applies to video models")
     items = load_items(data, "video" if is_video else "image", max_frames)
     model = model.eval()
     cl = precision == "bf16"
@@ -151,7 +189,7 @@ def evaluate(
         t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):
             if is_video:
-                sr = model(lr.unsqueeze(0))[0]
+                sr = _run_video(model, lr, temporal)
             else:
                 sr = torch.cat([model(f[None]) for f in lr])
         t_model += time.perf_counter() - t0
@@ -195,6 +233,7 @@ def evaluate(
         video=is_video,
         max_frames=max_frames,
         precision=precision,
+        temporal=temporal,
     )
 
 
@@ -212,8 +251,9 @@ def format_table(results: list[EvalResult]) -> str:
                 f"{'bicubic':<22} {r.degradation:<3} {r.scale:<2} {r.bicubic_psnr_y:7.2f} "
                 f"{r.bicubic_ssim_y:7.4f} {'-':>9} {'-':>8} {'-':>8}"
             )
+        label = r.model if r.temporal == "full" else f"{r.model} ({r.temporal})"
         lines.append(
-            f"{r.model:<22} {r.degradation:<3} {r.scale:<2} {r.psnr_y:7.2f} {r.ssim_y:7.4f} "
+            f"{label:<22} {r.degradation:<3} {r.scale:<2} {r.psnr_y:7.2f} {r.ssim_y:7.4f} "
             f"{r.params / 1e6:8.3f}M {r.macs / 1e9:8.1f} {r.seconds_per_frame:8.3f}"
         )
     return "\n".join(lines)

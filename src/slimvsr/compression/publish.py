@@ -89,8 +89,9 @@ def export_run(
     vals = [r for r in records if "val" in r]
     wall = max((r.get("wall_s", 0.0) for r in records), default=0.0)
     recipe = asdict(cfg)
-    if cfg.init:
-        recipe["init"] = model_ref(cfg.init)
+    for key in ("init", "flow_init"):
+        if getattr(cfg, key, None):
+            recipe[key] = model_ref(getattr(cfg, key))
     meta = {
         "name": cfg.model,
         "scale": cfg.scale,

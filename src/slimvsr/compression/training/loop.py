@@ -27,7 +27,7 @@ from torch import nn
 
 from ..._choices import check_choices
 from ...errors import CompressionError, ConfigError
-from ...models import build_model, load_pretrained, named_config
+from ...models import build_model, family_of, load_pretrained, named_config
 from ...models._io import atomic_write_bytes
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ class TrainConfig:
     degradation: Degradation = "BI"  # MATLAB bicubic; Gaussian 1.6 + every 4th pixel
     precision: TrainPrecision = "bf16"  # bf16 autocast + channels_last on CPU, or fp32
     init: str | None = None  # model folder to start from (e.g. a trained SPyNet for BasicVSR)
+    # A SPyNet folder that replaces the flow network after ``init`` (a trained teacher's trunk
+    # with a better-trained flow network); BasicVSR only.
+    flow_init: str | None = None
     freeze_flow_steps: int = 0  # keep SPyNet fixed for the first N steps (BasicVSR: 5000)
     seed: int = 0
     ckpt_every_s: float = 600.0  # checkpoint every ~10 minutes of wall time
@@ -129,6 +132,16 @@ def build_for_training(cfg: TrainConfig) -> nn.Module:
                 log.info("init from %s: kept fresh (shape differs or absent): %s", cfg.init, ", ".join(fresh))
         else:  # e.g. a trained SPyNet into BasicVSR
             model.spynet.load_state_dict(init_model.state_dict())
+    if cfg.flow_init:
+        flow = family_of(model).flow_module
+        flow_model, _ = load_pretrained(cfg.flow_init)
+        if flow is None or family_of(flow_model).kind != "flow":
+            raise ConfigError(
+                f"--flow-init needs a model with a flow network and a flow model folder; got "
+                f"{cfg.model} and {family_of(flow_model).name} ({cfg.flow_init})"
+            )
+        getattr(model, flow).load_state_dict(flow_model.state_dict())
+        log.info("flow network from %s", cfg.flow_init)
     return model
 
 

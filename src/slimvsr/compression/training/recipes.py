@@ -38,6 +38,23 @@ _BASICVSR_CPU: dict[str, Any] = dict(
     warmup=100,
 )
 
+# The long CPU runs of the teachers (docs/training.md, round 2): from the cpu-preset teacher and the
+# long-trained SPyNet (--init, --flow-init), ten-frame clips of 40x40 LR (1.3x the cpu preset's
+# pixels per step) so that the recurrence learns to carry detail further, the paper's lr, the flow
+# network frozen while the trunk meets the new flow. uni and bi run side by side, a thread each.
+_BASICVSR_CPU_LONG: dict[str, Any] = dict(
+    recipe="vsr",
+    steps=5000,
+    batch=2,
+    frames=10,
+    patch=40,
+    lr=2e-4,
+    lr_flow=2.5e-5,
+    freeze_flow_steps=300,
+    warmup=200,
+    val_every=500,
+)
+
 # (model, preset) -> TrainConfig fields. The recipe field picks the task.
 RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # SPyNet from scratch on synthetic-motion pairs with exact flow.
@@ -60,6 +77,8 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("basicvsr-uni", "paper"): _BASICVSR_PAPER,
     ("basicvsr", "cpu"): {**_BASICVSR_CPU, "steps": 1600},
     ("basicvsr-uni", "cpu"): _BASICVSR_CPU,
+    ("basicvsr", "cpu-long"): _BASICVSR_CPU_LONG,
+    ("basicvsr-uni", "cpu-long"): _BASICVSR_CPU_LONG,
     # The -lite baselines of SSL's Table 1 (width 32, from scratch but for the trained SPyNet): the
     # same total steps as the pruned model saw, teacher + regularisation (400) + fine-tuning (1,200).
     ("basicvsr-uni-lite", "cpu"): {**_BASICVSR_CPU, "steps": 1800 + 400 + 1200},
