@@ -115,3 +115,18 @@ def test_temporal_ablations_are_the_network_without_its_neighbours(tmp_path, cap
     save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), tmp_path / "e")
     assert compress_main(["eval", str(tmp_path / "e"), "--data", str(vids), "--temporal", "per-frame"]) != 0
     assert "image model" in capsys.readouterr().err
+
+
+def test_image_model_scored_on_the_clips_frame_by_frame(corpus) -> None:
+    """items="video": an image model on the validation clips, each frame on its own, described
+    as clips (what a user comparing it with the video models sees); a video model has no photos."""
+    from slimvsr.compression.evaluate import evaluate
+    from slimvsr.errors import InputError
+
+    edsr = EDSR(tiny_config("edsr", 0, scale=4)).eval()
+    r = evaluate(edsr, "e", corpus, scale=4, max_frames=3, count=False, items="video")
+    assert r.video and r.record("cmd")["data"].endswith("first 3 frames per clip")
+    assert all(v["frames"] <= 3 for v in r.per_item.values())
+    assert 5 < r.psnr_y < 60
+    with pytest.raises(InputError, match="video model"):
+        evaluate(BasicVSR(tiny_config("basicvsr", 0)), "v", corpus, scale=4, count=False, items="image")

@@ -18,6 +18,7 @@ from slimvsr.models import (
     family_of,
     flow_warp,
     load_pretrained,
+    profile_model,
     save_pretrained,
 )
 from tiny import ARCH_NAMES, pruned_basicvsr_config, tiny_config
@@ -125,6 +126,34 @@ def test_flow_warp_bf16_keeps_subpixel_accuracy() -> None:
     flow[:, 1] = 0
     y = flow_warp(x.bfloat16(), flow.bfloat16()).float()
     assert (y[..., :-1] - (x[..., :-1] + 0.5)).abs().max() <= 2.0  # bf16 value rounding only
+
+
+def test_spynet_skipping_its_finest_level_is_the_coarser_network_at_half_size() -> None:
+    """skip_finest=1 runs the first five basic modules of the six-level pyramid: the flow of a
+    five-level SPyNet on the 2x2-pooled frames, upsampled to full size and doubled (pixels of the
+    finer grid). The full network's weights load without the unused last module."""
+    import dataclasses
+
+    import torch.nn.functional as F
+
+    from slimvsr.models import SPyNet, SPyNetConfig
+
+    torch.manual_seed(0)
+    full = SPyNet()
+    cheap = SPyNet(dataclasses.replace(full.config, skip_finest=1))
+    state = {k: v for k, v in full.state_dict().items() if not k.startswith("basic_module.5.")}
+    cheap.load_state_dict(state)
+    five = SPyNet(SPyNetConfig(levels=5))
+    five.load_state_dict(state)
+    ref, supp = torch.rand(2, 3, 64, 96), torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        half = five(F.avg_pool2d(ref, 2), F.avg_pool2d(supp, 2))
+        want = F.interpolate(half, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+        torch.testing.assert_close(cheap(ref, supp), want, atol=1e-4, rtol=1e-4)
+    # The finest level is about 3/4 of the network: the cheap one costs about a quarter.
+    assert profile_model(cheap, (64, 96)).macs < 0.26 * profile_model(full, (64, 96)).macs
+    with pytest.raises(ValueError, match="skip_finest"):
+        SPyNetConfig(skip_finest=6)
 
 
 @pytest.mark.parametrize("name", sorted(NAMED_CONFIGS))

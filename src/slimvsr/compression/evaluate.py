@@ -162,11 +162,14 @@ def evaluate(
     count: bool = True,
     kind: str | None = None,
     temporal: Temporal = "full",
+    items: str | None = None,
 ) -> EvalResult:
     """Score ``model`` on ``data``; video models get sequences, image models frames.
 
     ``temporal`` (video models) scores the same network with less of the other frames: each frame
-    alone ("per-frame") or without motion compensation ("no-flow"); see ``Temporal``.
+    alone ("per-frame") or without motion compensation ("no-flow"); see ``Temporal``. ``items``
+    ("video" or "image") picks what is scored when it is not what the model is for: an image
+    model on the validation clips, frame by frame, as a user would run it on a video.
 
     ``count=False`` skips params/MACs (left 0), for a model outside slimvsr's registry, e.g. a peer
     network run through another runtime and wrapped as a module; such a model also says its
@@ -176,14 +179,17 @@ def evaluate(
         raise InputError(f"temporal {temporal!r}: one of {', '.join(TEMPORAL)}")
     if temporal != "full" and not is_video:
         raise InputError(f"{name} is an image model: --temporal {temporal} applies to video models")
-    items = load_items(data, "video" if is_video else "image", max_frames)
+    if items == "image" and is_video:
+        raise InputError(f"{name} is a video model: it scores clips, not photos")
+    on_clips = (items or ("video" if is_video else "image")) == "video"
+    scored = load_items(data, "video" if on_clips else "image", max_frames)
     model = model.eval()
     cl = precision == "bf16"
     if cl:
         model = model.to(memory_format=torch.channels_last)
     ps, ss, bps, bss, per = [], [], [], [], {}
     t_model, n_frames = 0.0, 0
-    for it in items:
+    for it in scored:
         hr = _crop_to_scale(it.frames, scale)
         lr = torch.round(degrade(hr, scale, degradation).clamp(0, 1) * 255) / 255
         t0 = time.perf_counter()
@@ -230,7 +236,7 @@ def evaluate(
         seconds_per_frame=t_model / max(n_frames, 1),
         per_item=per,
         data=str(data),
-        video=is_video,
+        video=on_clips,
         max_frames=max_frames,
         precision=precision,
         temporal=temporal,

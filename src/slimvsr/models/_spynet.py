@@ -20,6 +20,17 @@ _STD = (0.229, 0.224, 0.225)
 class SPyNetConfig:
     levels: int = 6  # 6-level pyramid: inputs are resized to a multiple of 2**(levels-1) = 32
     kernel_size: int = 7  # 7x7 convs, as in the original SPyNet basic module
+    # The finest levels not run (a cheaper flow): the flow of the finest level run is upsampled
+    # to full size. The finest level costs about 3/4 of the network, so 1 is about 4x cheaper;
+    # the network has a basic module for each level run, so weights of the full network load
+    # without their last ``skip_finest`` modules.
+    skip_finest: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.skip_finest < self.levels:
+            raise ValueError(
+                f"skip_finest {self.skip_finest}: 0 to {self.levels - 1} for {self.levels} levels"
+            )
 
 
 def match_format(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
@@ -83,9 +94,8 @@ class SPyNet(nn.Module):
     def __init__(self, config: SPyNetConfig | None = None) -> None:
         super().__init__()
         self.config = config or SPyNetConfig()
-        self.basic_module = nn.ModuleList(
-            _BasicModule(self.config.kernel_size) for _ in range(self.config.levels)
-        )
+        run = self.config.levels - self.config.skip_finest
+        self.basic_module = nn.ModuleList(_BasicModule(self.config.kernel_size) for _ in range(run))
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -95,6 +105,8 @@ class SPyNet(nn.Module):
         for _ in range(self.config.levels - 1):
             refs.insert(0, F.avg_pool2d(refs[0], 2, 2, count_include_pad=False))
             supps.insert(0, F.avg_pool2d(supps[0], 2, 2, count_include_pad=False))
+        run = len(self.basic_module)  # the finest levels beyond it are not run
+        refs, supps = refs[:run], supps[:run]
         n, _, h, w = refs[0].shape
         flow = refs[0].new_zeros(n, 2, h, w)  # the upsampled zero flow of the reference design
         for level, module in enumerate(self.basic_module):
@@ -108,6 +120,9 @@ class SPyNet(nn.Module):
                     up = F.pad(up, [0, dw, 0, dh], mode="replicate")
             warped = flow_warp(supps[level], up, padding_mode="border")
             flow = up + module(torch.cat((refs[level], warped, up), dim=1))
+        if self.config.skip_finest:
+            f = 2**self.config.skip_finest
+            flow = F.interpolate(flow, scale_factor=f, mode="bilinear", align_corners=True) * float(f)
         return flow
 
     def forward(self, ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
