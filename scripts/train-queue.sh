@@ -47,9 +47,19 @@ for m in basicvsr-uni basicvsr; do
 done
 wait
 
-# 4. SSL with a time budget against ssl-uni's unit budget: the same teacher, preset and seed;
+# 6-7. SSL again from the long-run teachers: the bundled models' recipe (the cpu preset, ratio 0.7
+#    of the units), uni and bi side by side on a thread each.
+for m in basicvsr-uni basicvsr; do
+  student=ssl-uni; [ "$m" = basicvsr ] && student=ssl-bi
+  ( export OMP_NUM_THREADS=1
+    job "$student-v2" vsr-compress ssl --teacher "$R/$m-x4-cpu-long/model" --preset cpu --ratio 0.7 \
+      --name "$student" ) &
+done
+wait
+
+# 8. SSL with a time budget against the unit budget of job 6: the same teacher, preset and seed;
 #    0.8 of the modelled time runs about as fast as ssl-uni (0.7 of the units) with 1.5x its MACs
 #    (docs/performance.md, "SSL's cost model"; the cost model measured there, on a quiet machine).
-#    Its PSNR against ssl-uni's decides the budget of the re-compression from the new teachers.
-job ssl-uni-time-r08 vsr-compress ssl --teacher basicvsr-uni --preset cpu --budget time --ratio 0.8 \
-  --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
+#    Its PSNR against job 6's decides the budget of the bundled ssl-uni.
+job ssl-uni-time-r08 vsr-compress ssl --teacher "$R/basicvsr-uni-x4-cpu-long/model" --preset cpu \
+  --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
