@@ -39,15 +39,18 @@ _BASICVSR_CPU: dict[str, Any] = dict(
 )
 
 # The long CPU runs of the teachers (docs/training.md, round 2): from the cpu-preset teacher and the
-# long-trained SPyNet (--init, --flow-init), ten-frame clips of 40x40 LR (1.3x the cpu preset's
-# pixels per step) so that the recurrence learns to carry detail further, the paper's lr, the flow
-# network frozen while the trunk meets the new flow. uni and bi run side by side, a thread each.
+# long-trained SPyNet (--init, --flow-init), ten-frame clips so that the recurrence learns to carry
+# detail further, the paper's lr, the flow network frozen while the trunk meets the new flow; uni
+# and bi side by side, a thread each. Every step shape measured runs at the same LR pixels per
+# second (docs/bench-train-rate.json: 5,800-6,600 on one thread), but SPyNet pads a side to a
+# multiple of 32, so 32x32 patches waste nothing (40 pads to 64: 12% more FLOPs per pixel).
+# uni: about 3.4 s a step on one thread, so 3,000 steps are about 3 hours; bi twice that.
 _BASICVSR_CPU_LONG: dict[str, Any] = dict(
     recipe="vsr",
-    steps=5000,
+    steps=3000,
     batch=2,
     frames=10,
-    patch=40,
+    patch=32,
     lr=2e-4,
     lr_flow=2.5e-5,
     freeze_flow_steps=300,
