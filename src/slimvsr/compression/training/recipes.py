@@ -44,7 +44,8 @@ _BASICVSR_CPU: dict[str, Any] = dict(
 # and bi side by side, a thread each. Every step shape measured runs at the same LR pixels per
 # second (docs/bench-train-rate.json: 5,800-6,600 on one thread), but SPyNet pads a side to a
 # multiple of 32, so 32x32 patches waste nothing (40 pads to 64: 12% more FLOPs per pixel).
-# uni: about 3.4 s a step on one thread, so 3,000 steps are about 3 hours; bi twice that.
+# uni: about 3.7 s a step side by side with bi (its log: 0.27 it/s), 3,000 steps in about 3 hours;
+# bi about 5 hours.
 _BASICVSR_CPU_LONG: dict[str, Any] = dict(
     recipe="vsr",
     steps=3000,
