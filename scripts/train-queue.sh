@@ -37,29 +37,30 @@ done
 #    CPU goes to the teachers, which fine-tune the flow network with the SR loss anyway.
 job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "$I/spynet-cpu" --steps 10500
 
-# 4-5. The teachers' long runs, uni and bi side by side (a thread each: about 1.5x the work of one
-#    two-thread run, docs/training.md), each from its cpu-preset teacher with the new SPyNet.
-F=$R/spynet-cpu-long/model
-for m in basicvsr-uni basicvsr; do
-  [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
-  job "$m-x4-cpu-long" vsr-compress train --model "$m" --preset cpu-long --init "$I/$m-x4" \
-    --flow-init "$F" --threads 1 &
-done
-wait
-
-# 6-7. SSL again from the long-run teachers: the bundled models' recipe (the cpu preset, ratio 0.7
-#    of the units), uni and bi side by side on a thread each.
-for m in basicvsr-uni basicvsr; do
-  student=ssl-uni; [ "$m" = basicvsr ] && student=ssl-bi
-  ( export OMP_NUM_THREADS=1
-    job "$student-v2" vsr-compress ssl --teacher "$R/$m-x4-cpu-long/model" --preset cpu --ratio 0.7 \
-      --name "$student" ) &
-done
-wait
-
-# 8. SSL with a time budget against the unit budget of job 6: the same teacher, preset and seed;
+# 4-8. Two chains side by side, a thread each, so neither core waits for the other chain:
+#    uni: the teacher's long run (4), SSL from it (6), then SSL with a time budget (8);
+#    bi:  the teacher's long run (5), SSL from it (7).
+#    4-5: each teacher from its cpu-preset teacher with the new SPyNet (a thread each: about 1.5x
+#    the work of one two-thread run, docs/training.md).
+#    6-7: SSL again from the long-run teachers with the bundled models' recipe (the cpu preset,
+#    ratio 0.7 of the units).
+#    8: SSL with a time budget against the unit budget of job 6: the same teacher, preset and seed;
 #    0.8 of the modelled time runs about as fast as ssl-uni (0.7 of the units) with 1.5x its MACs
 #    (docs/performance.md, "SSL's cost model"; the cost model measured there, on a quiet machine).
 #    Its PSNR against job 6's decides the budget of the bundled ssl-uni.
-job ssl-uni-time-r08 vsr-compress ssl --teacher "$R/basicvsr-uni-x4-cpu-long/model" --preset cpu \
-  --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
+F=$R/spynet-cpu-long/model
+export OMP_NUM_THREADS=1
+chain() {  # chain TEACHER_MODEL STUDENT
+  local m=$1 student=$2 T=$R/$1-x4-cpu-long/model
+  [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
+  job "$m-x4-cpu-long" vsr-compress train --model "$m" --preset cpu-long --init "$I/$m-x4" \
+    --flow-init "$F" --threads 1
+  job "$student-v2" vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.7 --name "$student"
+  if [ "$student" = ssl-uni ]; then
+    job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
+      --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
+  fi
+}
+chain basicvsr-uni ssl-uni &
+chain basicvsr ssl-bi &
+wait
