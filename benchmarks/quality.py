@@ -12,7 +12,8 @@ pixels cropped) on the corpus' validation split (docs/data.md), which training n
 
 Speed is model-only time per LR frame of one size per task (``--size-x4``, ``--size-x2``: the LR
 of a 720x1280 output), the product's CPU path for slimvsr's models (bf16 autocast, channels-last;
-video models on 8-frame clips), each peer in its own runtime (ncnn, fp32), all interleaved for
+video models on ``--clip-frames`` frames, image models on ``--image-frames``), each peer in its
+own runtime (ncnn, fp32), all interleaved for
 ``--repeats`` rounds after a warm-up round, medians. ``--add LABEL=FOLDER`` adds a model folder
 (a new teacher, a re-compressed model) beside the bundled ones. Pause training for the timings.
 """
@@ -55,6 +56,8 @@ def main() -> int:
     ap.add_argument("--size-x4", default="180x320")
     ap.add_argument("--size-x2", default="360x640")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--clip-frames", type=int, default=8, help="frames per timed call of a video model")
+    ap.add_argument("--image-frames", type=int, default=2, help="frames per timed call of an image model")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
@@ -111,7 +114,8 @@ def main() -> int:
     if not a.no_speed:
         sizes = {"video-x4": a.size_x4, "photos-x4": a.size_x4, "photos-x2": a.size_x2}
         timed = {k: v for k, v in models.items() if k[0] != "video-x4" or v[1] == "video"}
-        xs = {k: torch.rand(1, 8, 3, *(int(v) for v in sizes[k[0]].split("x"))) for k in timed}
+        n = {"video": a.clip_frames, "image": a.image_frames}
+        xs = {k: torch.rand(1, n[timed[k][1]], 3, *(int(v) for v in sizes[k[0]].split("x"))) for k in timed}
         fast = {
             k: (m.to(memory_format=torch.channels_last) if ours else m) for k, (m, _, ours) in timed.items()
         }
@@ -125,6 +129,7 @@ def main() -> int:
                     v = _time_peer(m, xs[k])
                 if rnd:
                     ms[k].append(1000 * v)
+            print(f"speed round {rnd} of {a.repeats} done", flush=True)
         for (task, label), v in ms.items():
             row = res["tasks"].setdefault(task, {"rows": {}})["rows"].setdefault(label, {})
             row["ms_per_frame"] = statistics.median(v)

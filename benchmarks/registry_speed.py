@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import torch
@@ -52,7 +53,7 @@ def main() -> None:
             rounds[k].append(time_once(m, x, prec))
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     result = {
-        "command": f"python benchmarks/registry_speed.py --frames {a.frames} --repeats {a.repeats}",
+        "command": "python benchmarks/registry_speed.py " + " ".join(sys.argv[1:]),
         "what": "model only, per 1280x720 output frame, median of the rounds",
         "machine": {
             "cpu": cpu_name(),
