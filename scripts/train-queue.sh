@@ -48,10 +48,11 @@ job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "
 #    0.8 of the modelled time runs about as fast as ssl-uni (0.7 of the units) with 1.5x its MACs
 #    (docs/performance.md, "SSL's cost model"; the cost model measured there, on a quiet machine).
 #    Its PSNR against job 6's decides the budget of the bundled ssl-uni.
+#    9-10: swinirmini taught by SPAN (below).
 F=$R/spynet-cpu-long/model
 export OMP_NUM_THREADS=1
 chain() {  # chain TEACHER_MODEL STUDENT
-  local m=$1 student=$2 T=$R/$1-x4-cpu-long/model
+  local m=$1 student=$2 T=$R/$1-x4-cpu-long/model s
   [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
   job "$m-x4-cpu-long" vsr-compress train --model "$m" --preset cpu-long --init "$I/$m-x4" \
     --flow-init "$F" --threads 1
@@ -59,7 +60,13 @@ chain() {  # chain TEACHER_MODEL STUDENT
   if [ "$student" = ssl-uni ]; then
     job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
       --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
+    s=4
+  else
+    s=2
   fi
+  # 9-10. swinirmini taught by SPAN, as edsrmini was (jobs 1-2): x4 on the uni chain, x2 on bi's.
+  job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
+    --preset cpu --name swinirmini-span
 }
 chain basicvsr-uni ssl-uni &
 chain basicvsr ssl-bi &
