@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from slimvsr.engine import EncodeSettings, Job, UpscaleOptions, make_runner, pick_precision, probe
-from slimvsr.engine._encode import VideoSink
+from slimvsr.engine._encode import VideoSink, resolve_codec
 from slimvsr.engine._media import decode_frames
 from slimvsr.engine._pipeline import Finished, Progress, _to_array, _to_tensor
 from slimvsr.models import load_model
@@ -114,7 +114,8 @@ def stage_rates(inp: Path, model: str, chunk: int, rounds: int) -> dict[str, Any
         e2e_fps.append(_e2e_fps(inp, model, chunk)[0])
     sr = [_to_array(f, False) for o in outs for f in o]
     tmp = inp.with_name(inp.stem + ".enc-only.mp4")
-    sink = VideoSink(tmp, info, sr[0].shape[:2], EncodeSettings())
+    settings = EncodeSettings(codec=resolve_codec("auto", info.bit_depth, tmp))  # as the Job picks it
+    sink = VideoSink(tmp, info, sr[0].shape[:2], settings)
     t = time.perf_counter()
     for i, a in enumerate(sr):
         sink.write(i, a)
