@@ -37,17 +37,21 @@ def curve(runs: list[Path], offsets: dict[str, int], refs: dict[str, float], out
     import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(6.4, 4))
+    ticks: set[int] = set()
     for i, run in enumerate(runs):
         log, _ = load(run)
         off = offsets.get(run.name, 0)
         vals = [(r["step"] + off, r["val"]["psnr_y"]) for r in log if "psnr_y" in r.get("val", {})]
         ax.plot([s for s, _ in vals], [v for _, v in vals], "o-", color=f"C{i}", label=run.name)
+        ticks |= {s for s, _ in vals}
     for j, (label, db) in enumerate(refs.items()):
         ax.axhline(db, ls="--", lw=1, color=f"C{len(runs) + j}", label=f"{label} {db:.2f}")
     ax.set(xscale="log", xlabel="total training steps (log)", ylabel="validation PSNR-Y (dB)")
     ax.set_title("runs: training-time validation (bf16); lines: as given", fontsize=9)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sorted(ticks)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
