@@ -56,6 +56,19 @@ chain() {  # chain TEACHER_MODEL STUDENT
   [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
   job "$m-x4-cpu-long" vsr-compress train --model "$m" --preset cpu-long --init "$I/$m-x4" \
     --flow-init "$F" --threads 1
+  # The finished teacher's temporal ablation (does it use the other frames?) and, for uni (the
+  # default model's teacher), its PSNR with SPyNet's finest level(s) skipped; written once.
+  local E=$R/$m-x4-cpu-long/eval-temporal.json
+  if [ -f "$T/config.json" ] && [ ! -f "$E" ]; then
+    vsr-compress eval "$T" --data "$D" --temporal full per-frame no-flow --json > "$E.part" && mv "$E.part" "$E"
+    echo "$(date -Is) wrote $E"
+  fi
+  local L=$R/$m-x4-cpu-long/flow-levels.json
+  if [ "$m" = basicvsr-uni ] && [ -f "$T/config.json" ] && [ ! -f "$L" ]; then
+    python benchmarks/flow_levels.py --spynet "$F" --models "$T" --data "$D" --skip 0 1 2 --rounds 1 \
+      --out "$L.part" && mv "$L.part" "$L"
+    echo "$(date -Is) wrote $L"
+  fi
   job "$student-v2" vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.7 --name "$student"
   if [ "$student" = ssl-uni ]; then
     job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
