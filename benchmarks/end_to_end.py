@@ -19,6 +19,10 @@ default preset, yuv420p: what ``vsr-upscale`` writes by default) and FFV1 (yuv44
            extracted to PNG frames first, read back, the sequence through the model in segments
            of 15 frames (its ``--interval``), PNG frames written, then encoded
 
+With ``--backends openvino`` every slimvsr row is also run with that inference backend
+(``MODEL PRECISION openvino``), after one untimed run each that fills its on-disk graph cache (its
+wall time is reported as ``first_run_wall_s``): the rounds time what a user's second run costs.
+
 With ``--baseline SRC`` (the ``src`` folder of another checkout, e.g. a ``git worktree`` of an
 earlier commit) every slimvsr row is also run with that code (``MODEL auto (baseline)``), in the
 same rounds: a change's effect as a ratio measured side by side.
@@ -188,18 +192,23 @@ def psnr(a: Path, b: Path) -> float:
     return float("inf") if se == 0 else float(10 * np.log10(255.0**2 * n / se))
 
 
-def runners(scale: int, models: list[str], with_fp32: bool, baseline: str | None = None) -> list[dict]:
-    """(label, kind, model, precision[, src]) of every runner at ``scale``."""
+def runners(
+    scale: int,
+    models: list[str],
+    with_fp32: bool,
+    baseline: str | None = None,
+    backends: tuple[str, ...] = (),
+) -> list[dict]:
+    """(label, kind, model, precision[, src, backend]) of every runner at ``scale``; ``backends``:
+    inference backends run beside the default torch rows (``MODEL PRECISION BACKEND``)."""
     out = []
     for m in models:
-        out.append({"label": f"{m} auto", "kind": "slimvsr", "model": m, "precision": "auto"})
-        if baseline:
-            out.append(
-                {"label": f"{m} auto (baseline)", "kind": "slimvsr", "model": m, "precision": "auto",
-                 "src": baseline}
-            )  # fmt: skip
-        if with_fp32:
-            out.append({"label": f"{m} fp32", "kind": "slimvsr", "model": m, "precision": "fp32"})
+        for prec in ("auto", "fp32") if with_fp32 else ("auto",):
+            row = {"label": f"{m} {prec}", "kind": "slimvsr", "model": m, "precision": prec}
+            out.append(row)
+            if baseline and prec == "auto":
+                out.append({**row, "label": f"{m} auto (baseline)", "src": baseline})
+            out += [{**row, "label": f"{m} {prec} {b}", "backend": b} for b in backends]
     out += [{"label": f"{p} ncnn", "kind": "peer", "model": p, "precision": "fp32"} for p in PEERS]
     if scale == 4:
         out.append(
@@ -218,7 +227,8 @@ def command(r: dict, scale: int, inp: Path, out: Path, codec: str) -> list[str]:
     if r["kind"] == "slimvsr":
         exe = shutil.which("vsr-upscale", path=str(Path(sys.executable).parent)) or "vsr-upscale"
         return [exe, str(inp), "-m", r["model"], "-s", str(scale), "-o", str(out), "--codec", codec,
-                "--precision", r["precision"], "--overwrite", "-q"]  # fmt: skip
+                "--precision", r["precision"], "--backend", r.get("backend", "torch"),
+                "--overwrite", "-q"]  # fmt: skip
     if r["kind"] == "peer":
         return [*me, "--child", "peer", r["model"], str(scale), str(inp), str(out), codec]
     return [*me, "--child", "basicsr", "ssl-uni", str(scale), str(inp), str(out), codec]
@@ -242,6 +252,9 @@ def main() -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--baseline", default=None, help="src folder of another checkout to run beside")
     p.add_argument("--only-slimvsr", action="store_true", help="no peer or basicsr rows (a quick A/B)")
+    p.add_argument(
+        "--backends", default="", help="comma list of other inference backends to run beside torch (openvino)"
+    )
     p.add_argument("--child", nargs=6, default=None)
     a = p.parse_args()
     if a.child:
@@ -272,11 +285,17 @@ def main() -> None:
         inp = make_clip(Path(a.clip), work / f"in-x{scale}.mp4", a.frames, SIZES[scale])
         here = sorted({w.entry.name for w in list_weights() if w.scale == scale and w.folder is not None})
         names = [n for n in a.models.split(",") if n in here] if a.models else here
-        rs = runners(scale, names, not a.no_fp32, a.baseline)
+        backends = tuple(b for b in a.backends.split(",") if b)
+        rs = runners(scale, names, not a.no_fp32, a.baseline, backends)
         if a.only_slimvsr:
             rs = [r for r in rs if r["kind"] == "slimvsr"]
         cells = [(r, c) for r in rs for c in codecs]
         times: dict = {}
+        cold: dict = {}
+        for r in rs:  # fill the backends' on-disk graph caches first: the rounds time warm starts
+            if "backend" in r:
+                out = work / f"x{scale}-{r['label'].replace(' ', '_')}.warmup.mkv"
+                cold[r["label"]] = timed(command(r, scale, inp, out, codecs[0]))["wall_s"]
         for k in range(a.rounds):
             shift = k * len(cells) // max(a.rounds, 1)
             for r, codec in cells[shift:] + cells[:shift]:
@@ -298,6 +317,8 @@ def main() -> None:
                     "kernel_share": med["sys_s"] / (med["user_s"] + med["sys_s"]),
                     "walls_s": [m["wall_s"] for m in ms],
                 }
+                if r["label"] in cold:
+                    row["first_run_wall_s"] = cold[r["label"]]  # graphs converted and compiled
                 if r["kind"] != "peer":
                     ref = work / f"x{scale}-{r['model']}_fp32.ffv1.mkv"
                     out = work / f"x{scale}-{r['label'].replace(' ', '_')}.{codec}.mkv"

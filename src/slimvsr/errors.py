@@ -49,6 +49,12 @@ class DeviceError(SlimVSRError):
     exit_code = 2
 
 
+class BackendError(SlimVSRError):
+    """The requested inference backend is not installed or cannot run this model or device."""
+
+    exit_code = 2
+
+
 class RunError(SlimVSRError):
     """A failure in the middle of a run (decode/encode error, out of memory)."""
 

@@ -32,6 +32,7 @@ import torch
 from .._choices import check_choices
 from ..errors import Cancelled, DeviceError, InputError, OutputError, RunError, Skipped, SlimVSRError
 from ..models import Located, ModelDescriptor, default_model, fetch, load_model, locate, parse_repo_ref
+from ._backends import BackendName, OpenVINOGraphs, pick_backend
 from ._channel import END, Channel, Stop
 from ._encode import (
     CONTAINERS,
@@ -56,6 +57,7 @@ class UpscaleOptions:
     scale: int | None = None  # None: the model's own scale
     device: str = "auto"  # auto | cpu | cuda[:N] | mps
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: fp16 on CUDA, bf16 on CPUs with bf16
+    backend: BackendName = "auto"  # auto: OpenVINO where backends.json measured it faster, else torch
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     start: float = 0.0  # seconds into the input (a quick preview of a part)
     duration: float | None = None  # seconds to upscale from start (None: to the end)
@@ -85,6 +87,7 @@ class Started:
     model: str
     device: str
     precision: str
+    backend: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,20 @@ def pick_precision(device: str, precision: str) -> Precision:
     if dev.type == "cpu" and precision == "fp16":
         raise DeviceError("fp16 is not supported on the CPU; use --precision bf16 or fp32")
     return Precision(dev, dtypes[precision], channels_last=dev.type == "cpu" and precision == "bf16")
+
+
+_GRAPHS: dict[tuple, OpenVINOGraphs] = {}  # compiled graphs of the models jobs used last
+
+
+def graphs_for(desc: ModelDescriptor, prec: Precision) -> OpenVINOGraphs:
+    """The model's OpenVINO graphs at this precision, compiled once per process (the two most
+    recent models are kept, like the jobs' model cache)."""
+    key = (id(desc.model), prec.dtype)
+    if key not in _GRAPHS:
+        while len(_GRAPHS) >= 2:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[key] = OpenVINOGraphs(desc, prec.dtype)
+    return _GRAPHS[key]
 
 
 def cpu_name() -> str:
@@ -500,15 +517,19 @@ class Job:
         s = desc.scale
         out_size = (info.height * s, info.width * s)
         total = _frames_in_range(info.frames, info.rate, self.opts.start, self.opts.duration)
+        tile = self._tile(desc, info)
+        backend = pick_backend(self.opts.backend, desc, prec.device, prec.dtype, tile)
         yield Started(
-            self.inp, out, total, (info.height, info.width), out_size, desc.name, str(prec.device), prec.name
-        )
+            self.inp, out, total, (info.height, info.width), out_size, desc.name, str(prec.device), prec.name,
+            backend,
+        )  # fmt: skip
         remove_stale_partials(out)
         tmp = _tmp_name(out)
         t_start = time.monotonic()
         runner = make_runner(
-            desc, prec, window=self.opts.window, margin=self.opts.margin, tile=self._tile(desc, info)
-        )
+            desc, prec, window=self.opts.window, margin=self.opts.margin, tile=tile,
+            graphs=graphs_for(desc, prec) if backend == "openvino" else None,
+        )  # fmt: skip
         lr_frames = Channel(self.opts.queue_frames, self._stop)
         # SR frames are 16x the pixels of LR ones: they wait as 8/16-bit arrays, at most two
         # chunks of them, so memory does not grow with the encoder's pace or the input's length.
@@ -722,7 +743,9 @@ def preview(
     tb = info.time_base
     target = min(range(len(frames)), key=lambda i: abs(float(frames[i][0] * tb) - t0 - time_s))
     x = _to_tensor([a for _, a in frames])
-    runner = make_runner(desc, prec, window=len(frames), margin=0)
+    backend = pick_backend(opts.backend, desc, prec.device, prec.dtype, None)
+    graphs = graphs_for(desc, prec) if backend == "openvino" else None
+    runner = make_runner(desc, prec, window=len(frames), margin=0, graphs=graphs)
     outs = [y for y in (runner.push(x), runner.flush()) if y is not None]
     sr = torch.cat(outs)[target]
     lr = x[target]

@@ -7,6 +7,10 @@
   ``margin`` frames of past and future context.
 * ``ImageRunner`` runs single-image models frame by frame, tiling frames that exceed the budget.
 
+With ``graphs`` (a backend's compiled step graphs, ``_backends.OpenVINOGraphs``) a runner drives
+the model's step graphs frame by frame instead of the torch module: the same frames, the same
+chunking, streaming and windows.
+
 Each runner is fed chunks with ``push`` and returns the SR frames that are final; ``flush`` returns
 the rest at the end of the stream. Frames are float tensors (T, 3, H, W) in [0, 1] on the CPU.
 """
@@ -14,11 +18,14 @@ the rest at the end of the stream. Frames are float tensors (T, 3, H, W) in [0, 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from ..models import ModelDescriptor, tiled
+
+Graphs = Callable[..., tuple[torch.Tensor, ...]]  # graphs(name, *inputs) -> outputs
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,10 @@ class Precision:
 
 
 class _Base:
-    def __init__(self, desc: ModelDescriptor, prec: Precision) -> None:
+    def __init__(self, desc: ModelDescriptor, prec: Precision, graphs: Graphs | None = None) -> None:
         self.desc = desc
         self.prec = prec
+        self.graphs = graphs
         model = desc.model.to(prec.device).eval()
         if prec.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -52,21 +60,39 @@ class _Base:
     def _out(self, y: torch.Tensor) -> torch.Tensor:
         return y.float().clamp_(0, 1).cpu()
 
+    def _zero_state(self, like: torch.Tensor) -> torch.Tensor:
+        return like.new_zeros(1, self.desc.state_channels, *like.shape[-2:])
+
 
 class UniRunner(_Base):
     """Exact streaming for causal recurrent models (BasicVSR-uni and its pruned variants)."""
 
-    def __init__(self, desc: ModelDescriptor, prec: Precision, tile: int | None = None) -> None:
-        super().__init__(desc, prec)
+    def __init__(
+        self, desc: ModelDescriptor, prec: Precision, tile: int | None = None, graphs: Graphs | None = None
+    ) -> None:
+        super().__init__(desc, prec, graphs)
         self.state = None
         self.tile = tile
 
     @torch.no_grad()
     def push(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.graphs is not None:
+            return self._out(torch.cat(self._steps(frames)))
         m = self.model
         with self.prec.autocast(), self.desc.tiling(m, self.tile):
             out, self.state = m.forward_chunk(self._to_dev(frames).unsqueeze(0), self.state)
         return self._out(out[0])
+
+    def _steps(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """``step`` frame by frame; the state is the torch path's (last LR frame, hidden state)."""
+        prev, feat = self.state if self.state is not None else (None, self._zero_state(frames))
+        outs = []
+        for x in frames.split(1):
+            y, feat = self.graphs("step", x if prev is None else prev, x, feat)
+            prev = x
+            outs.append(y)
+        self.state = (prev, feat)
+        return outs
 
     def flush(self) -> torch.Tensor | None:
         return None
@@ -83,18 +109,36 @@ class WindowRunner(_Base):
         window: int = 16,
         margin: int = 4,
         tile: int | None = None,
+        graphs: Graphs | None = None,
     ) -> None:
-        super().__init__(desc, prec)
+        super().__init__(desc, prec, graphs)
         self.window, self.margin, self.tile = window, margin, tile
         self.buf: list[torch.Tensor] = []  # frames not yet emitted, plus left context
         self.left = 0  # how many frames at the start of buf are left context only
 
     @torch.no_grad()
     def _run(self, frames: list[torch.Tensor], keep: slice) -> torch.Tensor:
+        if self.graphs is not None:
+            return self._out(torch.cat(self._steps(frames, keep)))
         x = self._to_dev(torch.stack(frames)).unsqueeze(0)
         with self.prec.autocast(), self.desc.tiling(self.model, self.tile):
             y = self.model(x)[0]
         return self._out(y[keep])
+
+    def _steps(self, frames: list[torch.Tensor], keep: slice) -> list[torch.Tensor]:
+        """The backward branch over the window, last frame first, then the forward branch."""
+        xs = [f.unsqueeze(0) for f in frames]
+        n = len(xs)
+        feat = zero = self._zero_state(xs[0])
+        back: list[torch.Tensor] = [zero] * n
+        for t in range(n - 1, -1, -1):
+            feat = back[t] = self.graphs("backward", xs[min(t + 1, n - 1)], xs[t], feat)[0]
+        feat, outs = zero, []
+        for t in range(n):
+            y, feat = self.graphs("forward", xs[max(t - 1, 0)], xs[t], feat, back[t])
+            if keep.start <= t < keep.stop:
+                outs.append(y)
+        return outs
 
     def push(self, frames: torch.Tensor) -> torch.Tensor | None:
         self.buf.extend(frames.unbind(0))
@@ -121,13 +165,20 @@ class ImageRunner(_Base):
     into tiles with ``overlap`` pixels of context on each side that is cropped away."""
 
     def __init__(
-        self, desc: ModelDescriptor, prec: Precision, tile: int | None = None, overlap: int = 16
+        self,
+        desc: ModelDescriptor,
+        prec: Precision,
+        tile: int | None = None,
+        overlap: int = 16,
+        graphs: Graphs | None = None,
     ) -> None:
-        super().__init__(desc, prec)
+        super().__init__(desc, prec, graphs)
         self.tile, self.overlap = tile, overlap
 
     @torch.no_grad()
     def _sr(self, x: torch.Tensor) -> torch.Tensor:
+        if self.graphs is not None:
+            return self.graphs("frame", x)[0]
         x = self._to_dev(x)
         if self.prec.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -151,14 +202,20 @@ class ImageRunner(_Base):
 
 
 def make_runner(
-    desc: ModelDescriptor, prec: Precision, *, window: int = 16, margin: int = 4, tile: int | None = None
+    desc: ModelDescriptor,
+    prec: Precision,
+    *,
+    window: int = 16,
+    margin: int = 4,
+    tile: int | None = None,
+    graphs: Graphs | None = None,
 ) -> _Base:
     if desc.kind == "image":
-        return ImageRunner(desc, prec, tile=tile)
+        return ImageRunner(desc, prec, tile=tile, graphs=graphs)
     tile = in_model_tile(desc, prec, tile)
     if desc.bidirectional:
-        return WindowRunner(desc, prec, window=window, margin=margin, tile=tile)
-    return UniRunner(desc, prec, tile=tile)
+        return WindowRunner(desc, prec, window=window, margin=margin, tile=tile, graphs=graphs)
+    return UniRunner(desc, prec, tile=tile, graphs=graphs)
 
 
 def in_model_tile(desc: ModelDescriptor, prec: Precision, tile: int | None) -> int | None:

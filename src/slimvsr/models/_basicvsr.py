@@ -345,6 +345,7 @@ FAMILY = Family(
     flows_per_frame=lambda cfg: 2 if cfg.bidirectional else 1,
     tiling=lambda model, tile: model.tiled_upsampling(tile),
     cache_tile=UPSAMPLER_CACHE_TILE,
+    state_channels=lambda cfg: cfg.num_feat,
     compression=CompressionHooks(
         pipeline="ssl",
         teacher_recipe=lambda cfg: "basicvsr" if cfg.bidirectional else "basicvsr-uni",

@@ -39,6 +39,45 @@ class ModelDescriptor:
         """The family's in-model tiling (BasicVSR's upsampler), or a no-op context."""
         return self.family.tiled(model, tile)
 
+    # -- step graphs: what a graph runtime compiles ----------------------------------------------
+    def step_graphs(self) -> dict[str, nn.Module]:
+        """The model as fixed-signature functions of plain tensors, one output frame per call,
+        the recurrence driven from outside (stepping through a sequence with them gives the same
+        frames as the model's own forward; tests/test_models.py):
+
+        * image: ``frame(lr) -> sr``
+        * uni: ``step(prev_lr, lr, h) -> (sr, h)``
+        * bi: ``backward(next_lr, lr, h_b) -> h_b`` and ``forward(prev_lr, lr, h_f, h_b) -> (sr, h_f)``
+
+        A sequence's first (last) frame passes itself as its neighbour and a zero state
+        (``state_channels`` wide)."""
+        if self.kind == "image":
+            return {"frame": _Method(self.model, "forward")}
+        if self.bidirectional:
+            return {
+                "backward": _Method(self.model, "backward_step"),
+                "forward": _Method(self.model, "forward_step"),
+            }
+        return {"step": _Method(self.model, "step")}
+
+    @property
+    def state_channels(self) -> int:
+        """Channels of a recurrent model's hidden state in its step graphs."""
+        if self.family.state_channels is None:
+            raise ModelError(f"{self.name}: an image model has no hidden state")
+        return self.family.state_channels(self.model.config)
+
+
+class _Method(nn.Module):
+    """One method of a model as a module (what exporters and torch.compile take)."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, *xs: torch.Tensor):
+        return getattr(self.model, self.method)(*xs)
+
 
 def describe(model: nn.Module, name: str = "custom", meta: dict[str, Any] | None = None) -> ModelDescriptor:
     fam = family_of(model)

@@ -73,11 +73,16 @@ class Family:
     # cache), measured; the engine tiles at it on CPU even when memory does not ask for tiles.
     # None: no such tile (or no in-model tiling).
     cache_tile: int | None = None
+    # Recurrent families: the hidden state's channels that the step graphs carry (``step``;
+    # ``backward_step`` / ``forward_step`` when bidirectional), so a graph runtime can start one.
+    state_channels: Callable[[Any], int] | None = None
     compression: CompressionHooks | None = None
 
     def __post_init__(self) -> None:
         if self.cache_tile is not None and self.tiling is None:
             raise ValueError(f"family {self.name}: cache_tile needs in-model tiling")
+        if self.kind == "video" and self.state_channels is None:
+            raise ValueError(f"family {self.name}: a video family states its step graphs' state_channels")
 
     def tiled(self, model: nn.Module, tile: int | None) -> contextlib.AbstractContextManager:
         """The family's in-model tiling for ``tile`` LR pixels, or nothing to do."""
