@@ -264,6 +264,7 @@ def main() -> None:
         else:
             basicsr_child(Path(inp), Path(out), codec)
         return
+    from slimvsr.engine import pick_precision
     from slimvsr.models import list_weights
 
     work = Path(a.work)
@@ -275,6 +276,7 @@ def main() -> None:
         "machine": f"{cpu_name()}, {os.cpu_count()} cores",
         "commit": _commit(Path(__file__).parent),
         "data": f"{Path(a.clip).name}, first {a.frames} frames, Pillow bicubic to LR, x264 CRF 10",
+        "auto_precision": pick_precision("cpu", "auto").name,
         "scales": {},
         "runner_rss": "each runner's own peak, started from a small launcher (not this process)",
     }

@@ -323,6 +323,12 @@ class MainWindow(QMainWindow):
         self.device_box.addItems(_devices())
         self.precision_box = QComboBox()
         self.precision_box.addItems(["auto", "fp32", "bf16", "fp16"])
+        self.backend_box = QComboBox()
+        self.backend_box.addItems(["auto", "torch", "openvino"])
+        self.backend_box.setToolTip(
+            "auto: OpenVINO (CPU, when installed) for the models and precisions it measured at least "
+            "1.3x faster end to end, torch otherwise"
+        )
         self.outdir = QLineEdit()
         self.outdir.setPlaceholderText("next to each input")
         browse = QPushButton("…")
@@ -353,6 +359,7 @@ class MainWindow(QMainWindow):
         form.addRow("Scale", self.scale_box)
         form.addRow("Device", self.device_box)
         form.addRow("Precision", self.precision_box)
+        form.addRow("Backend", self.backend_box)
         form.addRow("Output folder", out_row)
         form.addRow("Codec", self.codec_box)
         form.addRow("Quality (CRF)", self.crf)
@@ -364,7 +371,8 @@ class MainWindow(QMainWindow):
         self.settings_box.setLayout(form)
         self._fill_models()
         self.model_box.currentIndexChanged.connect(self._on_model_changed)
-        for w in (self.scale_box, self.device_box, self.precision_box, self.codec_box, self.exists_box):
+        boxes = (self.scale_box, self.device_box, self.precision_box, self.backend_box)
+        for w in (*boxes, self.codec_box, self.exists_box):
             w.currentIndexChanged.connect(self._form_changed)
         for w in (self.crf, self.range_start, self.range_len):
             w.valueChanged.connect(self._form_changed)
@@ -593,6 +601,7 @@ class MainWindow(QMainWindow):
             scale=scale,
             device=self.device_box.currentText(),
             precision=self.precision_box.currentText(),
+            backend=self.backend_box.currentText(),
             encode=EncodeSettings(codec=self.codec_box.currentText(), crf=self.crf.value()),
             start=self.range_start.value() if self.preview_only.isChecked() else 0.0,
             duration=self.range_len.value() if self.preview_only.isChecked() else None,
@@ -611,6 +620,7 @@ class MainWindow(QMainWindow):
             self.scale_box.setCurrentText(f"x{opts.scale}")
         self.device_box.setCurrentText(opts.device)
         self.precision_box.setCurrentText(opts.precision)
+        self.backend_box.setCurrentText(opts.backend)
         self.codec_box.setCurrentText(opts.encode.codec)
         self.crf.setValue(opts.encode.crf or 18)
         policy = next(
@@ -678,6 +688,7 @@ class MainWindow(QMainWindow):
         s.setValue("scale", opts.scale or 0)
         s.setValue("device", opts.device)
         s.setValue("precision", opts.precision)
+        s.setValue("backend", opts.backend)
         s.setValue("codec", opts.encode.codec)
         s.setValue("crf", opts.encode.crf)
         s.setValue("existing", self.exists_box.currentText())
@@ -703,6 +714,7 @@ class MainWindow(QMainWindow):
             self.scale_box.setCurrentText(f"x{scale}")
         self.device_box.setCurrentText(str(s.value("device", "auto")))
         self.precision_box.setCurrentText(str(s.value("precision", "auto")))
+        self.backend_box.setCurrentText(str(s.value("backend", "auto")))
         self.codec_box.setCurrentText(str(s.value("codec", "auto")))
         self.crf.setValue(int(s.value("crf", 18) or 18))
         existing = str(s.value("existing", "stop with an error"))
@@ -757,7 +769,7 @@ class MainWindow(QMainWindow):
         for kind, payload in events:
             if kind == "started":
                 job, ev = payload
-                self.statusBar().showMessage(f"{job.input.name}: {ev.device} {ev.precision}")
+                self.statusBar().showMessage(f"{job.input.name}: {ev.device} {ev.precision}, {ev.backend}")
             elif kind == "preview":
                 self._on_preview(payload)
             elif kind == "preview-failed":
@@ -911,7 +923,8 @@ def describe_window(w: MainWindow) -> str:
     lines.append(
         f"settings ({w.settings_box.title()}): model {w.model_box.currentText()}, scale "
         f"{w.scale_box.currentText()}, device {w.device_box.currentText()}, precision "
-        f"{w.precision_box.currentText()}, codec {w.codec_box.currentText()}, CRF {w.crf.value()}, "
+        f"{w.precision_box.currentText()}, backend {w.backend_box.currentText()}, codec "
+        f"{w.codec_box.currentText()}, CRF {w.crf.value()}, "
         f"if the output exists: {w.exists_box.currentText()}, "
         f"output folder {w.outdir.text() or 'next to each input'}"
     )

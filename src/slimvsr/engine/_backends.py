@@ -61,8 +61,9 @@ def weights_key(desc: ModelDescriptor) -> str:
     return h.hexdigest()
 
 
-def adopted(desc: ModelDescriptor, precision: str, table: Path = TABLE) -> dict | None:
+def adopted(desc: ModelDescriptor, precision: str, table: Path | None = None) -> dict | None:
     """The measured table's entry that makes OpenVINO this model's ``auto`` backend, or None."""
+    table = table or TABLE
     if not table.is_file():
         return None
     key = weights_key(desc)
