@@ -44,7 +44,7 @@ from PIL import Image
 from torch import nn
 
 from slimvsr.compression.metrics import psnr_y, to_uint8
-from slimvsr.models import family_of, list_weights, load_pretrained
+from slimvsr.models import describe, family_of, list_weights, load_pretrained
 
 sys.path.insert(0, str(Path(__file__).parent))
 from registry_speed import cpu_name
@@ -52,25 +52,10 @@ from registry_speed import cpu_name
 Arrays = tuple[np.ndarray, ...]
 
 
-class _Method(nn.Module):
-    """One method of a model as a module (what exporters and torch.compile take)."""
-
-    def __init__(self, model: nn.Module, method: str) -> None:
-        super().__init__()
-        self.model, self.method = model, method
-
-    def forward(self, *xs: torch.Tensor):
-        return getattr(self.model, self.method)(*xs)
-
-
 # -- the model as graphs and a driver ----------------------------------------------------------
 def graphs(model: nn.Module) -> dict[str, nn.Module]:
-    fam = family_of(model)
-    if fam.kind == "image":
-        return {"frame": _Method(model, "forward")}
-    if model.config.bidirectional:
-        return {"backward": _Method(model, "backward_step"), "forward": _Method(model, "forward_step")}
-    return {"step": _Method(model, "step")}
+    """The model's step graphs, as the engine's OpenVINO backend runs them."""
+    return describe(model).step_graphs()
 
 
 def drive(
@@ -131,7 +116,7 @@ def torch_runtime(model: nn.Module, ex: dict[str, Arrays], bf16: bool, compiled:
         import torch._inductor.config as ic
 
         ic.freezing = True  # weights as constants: folded and prepacked for oneDNN
-        # Every graph is the same code object (_Method.forward): without a reset, dynamo's
+        # Every graph is the same code object (ModelDescriptor's _Method.forward): without a reset, dynamo's
         # recompile limit (8) is reached after a few models and the rest silently run eager.
         torch._dynamo.reset()
         gs = {k: torch.compile(g, dynamic=False) for k, g in gs.items()}

@@ -412,18 +412,23 @@ class Job:
             check_output(out, codec)
         return desc, prec, out
 
-    def _tile(self, desc: ModelDescriptor, info: VideoInfo) -> int | None:
+    def _tile(self, desc: ModelDescriptor, info: VideoInfo, step_graphs: bool = False) -> int | None:
+        """The LR tile the memory budget asks for (None: whole frames fit). ``step_graphs``: for
+        the model run one frame per call (a graph backend), which holds one frame's activations
+        plus, for a bidirectional window, every frame's backward hidden state."""
         if self.opts.tile:
             return self.opts.tile
         # Frames whose activations are alive at once: a chunk (uni), a window with its margins
         # (bidirectional), one frame (image models).
-        if desc.kind == "image":
+        if desc.kind == "image" or step_graphs:
             frames = 1
         elif desc.bidirectional:
             frames = self.opts.window + 2 * self.opts.margin
         else:
             frames = self.opts.chunk
         per_pixel = desc.bytes_per_pixel * frames
+        if step_graphs and desc.bidirectional:
+            per_pixel += (self.opts.window + 2 * self.opts.margin) * desc.state_channels * 4
         budget = self.opts.memory_budget_mb * 2**20
         if info.width * info.height * per_pixel <= budget:
             return None
@@ -518,7 +523,7 @@ class Job:
         out_size = (info.height * s, info.width * s)
         total = _frames_in_range(info.frames, info.rate, self.opts.start, self.opts.duration)
         tile = self._tile(desc, info)
-        backend = pick_backend(self.opts.backend, desc, prec.device, prec.dtype, tile)
+        backend = pick_backend(self.opts.backend, desc, prec.device, prec.dtype, self._tile(desc, info, True))
         yield Started(
             self.inp, out, total, (info.height, info.width), out_size, desc.name, str(prec.device), prec.name,
             backend,
