@@ -64,6 +64,7 @@ def decide(e2e: dict, runtimes: dict[str, dict], auto_precision: str) -> tuple[l
                 "backend": "openvino",
                 "speedup_e2e": round(min(speedups.values()), 3),
                 "speedup_e2e_by_codec": {c: round(s, 3) for c, s in speedups.items()},
+                "machine": e2e["machine"],
             }
             why = None
             if cand["speedup_e2e"] < RULE["min_speedup_e2e"]:

@@ -174,6 +174,7 @@ _WHERE = {
 
 
 def list_models(as_json: bool) -> int:
+    from ..engine import adopted_entries, openvino_installed
     from ..models import list_weights, measured_speeds, named_config
 
     speed = measured_speeds()
@@ -226,6 +227,12 @@ def list_models(as_json: bool) -> int:
         print(
             f"fps: model only, {speed['precision']}, measured on {m['cpu']} ({m['threads']} threads, "
             f"torch {speed['torch']}) by {speed['command']}; end to end is slower (docs/performance.md)."
+        )
+    for e in adopted_entries():
+        how = "" if openvino_installed() else " once installed (pip install 'slimvsr[openvino]')"
+        print(
+            f"--backend auto runs {e['model']} in {e['precision']} on OpenVINO{how}: "
+            f"{e['speedup_e2e']:.2f}x torch's speed end to end, measured on {e['machine']}."
         )
     print("downloadable: fetched on first use, or now with --download NAME (--download-all for every one).")
     return 0

@@ -1,6 +1,7 @@
 """Decode -> chunked (recurrent) inference -> encode, as generators the CLI and GUI both drive."""
 
 from ..models import tiled
+from ._backends import adopted_entries, openvino_installed, pick_backend
 from ._encode import CODECS, CONTAINERS, IMAGE_OUT, EncodeSettings
 from ._media import IMAGE_EXTS, VideoInfo, decode_frames, probe
 from ._pipeline import (
@@ -47,6 +48,7 @@ __all__ = [
     "UpscaleOptions",
     "VideoInfo",
     "WindowRunner",
+    "adopted_entries",
     "collect_inputs",
     "cpu_has_bf16",
     "cpu_name",
@@ -57,6 +59,8 @@ __all__ = [
     "is_own_output",
     "make_runner",
     "model_for",
+    "openvino_installed",
+    "pick_backend",
     "pick_precision",
     "preview",
     "preview_output",

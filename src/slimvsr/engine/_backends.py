@@ -61,13 +61,16 @@ def weights_key(desc: ModelDescriptor) -> str:
     return h.hexdigest()
 
 
+def adopted_entries(table: Path | None = None) -> list[dict]:
+    """The measured table's adopted (model, precision, backend) entries."""
+    table = table or TABLE
+    return json.loads(table.read_text()).get("adopted", []) if table.is_file() else []
+
+
 def adopted(desc: ModelDescriptor, precision: str, table: Path | None = None) -> dict | None:
     """The measured table's entry that makes OpenVINO this model's ``auto`` backend, or None."""
-    table = table or TABLE
-    if not table.is_file():
-        return None
     key = weights_key(desc)
-    for entry in json.loads(table.read_text()).get("adopted", []):
+    for entry in adopted_entries(table):
         if entry["sha256"] == key and entry["precision"] == precision and entry["backend"] == "openvino":
             return entry
     return None
