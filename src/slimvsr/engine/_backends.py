@@ -156,7 +156,13 @@ class OpenVINOGraphs:
         module = self.modules[name].eval()
         with torch.no_grad(), warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
-            om = self._ov.convert_model(module, example_input=tuple(x.float() for x in xs))
+            try:
+                om = self._ov.convert_model(module, example_input=tuple(x.float() for x in xs))
+            except Exception as e:  # the frontend's own types (OpConversionFailure, ...)
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+                raise BackendError(
+                    f"OpenVINO cannot convert {self.desc.name} ({name} graph: {first}); use --backend torch"
+                ) from e
         xml = shaped if any(issubclass(m.category, torch.jit.TracerWarning) for m in seen) else generic
         tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{name}-"))
         try:
