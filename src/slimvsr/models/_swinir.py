@@ -70,6 +70,11 @@ class _Permute(torch.autograd.Function):
         return grad.index_select(1, ctx.inverse), None, None
 
 
+# Inference through torch's fused attention (measured: benchmarks/swinir_attention.py); False runs
+# the explicit form everywhere (the benchmark's baseline).
+FUSED_ATTENTION = True
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside a window, with a learned relative position bias."""
 
@@ -91,9 +96,19 @@ class WindowAttention(nn.Module):
         bw, n, c = x.shape
         qkv = self.qkv(x).view(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # one stack in backward (indexing would zero-fill and add 3 times)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1)  # (heads, n, n)
+        if FUSED_ATTENTION and not torch.is_grad_enabled():
+            # Inference: torch's fused attention (softmax(q k^T * scale + bias + mask) v in blocks,
+            # the (windows, heads, n, n) map never materialised whole); the bias and shift mask are
+            # broadcast over the windows and images, not copied. Training keeps the explicit form
+            # below (the bias table's gradient flows through the additive mask).
+            am = bias.unsqueeze(0) if mask is None else bias.unsqueeze(0) + mask.unsqueeze(1)
+            if mask is not None and bw > mask.shape[0]:  # several images: (images, windows, ...)
+                q, k, v = (t.unflatten(0, (-1, mask.shape[0])) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=am.to(q.dtype), scale=self.scale)
+            return self.proj(y.reshape(bw, self.heads, n, -1).transpose(1, 2).reshape(bw, n, c))
+        attn = (q * self.scale) @ k.transpose(-2, -1)
         if mask is None:
             attn = attn + bias.unsqueeze(0).to(attn.dtype)
         elif bw > mask.shape[0]:
