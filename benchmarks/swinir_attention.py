@@ -3,8 +3,9 @@
     python benchmarks/swinir_attention.py --out docs/bench-swinir-attention.json
 
 For each bundled SwinIR model (the LR size that makes a 1280x720 output), each precision (fp32;
-bf16 autocast + channels-last, the engine's CPU path) and each form (``FUSED_ATTENTION`` True /
-False in ``slimvsr.models._swinir``): a fresh process loads the model, runs one warm-up frame and
+bf16 autocast + channels-last, the engine's CPU path) and each form (``FUSED_ATTENTION`` "always"
+/ "never" in ``slimvsr.models._swinir``; the product runs the fused form where this measures it
+faster): a fresh process loads the model, runs one warm-up frame and
 ``--repeats`` timed frames of a real validation frame (cityCC0-00, bicubic to the LR size), and
 reports ms per frame (median) and its peak RSS; forms alternate, rounds rotate the order. Also
 the largest difference between the two forms' outputs. Pause training first.
@@ -41,7 +42,7 @@ def child(model: str, precision: str, fused: bool, repeats: int, frame: str, out
 
     from slimvsr.models import _swinir, load_model
 
-    _swinir.FUSED_ATTENTION = fused
+    _swinir.FUSED_ATTENTION = "always" if fused else "never"
     name, scale = model.rsplit("-x", 1)
     h, w = MODELS[model]
     m = load_model(name, int(scale)).model.eval()

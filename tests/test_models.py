@@ -334,7 +334,7 @@ def test_shifted_window_attention_equals_brute_force() -> None:
     with torch.no_grad():  # a batch adds bias and mask summed once; one image adds them in turn
         pair = layer(torch.cat([x, x]), (h, w))
     torch.testing.assert_close(pair, torch.cat([got, got]).detach(), atol=1e-6, rtol=1e-6)
-    # Without gradients the layer runs torch's fused attention (one image, a batch, no shift):
+    # Without gradients an fp32 layer runs torch's fused attention (one image, a batch, no shift):
     # the numbers of the explicit form that training runs.
     plain = SwinLayer(dim, heads, ws, 0, 2.0).eval()
     for lay, xs in ((layer, x), (plain, x), (plain, torch.cat([x, -x]))):

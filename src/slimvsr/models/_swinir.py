@@ -70,9 +70,10 @@ class _Permute(torch.autograd.Function):
         return grad.index_select(1, ctx.inverse), None, None
 
 
-# Inference through torch's fused attention (measured: benchmarks/swinir_attention.py); False runs
-# the explicit form everywhere (the benchmark's baseline).
-FUSED_ATTENTION = True
+# Which inference runs torch's fused attention: "fp32" (1.3-1.7x faster than the explicit form in
+# fp32; in bf16 0.92-1.0x and more memory: docs/bench-swinir-attention.json), "always" or "never"
+# (benchmarks/swinir_attention.py compares those two). Training always runs the explicit form.
+FUSED_ATTENTION: str = "fp32"
 
 
 class WindowAttention(nn.Module):
@@ -98,7 +99,8 @@ class WindowAttention(nn.Module):
         q, k, v = qkv.unbind(0)  # one stack in backward (indexing would zero-fill and add 3 times)
         bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         bias = bias.view(n, n, -1).permute(2, 0, 1)  # (heads, n, n)
-        if FUSED_ATTENTION and not torch.is_grad_enabled():
+        fused = FUSED_ATTENTION == "always" or (FUSED_ATTENTION == "fp32" and q.dtype == torch.float32)
+        if fused and not torch.is_grad_enabled():
             # Inference: torch's fused attention (softmax(q k^T * scale + bias + mask) v in blocks,
             # the (windows, heads, n, n) map never materialised whole); the bias and shift mask are
             # broadcast over the windows and images, not copied. Training keeps the explicit form
