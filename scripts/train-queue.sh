@@ -11,7 +11,7 @@ mkdir -p "$I"
 [ -d "$I/spynet-cpu" ] || cp -r artifacts/spynet-cpu "$I/spynet-cpu"
 
 job() {  # job NAME COMMAND...: run unless the run's model folder exists (here or committed)
-  local name=$1; shift
+  local name=$1 m; shift  # m local too: the chains' own m must survive a job
   if [ -f "artifacts/$name/config.json" ]; then echo "$(date -Is) skip $name (committed)"; return; fi
   for m in model distil-model scratch-model; do
     if [ -f "$R/$name/$m/config.json" ]; then echo "$(date -Is) skip $name (done)"; return; fi
@@ -56,6 +56,10 @@ chain() {  # chain TEACHER_MODEL STUDENT
   [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
   job "$m-x4-cpu-long" vsr-compress train --model "$m" --preset cpu-long --init "$I/$m-x4" \
     --flow-init "$F" --threads 1
+  # A teacher committed as a snapshot (artifacts/) on a machine that lost its run: bring it back.
+  if [ ! -f "$T/config.json" ] && [ -f "artifacts/$m-x4-cpu-long/config.json" ]; then
+    mkdir -p "$T" && cp "artifacts/$m-x4-cpu-long/config.json" "artifacts/$m-x4-cpu-long/model.safetensors" "$T/"
+  fi
   # The finished teacher's temporal ablation (does it use the other frames?) and, for uni (the
   # default model's teacher), its PSNR with SPyNet's finest level(s) skipped; written once.
   local E=$R/$m-x4-cpu-long/eval-temporal.json
