@@ -88,8 +88,8 @@ def why_not_openvino(
         return f"the openvino backend computes in fp32 or bf16, not {dtype}"
     if tile and desc.kind == "video":
         return (
-            "frames this large need the video model's in-model tiling, which only the torch "
-            "backend does; pass a larger --memory-budget or --backend torch"
+            "a video model's frames are tiled (--tile, or frames too large for the memory budget) "
+            "only by the torch backend's in-model tiling; use --backend torch"
         )
     return None
 
