@@ -188,8 +188,8 @@ def test_list_models_says_where_auto_picks_openvino(tmp_path, capsys, monkeypatc
     assert upscale_main(["--list-models"]) == 0
     out = capsys.readouterr().out
     assert (
-        "--backend auto runs edsr-baseline-x2 in fp32 on OpenVINO once installed (pip install "
-        "'slimvsr[openvino]'): 1.34x torch's speed end to end, measured on a test CPU." in out
+        "--backend auto runs edsr-baseline-x2 on OpenVINO when it computes in fp32 once installed "
+        "(pip install 'slimvsr[openvino]'): 1.34x torch's speed end to end, measured on a test CPU." in out
     )
 
 

@@ -229,9 +229,14 @@ def list_models(as_json: bool) -> int:
             f"torch {speed['torch']}) by {speed['command']}; end to end is slower (docs/performance.md)."
         )
     for e in adopted_entries():
-        how = "" if openvino_installed() else " once installed (pip install 'slimvsr[openvino]')"
+        if openvino_installed():
+            how = ""
+        elif getattr(sys, "frozen", False):  # a desktop bundle: OpenVINO is not part of it
+            how = " in a pip install with slimvsr[openvino] (not in this bundle)"
+        else:
+            how = " once installed (pip install 'slimvsr[openvino]')"
         print(
-            f"--backend auto runs {e['model']} in {e['precision']} on OpenVINO{how}: "
+            f"--backend auto runs {e['model']} on OpenVINO when it computes in {e['precision']}{how}: "
             f"{e['speedup_e2e']:.2f}x torch's speed end to end, measured on {e['machine']}."
         )
     print("downloadable: fetched on first use, or now with --download NAME (--download-all for every one).")
