@@ -116,8 +116,9 @@ def pick_backend(
 class OpenVINOGraphs:
     """A model's step graphs compiled by OpenVINO for the CPU: ``graphs(name, *tensors)`` returns
     the graph's outputs as float32 tensors. Graphs are converted on first use (the first call's
-    inputs are the example; the graph keeps dynamic shapes, so tiles and new frame sizes reuse
-    it), read back from the disk cache on later runs."""
+    inputs are the example; a graph keeps dynamic shapes, so tiles and new frame sizes reuse it,
+    unless its tracing read the size: then one per size, ``_ir``), read back from the disk cache
+    on later runs."""
 
     _lock = threading.Lock()
 
