@@ -72,8 +72,8 @@ def decide(e2e: dict, runtimes: dict[str, dict], auto_precision: str) -> tuple[l
             if precision == "bf16":
                 ffv1 = runs.get(f"{name} / ffv1", {}).get("psnr_vs_fp32_ffv1")
                 model_only = ov_rt["psnr_vs_fp32_db"] if ov_rt else None
-                cand["psnr_vs_torch_fp32_db"] = min(x for x in (ffv1, model_only) if x is not None) if (
-                    ffv1 is not None or model_only is not None) else None  # fmt: skip
+                measured = [x for x in (ffv1, model_only) if x is not None]
+                cand["psnr_vs_torch_fp32_db"] = min(measured) if measured else None
                 if cand["psnr_vs_torch_fp32_db"] is None:
                     why = why or "no bf16 accuracy measured"
                 elif cand["psnr_vs_torch_fp32_db"] < RULE["bf16_min_psnr_db"]:
