@@ -59,6 +59,13 @@ chain() {  # chain TEACHER_MODEL STUDENT
   # A teacher committed as a snapshot (artifacts/) on a machine that lost its run: bring it back.
   if [ ! -f "$T/config.json" ] && [ -f "artifacts/$m-x4-cpu-long/config.json" ]; then
     mkdir -p "$T" && cp "artifacts/$m-x4-cpu-long/config.json" "artifacts/$m-x4-cpu-long/model.safetensors" "$T/"
+    # ... with the evaluations already committed for it (not recomputed on the new machine)
+    if [ -f "docs/eval-temporal-$m-cpu-long.json" ]; then
+      cp "docs/eval-temporal-$m-cpu-long.json" "$R/$m-x4-cpu-long/eval-temporal.json"
+    fi
+    if [ "$m" = basicvsr-uni ] && [ -f docs/bench-flow-levels.json ]; then
+      cp docs/bench-flow-levels.json "$R/$m-x4-cpu-long/flow-levels.json"
+    fi
   fi
   # The finished teacher's temporal ablation (does it use the other frames?) and, for uni (the
   # default model's teacher), its PSNR with SPyNet's finest level(s) skipped; written once.

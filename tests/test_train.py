@@ -129,6 +129,18 @@ def test_resume_is_exact(corpus, tmp_path) -> None:
     assert records("b") == records("a")  # the log reads as one uninterrupted run
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_on_native_bf16(native, monkeypatch) -> None:
+    """Emulated bf16 trains ~12x slower than fp32 (docs/training.md), so "auto" takes bf16 only
+    where the CPU has bf16 units, and the config (which the run records) holds the resolved one."""
+    import slimvsr.engine
+
+    monkeypatch.setattr(slimvsr.engine, "cpu_has_bf16", lambda: native)
+    cfg = TrainConfig(recipe="image", model="edsrmini", out="x")
+    assert cfg.precision == ("bf16" if native else "fp32")
+    assert TrainConfig(recipe="image", model="edsrmini", out="x", precision="bf16").precision == "bf16"
+
+
 def test_bf16_training_step_runs(corpus, tmp_path) -> None:
     model = train(_cfg(tmp_path / "bf", corpus, precision="bf16", steps=2))
     assert all(torch.isfinite(p).all() for p in model.parameters())

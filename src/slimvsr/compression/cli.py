@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     s.add_argument(
-        "--precision", choices=get_args(TrainPrecision), help="training precision (default: the recipe's)"
+        "--precision", choices=get_args(TrainPrecision), help="training precision (default: auto, bf16 on CPUs with native bf16 units, else fp32)"
     )
     s.add_argument(
         "--degradation", choices=get_args(Degradation), help="BI: bicubic; BD: Gaussian blur, then subsample"

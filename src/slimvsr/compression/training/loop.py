@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 Degradation = Literal["BI", "BD"]
-TrainPrecision = Literal["bf16", "fp32"]
+TrainPrecision = Literal["auto", "bf16", "fp32"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ class TrainConfig:
     warmup: int = 0  # linear warm-up steps
     optimizer: Literal["adam", "adamax"] = "adam"  # betas 0.9/0.99; adamax: prune+distil paper
     degradation: Degradation = "BI"  # MATLAB bicubic; Gaussian 1.6 + every 4th pixel
-    precision: TrainPrecision = "bf16"  # bf16 autocast + channels_last on CPU, or fp32
+    # bf16 autocast + channels_last on CPU, or fp32; "auto" (resolved when the config is made, so
+    # the run records what it ran): bf16 where the CPU has native bf16 units (AVX512-BF16, AMX),
+    # else fp32, since emulated bf16 is ~12x slower than fp32 (docs/training.md).
+    precision: TrainPrecision = "auto"
     init: str | None = None  # model folder to start from (e.g. a trained SPyNet for BasicVSR)
     # A SPyNet folder that replaces the flow network after ``init`` (a trained teacher's trunk
     # with a better-trained flow network); BasicVSR only.
@@ -77,6 +80,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if self.precision == "auto":
+            object.__setattr__(self, "precision", auto_train_precision())
+
+
+def auto_train_precision() -> TrainPrecision:
+    """bf16 where this CPU computes it natively, else fp32."""
+    from ...engine import cpu_has_bf16
+
+    return "bf16" if cpu_has_bf16() else "fp32"
 
 
 def lr_at(step: int, cfg: TrainConfig, base: float) -> float:
