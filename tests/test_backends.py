@@ -90,9 +90,7 @@ def test_a_job_on_openvino_writes_torchs_frames_and_reuses_its_cache(tmp_path, _
     clip = write_clip(tmp_path / "clip.mp4", n=10)
     outs = {}
     for backend in ("torch", "openvino"):
-        opts = UpscaleOptions(
-            model=str(folder), precision="fp32", backend=backend, chunk=4, encode=_ffv1()
-        )
+        opts = UpscaleOptions(model=str(folder), precision="fp32", backend=backend, chunk=4, encode=_ffv1())
         events = list(Job(clip, tmp_path / f"{backend}.mkv", opts, {}).run())
         assert next(e for e in events if isinstance(e, Started)).backend == backend
         outs[backend] = _frames(tmp_path / f"{backend}.mkv")

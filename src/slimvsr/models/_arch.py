@@ -14,6 +14,7 @@ from ._basicvsr import BasicVSRConfig
 from ._config import config_from_dict, config_to_dict
 from ._edsr import EDSRConfig
 from ._family import Family
+from ._span import SPANConfig
 from ._spynet import SPyNetConfig
 from ._swinir import SwinIRConfig
 
@@ -148,6 +149,13 @@ NAMED_CONFIGS: dict[str, NamedConfig] = _unique(
             lambda s: SwinIRConfig(embed_dim=24, depths=(4, 4, 4), num_heads=(6, 6, 6), scale=s),
             "SwinIRmini (embed 24, 3 RSTBs of 4 layers), distilled from SwinIR-LW",
             2,
+        ),
+        NamedConfig(
+            "span",
+            "span",
+            lambda s: SPANConfig(scale=s),
+            "SPAN (NTIRE 2024 efficient SR, 48 features, 6 blocks): the peer, converted from ncnn",
+            4,
         ),
     ],
     "named configuration",

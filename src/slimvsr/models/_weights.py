@@ -80,6 +80,13 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "edsr-baseline", "edsr-baseline", "image", (2, 4), "EDSR baseline teacher (1.4M params)"
         ),
         WeightsEntry("swinir-lw", "swinir-lw", "image", (2, 4), "SwinIR lightweight teacher (0.9M params)"),
+        WeightsEntry(
+            "span",
+            "span",
+            "image",
+            (2, 4),
+            "SPAN (NTIRE 2024, 0.4M params): the best free peer, converted from its ncnn files; Apache-2.0",
+        ),
     ]
 )
 
