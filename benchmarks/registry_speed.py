@@ -1,6 +1,9 @@
 """Model-only speed of every bundled model per 1280x720 output frame, for `vsr-upscale --list-models`.
 
-    python benchmarks/registry_speed.py --out src/slimvsr/models/weights/speed.json
+    python benchmarks/registry_speed.py --out src/slimvsr/models/weights/speed-PRECISION.json
+
+PRECISION is the one the run reports (bf16 on a CPU with native bf16 units, else fp32): the
+listing shows the file of the precision the user's CPU runs, so each is measured on such a CPU.
 
 Every model runs at the LR size that gives a 720p output (180x320 for x4, 360x640 for x2), in the
 precision the engine picks on this CPU (bf16 + channels-last with bf16 instructions, else fp32),
@@ -35,7 +38,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     a = p.parse_args()
     prec = "bf16" if cpu_has_bf16() else "fp32"
-    rows = []
+    rows, macs = [], {}
     for w in list_weights():
         if w.source != "bundled":
             continue
@@ -45,6 +48,7 @@ def main() -> None:
             model = model.to(memory_format=torch.channels_last)
         hw = (OUT_HW[0] // w.scale, OUT_HW[1] // w.scale)
         rows.append((f"{w.entry.name}-x{w.scale}", model, torch.rand(1, a.frames, 3, *hw)))
+        macs[rows[-1][0]] = w.meta["macs"]  # the size measured: a figure is for this architecture
     for _, m, x in rows:  # warm-up
         time_once(m, x[:, :2], prec)
     rounds: dict[str, list[float]] = {k: [] for k, _, _ in rows}
@@ -63,7 +67,9 @@ def main() -> None:
         },
         "torch": torch.__version__,
         "precision": prec,
-        "models": {k: {"ms_per_frame": round(1000 * statistics.median(r), 1)} for k, r in rounds.items()},
+        "models": {
+            k: {"ms_per_frame": round(1000 * statistics.median(r), 1), "macs": macs[k]} for k, r in rounds.items()
+        },
     }
     for k, v in result["models"].items():
         print(f"{k:<18} {v['ms_per_frame']:9.1f} ms/frame  {1000 / v['ms_per_frame']:6.2f} fps")

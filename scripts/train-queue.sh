@@ -82,6 +82,18 @@ chain() {  # chain TEACHER_MODEL STUDENT
   fi
   job "$student-v2" vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.7 --name "$student"
   if [ "$student" = ssl-uni ]; then
+    # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
+    # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
+    # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
+    # temporal ablation; a clear gain makes long clips the recipe of the next teachers.
+    local C=$R/basicvsr-uni-x4-clips30
+    job basicvsr-uni-x4-clips30 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
+      --steps 1000 --batch 1 --frames 30 --lr 1e-4 --threads 1
+    if [ -f "$C/model/config.json" ] && [ ! -f "$C/eval-temporal.json" ]; then
+      vsr-compress eval "$C/model" --data "$D" --temporal full per-frame no-flow --json > "$C/eval-temporal.json.part" \
+        && mv "$C/eval-temporal.json.part" "$C/eval-temporal.json"
+      echo "$(date -Is) wrote $C/eval-temporal.json"
+    fi
     job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
       --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
     s=4

@@ -14,6 +14,8 @@ from slimvsr.models import (
     build_model,
     list_weights,
     load_model,
+    measured_ms,
+    measured_speeds,
     named_config,
     profile_model,
     profile_size,
@@ -188,6 +190,24 @@ def test_missing_weights_error_is_actionable(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(_weights, "bundled_root", lambda: tmp_path)
     with pytest.raises(ModelError, match="weights are not installed and not published"):
         load_model("swinirmini", 2)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])
+def test_shipped_speeds_are_per_precision(precision) -> None:
+    """--list-models shows the speeds measured in the precision the user's CPU runs (a CPU without
+    bf16 units runs fp32 and is 2-12x off bf16's figures); each file says what it measured."""
+    rec = measured_speeds(precision)
+    assert rec["precision"] == precision and rec["machine"]["cpu"] and "registry_speed.py" in rec["command"]
+    bundled = {f"{w.entry.name}-x{w.scale}": w for w in list_weights() if w.source == "bundled"}
+    assert set(rec["models"]) <= set(bundled) and all(v["ms_per_frame"] > 0 for v in rec["models"].values())
+    for k, v in rec["models"].items():  # a figure recorded with its size is shown for that size only
+        if "macs" in v:
+            assert v["macs"] == bundled[k].meta["macs"]
+            assert measured_ms(rec, bundled[k]) == v["ms_per_frame"]
+    if precision == "fp32":  # measured after every bundled model was in
+        assert set(rec["models"]) == set(bundled)
+    with pytest.raises(ValueError, match="precision"):
+        measured_speeds("fp16")
 
 
 def test_list_models_json(capsys, tmp_path, monkeypatch) -> None:

@@ -174,10 +174,10 @@ _WHERE = {
 
 
 def list_models(as_json: bool) -> int:
-    from ..engine import adopted_entries, openvino_installed
-    from ..models import list_weights, measured_speeds, named_config
+    from ..engine import adopted_entries, cpu_has_bf16, openvino_installed
+    from ..models import list_weights, measured_ms, measured_speeds, named_config
 
-    speed = measured_speeds()
+    speed = measured_speeds("bf16" if cpu_has_bf16() else "fp32")  # as auto runs here
     rows = []
     for w in list_weights():
         meta = w.meta
@@ -196,9 +196,7 @@ def list_models(as_json: bool) -> int:
                 "present": w.present,
                 "source": w.source,
                 "where": _WHERE[w.source],
-                "ms_per_720p_frame": (speed.get("models", {}).get(f"{w.entry.name}-x{w.scale}") or {}).get(
-                    "ms_per_frame"
-                ),
+                "ms_per_720p_frame": measured_ms(speed, w),
                 "repo_id": w.hub.repo_id if w.hub else None,
                 "revision": w.hub.revision if w.hub else None,
                 "default": w.entry.default,

@@ -48,13 +48,14 @@ from ..engine import (
     CODECS,
     EncodeSettings,
     UpscaleOptions,
+    cpu_has_bf16,
     model_for,
     preview,
     preview_output,
     probe,
 )
 from ..errors import SlimVSRError, UsageError
-from ..models import load_model, measured_speeds
+from ..models import load_model, measured_ms, measured_speeds
 from ._gui_jobs import QueueModel
 from ._queue import JobItem, JobQueue, JobState
 
@@ -463,7 +464,7 @@ class MainWindow(QMainWindow):
                 f"videos and frame folders, {image} for photos.",
             },
         )
-        speeds = measured_speeds()
+        speeds = measured_speeds("bf16" if cpu_has_bf16() else "fp32")  # as auto runs here
         for kind, title in (
             ("video", "Video models (x4, use neighbouring frames)"),
             ("image", "Photo models"),
@@ -476,7 +477,7 @@ class MainWindow(QMainWindow):
                 psnr = ((meta.get("metrics") or {}).get("val") or {}).get("psnr_y")
                 size = f"{meta['params'] / 1e6:.2f}M params" if meta.get("params") else ""
                 qual = f", val PSNR-Y {psnr:.2f} dB" if psnr else ""
-                ms = (speeds.get("models", {}).get(f"{e.name}-x{e.scales[0]}") or {}).get("ms_per_frame")
+                ms = measured_ms(speeds, info)
                 if ms:
                     m = speeds["machine"]
                     qual += (

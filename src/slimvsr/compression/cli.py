@@ -67,6 +67,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         for k, v in (
             ("steps", a.steps),
             ("batch", a.batch),
+            ("frames", a.frames),
+            ("patch", a.patch),
             ("lr", a.lr),
             ("init", a.init),
             ("flow_init", a.flow_init),
@@ -405,6 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--steps", type=int, help="training steps (default: the recipe's)")
     s.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
+    s.add_argument("--frames", type=int, help="clip length of video recipes (default: the recipe's)")
+    s.add_argument("--patch", type=int, help="LR patch side (SPyNet: image side; default: the recipe's)")
     s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     s.add_argument(
         "--precision",

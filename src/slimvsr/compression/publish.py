@@ -132,6 +132,19 @@ def _usage(meta: dict[str, Any]) -> str:
 _METHODS = {"ssl": "SSL", "l1norm": "L1-norm pruning", "aligned": "aligned (ASSL-style) pruning"}
 
 
+def _teacher_licence(ref: Any) -> str:
+    """`` Teacher's licence: ...`` for a teacher that is a registered model with these weights."""
+    from ..models import WEIGHTS, resolve
+
+    if not isinstance(ref, dict) or ref.get("name") not in WEIGHTS:
+        return ""
+    info = resolve(ref["name"], ref.get("scale"))
+    meta = info.meta
+    if not info.present or meta.get("sha256") != ref.get("sha256") or not meta.get("licence"):
+        return ""
+    return f" Teacher's licence: {meta['licence']}."
+
+
 def _compression_lines(meta: dict[str, Any]) -> list[str]:
     """For a compressed model, which stage the training line's steps are and what came before."""
     s, d = meta.get("ssl"), meta.get("distillation")
@@ -155,7 +168,8 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
         )
         return [
             f"The `{d['student_config']}` configuration {start} (no sparsification: a teacher of "
-            f"another family, {d.get('teacher_architecture')}); the steps above are the student's.",
+            f"another family, {d.get('teacher_architecture')}); the steps above are the student's."
+            + _teacher_licence(d["teacher"]),
             "",
         ]
     if d:

@@ -30,6 +30,7 @@ from ._weights import (
     fetch,
     list_weights,
     locate,
+    measured_ms,
     measured_speeds,
     resolve,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "locate",
+    "measured_ms",
     "measured_speeds",
     "named_config",
     "parse_repo_ref",

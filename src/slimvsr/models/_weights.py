@@ -138,16 +138,37 @@ def resolve(name: str, scale: int | None = None) -> WeightsInfo:
     return WeightsInfo(e, scale, None, "partial" if folder is not None else "downloadable", pin)
 
 
-def measured_speeds() -> dict[str, Any]:
-    """The model-only speeds measured for the bundled models (``weights/speed.json``, written by
-    benchmarks/registry_speed.py, with the machine); {} when absent."""
+SPEED_PRECISIONS = ("bf16", "fp32")
+
+
+def measured_speeds(precision: str | None = None) -> dict[str, Any]:
+    """The model-only speeds measured for the bundled models (``weights/speed-PRECISION.json``,
+    written by benchmarks/registry_speed.py on a CPU that runs the models in that precision, with
+    the machine named in the record): those of ``precision`` (the one this CPU runs: bf16 with
+    native bf16 units, else fp32), else the other measurement, whose record says its precision;
+    {} when there is none."""
     import json
 
-    try:
-        path = Path(str(resources.files("slimvsr.models").joinpath("weights", "speed.json")))
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+    if precision is not None and precision not in SPEED_PRECISIONS:
+        raise ValueError(f"precision must be one of {SPEED_PRECISIONS}, not {precision!r}")
+    order = sorted(SPEED_PRECISIONS, key=lambda p: p != precision)
+    root = resources.files("slimvsr.models").joinpath("weights")
+    for p in order:
+        try:
+            return json.loads(Path(str(root.joinpath(f"speed-{p}.json"))).read_text())
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
+def measured_ms(speeds: dict[str, Any], info: WeightsInfo) -> float | None:
+    """The model-only ms per 720p output frame that ``speeds`` (a ``measured_speeds`` record)
+    holds for ``info``'s weights, or None: not measured, or measured on another architecture size
+    (the record's MACs differ from the weights')."""
+    entry = (speeds.get("models") or {}).get(info.entry.folder_name(info.scale))
+    if not entry or ("macs" in entry and entry["macs"] != info.meta.get("macs")):
+        return None
+    return entry["ms_per_frame"]
 
 
 def default_model(kind: str) -> str:
