@@ -95,7 +95,11 @@ def test_a_job_on_openvino_writes_torchs_frames_and_reuses_its_cache(tmp_path, _
         assert next(e for e in events if isinstance(e, Started)).backend == backend
         outs[backend] = _frames(tmp_path / f"{backend}.mkv")
     assert outs["openvino"].shape == outs["torch"].shape
-    assert np.abs(outs["openvino"].astype(int) - outs["torch"].astype(int)).max() <= 1
+    # The models agree to 1e-4 (above), so their 8-bit RGB differs by at most 1 where a value sits
+    # on a rounding edge; the encoder's RGB -> YUV 4:2:0 -> RGB round trip (chroma averaged over 2x2
+    # and scaled back by up to 1.77) can make that 2 in the decoded frames. Such edges are rare.
+    diff = np.abs(outs["openvino"].astype(int) - outs["torch"].astype(int))
+    assert diff.max() <= 2 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
     sha = read_config(folder)["sha256"]
     cached = [p for p in _own_cache.rglob("*") if p.is_file()]
     assert {p.parent.name for p in cached if p.suffix == ".xml"} == {sha[:32]}
