@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 from slimvsr.compression.training.sr import charbonnier
+from slimvsr.engine import cpu_has_bf16, cpu_name
 from slimvsr.models import named_config
 
 
@@ -67,8 +67,8 @@ def main() -> None:
         "fp32_s_per_step": min(t32),
         "bf16_channels_last_s_per_step": min(t16),
         "speedup": min(t32) / min(t16),
-        "machine": f"{platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, "
-        f"torch {torch.__version__}",
+        "machine": f"{cpu_name()} ({'native bf16' if cpu_has_bf16() else 'no bf16 units'}), "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}",
         "command": "python benchmarks/bench_train_precision.py "
         + " ".join(
             f"--{k} {v}"

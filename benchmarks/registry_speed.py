@@ -68,7 +68,8 @@ def main() -> None:
         "torch": torch.__version__,
         "precision": prec,
         "models": {
-            k: {"ms_per_frame": round(1000 * statistics.median(r), 1), "macs": macs[k]} for k, r in rounds.items()
+            k: {"ms_per_frame": round(1000 * statistics.median(r), 1), "macs": macs[k]}
+            for k, r in rounds.items()
         },
     }
     for k, v in result["models"].items():
