@@ -137,6 +137,14 @@ NAMED_CONFIGS: dict[str, NamedConfig] = _unique(
             2,
         ),
         NamedConfig(
+            "edsr-s32",
+            "edsr",
+            lambda s: EDSRConfig(num_feat=32, num_layer=1, num_block=8, scale=s),
+            "EDSR student sized by speed (32 features x 8 blocks): 2.85x SPAN's speed at x2 in fp32 "
+            "(docs/bench-student-sizes-x2.json), a SPAN-taught edsrmini with 4x the capacity",
+            2,
+        ),
+        NamedConfig(
             "swinir-lw",
             "swinir",
             lambda s: SwinIRConfig(scale=s),
