@@ -33,6 +33,13 @@ def main() -> None:
     p.add_argument(
         "--sizes", nargs="+", default=["16x8", "24x8", "32x8", "32x12", "40x8", "48x8"], help="FEATxBLOCKS"
     )
+    p.add_argument(
+        "--upsampler",
+        nargs="+",
+        default=["shuffle"],
+        choices=["shuffle", "direct"],
+        help="EDSRConfig.upsampler",
+    )
     p.add_argument("--frames", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=None)
@@ -42,11 +49,11 @@ def main() -> None:
     hw = (OUT_HW[0] // a.scale, OUT_HW[1] // a.scale)
     x = torch.rand(1, a.frames, 3, *hw)
     models: dict[str, torch.nn.Module] = {"span": load_model(resolve("span", a.scale).folder).model}
-    for s in a.sizes:
-        feat, blocks = (int(v) for v in s.split("x"))
-        models[f"edsr-{s}"] = build_model(
-            "edsr", EDSRConfig(num_feat=feat, num_layer=1, num_block=blocks, scale=a.scale)
-        )
+    for up in a.upsampler:
+        for s in a.sizes:
+            feat, blocks = (int(v) for v in s.split("x"))
+            cfg = EDSRConfig(num_feat=feat, num_layer=1, num_block=blocks, scale=a.scale, upsampler=up)
+            models[f"edsr-{s}" + ("-direct" if up == "direct" else "")] = build_model("edsr", cfg)
     for m in models.values():
         m.eval()
         if prec == "bf16":

@@ -85,9 +85,13 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # edsrmini is capacity-bound (docs/training.md): the widest EDSR student still ~3x faster than
     # SPAN at x2 (docs/bench-student-sizes-x2.json: 32 features x 8 blocks, 2.85x), taught by SPAN
     # with the same recipe as edsrmini-x2-span. (At x4 no EDSR student wider than EDSRmini is even
-    # 1.3x SPAN's speed: its two-stage upsampler at feature width dominates.)
+    # 1.3x SPAN's speed: its two-stage upsampler at feature width dominates; with one conv to
+    # 3*16 channels at LR and one shuffle, as SPAN's, the same student runs at 3.65x:
+    # docs/bench-student-sizes-x4-direct.json.)
     job edsr-s32-x2-span vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
       --preset cpu --name edsrmini-s32
+    job edsr-s32d-x4-span vsr-compress distill --teacher "$I/span-x4" --student edsr-s32d \
+      --preset cpu --name edsrmini-s32d
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same

@@ -411,3 +411,31 @@ def test_swinir_follows_the_reference_initialisation() -> None:
             assert bool((x.weight == 1).all()) and not x.bias.any()
     # conv_after_body: 60 x 9 fan-in, PyTorch's U(+-1/sqrt(540)), std 1/sqrt(3 x 540)
     assert float(m.conv_after_body.weight.std()) == pytest.approx((3 * 540) ** -0.5, rel=0.05)
+
+
+def test_edsr_direct_upsampler_is_one_conv_and_one_shuffle(tmp_path) -> None:
+    """EDSRConfig.upsampler="direct": the deep features go through one conv to 3*s^2 channels at
+    LR and one pixel shuffle (ESPCN's / SPAN's upsampler), with no conv at the output size; the
+    config round-trips through a model folder, and older configs (no field) stay EDSR's."""
+    import torch.nn.functional as F
+
+    from slimvsr.models import EDSRConfig, build_model, load_pretrained, profile_model, save_pretrained
+
+    cfg = EDSRConfig(num_feat=8, num_layer=1, num_block=2, scale=4, upsampler="direct")
+    m = build_model("edsr", cfg).eval()
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        feat = m.head(x - m.mean)
+        feat = feat + m.body_end(m.body(feat))
+        conv = m.upsample[0]
+        want = F.pixel_shuffle(F.conv2d(feat, conv.weight, conv.bias, padding=1), 4) + m.mean
+        assert torch.allclose(m(x), want, atol=1e-6)
+    assert not any(n.startswith("conv_last") for n, _ in m.named_parameters())
+    shuffle = build_model("edsr", EDSRConfig(num_feat=8, num_layer=1, num_block=2, scale=4))
+    assert profile_model(m, (12, 10)).macs < profile_model(shuffle, (12, 10)).macs / 2
+    save_pretrained(m, tmp_path / "m", {"name": "t"})
+    back, _ = load_pretrained(tmp_path / "m")
+    assert back.config == cfg
+    with torch.no_grad():
+        assert torch.equal(back(x), m(x))
+    assert EDSRConfig().upsampler == "shuffle"

@@ -145,6 +145,14 @@ NAMED_CONFIGS: dict[str, NamedConfig] = _unique(
             2,
         ),
         NamedConfig(
+            "edsr-s32d",
+            "edsr",
+            lambda s: EDSRConfig(num_feat=32, num_layer=1, num_block=8, scale=s, upsampler="direct"),
+            "EDSR student sized by speed with a one-conv upsampler (32 features x 8 blocks): 3.65x "
+            "SPAN's speed at x4 in fp32 (docs/bench-student-sizes-x4-direct.json)",
+            4,
+        ),
+        NamedConfig(
             "swinir-lw",
             "swinir",
             lambda s: SwinIRConfig(scale=s),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -22,6 +23,9 @@ class EDSRConfig:
     num_block: int = 16  # N_b: EDSR-baseline's depth
     res_scale: float = 1.0  # EDSR-baseline needs no residual scaling (only the 256-wide EDSR does)
     scale: int = 2  # 2, 3 or 4
+    # "shuffle": EDSR's (conv c->4c + shuffle 2 per factor of 2, then conv c->3 at the output
+    # size); "direct": one conv c->3*scale^2 at LR and one shuffle (ESPCN/SPAN's), far cheaper at x4
+    upsampler: Literal["shuffle", "direct"] = "shuffle"
 
 
 class _ResBlock(nn.Module):
@@ -63,8 +67,12 @@ class EDSR(nn.Module):
         self.head = nn.Conv2d(3, c, 3, 1, 1)
         self.body = nn.Sequential(*(_ResBlock(c, cfg.num_layer, cfg.res_scale) for _ in range(cfg.num_block)))
         self.body_end = nn.Conv2d(c, c, 3, 1, 1)
-        self.upsample = upsampler(c, cfg.scale)
-        self.conv_last = nn.Conv2d(c, 3, 3, 1, 1)
+        if cfg.upsampler == "direct":
+            self.upsample = nn.Sequential(nn.Conv2d(c, 3 * cfg.scale**2, 3, 1, 1), nn.PixelShuffle(cfg.scale))
+            self.conv_last: nn.Module = nn.Identity()
+        else:
+            self.upsample = upsampler(c, cfg.scale)
+            self.conv_last = nn.Conv2d(c, 3, 3, 1, 1)
 
     def deep_feature_modules(self) -> list[nn.Module]:
         """The deep-feature module of the prune-then-distil paper (its density d is measured here)."""
