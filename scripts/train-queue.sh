@@ -51,6 +51,14 @@ job spynet-cpu-long vsr-compress train --model spynet --preset cpu-long --init "
 #    9-10: swinirmini taught by SPAN (below).
 F=$R/spynet-cpu-long/model
 export OMP_NUM_THREADS=1
+eval_temporal() {  # eval_temporal RUN: RUN/model's temporal ablation into RUN/eval-temporal.json, once
+  local r=$1
+  if [ -f "$r/model/config.json" ] && [ ! -f "$r/eval-temporal.json" ]; then
+    vsr-compress eval "$r/model" --data "$D" --temporal full per-frame no-flow --json > "$r/eval-temporal.json.part" \
+      && mv "$r/eval-temporal.json.part" "$r/eval-temporal.json"
+    echo "$(date -Is) wrote $r/eval-temporal.json"
+  fi
+}
 chain() {  # chain TEACHER_MODEL STUDENT
   local m=$1 student=$2 T=$R/$1-x4-cpu-long/model s
   [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
@@ -69,11 +77,7 @@ chain() {  # chain TEACHER_MODEL STUDENT
   fi
   # The finished teacher's temporal ablation (does it use the other frames?) and, for uni (the
   # default model's teacher), its PSNR with SPyNet's finest level(s) skipped; written once.
-  local E=$R/$m-x4-cpu-long/eval-temporal.json
-  if [ -f "$T/config.json" ] && [ ! -f "$E" ]; then
-    vsr-compress eval "$T" --data "$D" --temporal full per-frame no-flow --json > "$E.part" && mv "$E.part" "$E"
-    echo "$(date -Is) wrote $E"
-  fi
+  eval_temporal "$R/$m-x4-cpu-long"
   local L=$R/$m-x4-cpu-long/flow-levels.json
   if [ "$m" = basicvsr-uni ] && [ -f "$T/config.json" ] && [ ! -f "$L" ]; then
     python benchmarks/flow_levels.py --spynet "$F" --models "$T" --data "$D" --skip 0 1 2 --rounds 1 \
@@ -96,14 +100,9 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
     # temporal ablation; a clear gain makes long clips the recipe of the next teachers.
-    local C=$R/basicvsr-uni-x4-clips30
     job basicvsr-uni-x4-clips30 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --batch 1 --frames 30 --lr 1e-4 --threads 1
-    if [ -f "$C/model/config.json" ] && [ ! -f "$C/eval-temporal.json" ]; then
-      vsr-compress eval "$C/model" --data "$D" --temporal full per-frame no-flow --json > "$C/eval-temporal.json.part" \
-        && mv "$C/eval-temporal.json.part" "$C/eval-temporal.json"
-      echo "$(date -Is) wrote $C/eval-temporal.json"
-    fi
+    eval_temporal "$R/basicvsr-uni-x4-clips30"
     job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
       --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
     s=4
