@@ -56,10 +56,11 @@ def interleaved(fns: dict, rounds: int, per: int = 1) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in got.items()}
 
 
-def conv_peak(rounds: int) -> dict:
-    """Best TFLOP/s of a 3x3 conv at 180x320 over channel widths, bf16 and fp32."""
+def conv_peak(rounds: int, dtypes: tuple[str, ...] = ("bf16", "fp32")) -> dict:
+    """Best TFLOP/s of a 3x3 conv at 180x320 over channel widths, per dtype ("bf16", "fp32")."""
     out = {}
-    for name, dtype in (("bf16", torch.bfloat16), ("fp32", torch.float32)):
+    for name in dtypes:
+        dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[name]
         best = (0.0, 0)
         for c in (64, 128, 192, 256):
             conv = torch.nn.Conv2d(c, c, 3, padding=1).eval().to(memory_format=CL)
