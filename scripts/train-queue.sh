@@ -96,6 +96,12 @@ chain() {  # chain TEACHER_MODEL STUDENT
       --preset cpu --name edsrmini-s32
     job edsr-s32d-x4-span vsr-compress distill --teacher "$I/span-x4" --student edsr-s32d \
       --preset cpu --name edsrmini-s32d
+    # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
+    # published edsrmini size trained on the ground truth alone, edsrmini-xS-span's recipe and steps.
+    for s in 2 4; do
+      job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
+        --from-scratch --preset cpu --name edsrmini-scratch
+    done
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
@@ -103,15 +109,22 @@ chain() {  # chain TEACHER_MODEL STUDENT
     job basicvsr-uni-x4-clips30 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --batch 1 --frames 30 --lr 1e-4 --threads 1
     eval_temporal "$R/basicvsr-uni-x4-clips30"
+    # 9-10. swinirmini taught by SPAN, as edsrmini was (jobs 1-2); both scales on this chain (the
+    # bi chain's teacher holds its thread for many sessions).
+    for s in 4 2; do
+      job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
+        --preset cpu --name swinirmini-span
+    done
+    # SSL's Table 1 again with the long-trained teacher (the wave-1 runs found the width-32 lite
+    # from scratch at or above SSL at equal size, and put it down to short-trained teachers): SSL at
+    # the lite's size (ratio 0.58) from this teacher, and the lite from scratch for as many steps
+    # as that model has seen in all (teacher 1,800 + 3,000, SSL 400 + 1,200).
+    job ssl-uni-r058-v2 vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.58 --name ssl-uni-r058
+    job basicvsr-uni-lite-x4-cpu-long vsr-compress train --model basicvsr-uni-lite --preset cpu-long \
+      --init "$F" --threads 1
     job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
       --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
-    s=4
-  else
-    s=2
   fi
-  # 9-10. swinirmini taught by SPAN, as edsrmini was (jobs 1-2): x4 on the uni chain, x2 on bi's.
-  job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
-    --preset cpu --name swinirmini-span
 }
 chain basicvsr-uni ssl-uni &
 chain basicvsr ssl-bi &

@@ -87,6 +87,9 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     # same total steps as the pruned model saw, teacher + regularisation (400) + fine-tuning (1,200).
     ("basicvsr-uni-lite", "cpu"): {**_BASICVSR_CPU, "steps": 1800 + 400 + 1200},
     ("basicvsr-lite", "cpu"): {**_BASICVSR_CPU, "steps": 1600 + 400 + 1200},
+    # Against an SSL model of the long-trained uni teacher: the teacher's 1,800 + 3,000 steps, SSL's
+    # 400 + 1,200, in the long runs' clips; from-scratch lr (the cpu preset's).
+    ("basicvsr-uni-lite", "cpu-long"): {**_BASICVSR_CPU_LONG, "lr": 4e-4, "steps": 1800 + 3000 + 400 + 1200},
     ("basicvsr-uni-lite", "paper"): {**_BASICVSR_PAPER, "steps": 300_000 + 8375 + 300_000},
     ("basicvsr-lite", "paper"): {**_BASICVSR_PAPER, "steps": 300_000 + 8375 + 300_000},
     # EDSR / SwinIR teachers: the original recipes (Adam, 2e-4 / L1 family; patch 48 / 64).
