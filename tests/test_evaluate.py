@@ -130,3 +130,35 @@ def test_image_model_scored_on_the_clips_frame_by_frame(corpus) -> None:
     assert 5 < r.psnr_y < 60
     with pytest.raises(InputError, match="video model"):
         evaluate(BasicVSR(tiny_config("basicvsr", 0)), "v", corpus, scale=4, count=False, items="image")
+
+
+def test_publish_fp16_storage_is_measured_as_stored(corpus, tmp_path, capsys) -> None:
+    import torch
+    from safetensors import safe_open
+
+    from slimvsr.models import load_pretrained
+
+    model = EDSR(tiny_config("edsr", 0, scale=2))
+    fp32_metrics = {"val": {"psnr_y": 1.0, "ssim_y": 0.5}, "command": "vsr-compress eval ..."}
+    save_pretrained(model, tmp_path / "m", {"name": "edsrmini", "scale": 2, "metrics": fp32_metrics})
+    out = tmp_path / "out"
+    args = ["publish", str(tmp_path / "m"), "--out", str(out), "--storage", "fp16"]
+    assert compress_main(args) == 2  # rounded weights are measured again: --data is required
+    assert "--data" in capsys.readouterr().err and not out.exists()
+    assert compress_main([*args, "--data", str(corpus)]) == 0
+    with safe_open(str(out / "model.safetensors"), framework="pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}  # noqa: SIM118
+    size = (out / "model.safetensors").stat().st_size
+    assert size < 0.6 * (tmp_path / "m" / "model.safetensors").stat().st_size
+    stored, meta = load_pretrained(out)
+    assert meta["storage"] == "fp16" and meta["stored_from"]["metrics"] == fp32_metrics
+    # It loads as the fp32 network whose weights are the original's fp16 rounding, exactly ...
+    for (k, a), b in zip(stored.state_dict().items(), model.state_dict().values(), strict=True):
+        assert a.dtype == torch.float32 and torch.equal(a, b.half().float()), k
+    # ... and the metrics it carries are what eval measures of the stored file.
+    capsys.readouterr()
+    assert compress_main(["eval", str(out), "--data", str(corpus), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["psnr_y"] == meta["metrics"]["val"]["psnr_y"] != 1.0
+    card = (out / "README.md").read_text()
+    assert "stored in fp16" in card and "scored 1.00 / 0.5000" in card

@@ -7,6 +7,7 @@ import torch
 
 from slimvsr.errors import WeightsError
 from slimvsr.models import (
+    EDSR,
     NAMED_CONFIGS,
     BasicVSR,
     BasicVSRConfig,
@@ -19,6 +20,7 @@ from slimvsr.models import (
     flow_warp,
     load_pretrained,
     profile_model,
+    read_config,
     save_pretrained,
 )
 from tiny import ARCH_NAMES, pruned_basicvsr_config, tiny_config
@@ -439,3 +441,14 @@ def test_edsr_direct_upsampler_is_one_conv_and_one_shuffle(tmp_path) -> None:
     with torch.no_grad():
         assert torch.equal(back(x), m(x))
     assert EDSRConfig().upsampler == "shuffle"
+
+
+def test_fp16_storage_refuses_values_out_of_its_range(tmp_path) -> None:
+    model = EDSR(tiny_config("edsr", 0, scale=2))
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] = 1e5  # beyond fp16's 65504
+    with pytest.raises(WeightsError, match="beyond fp16's range"):
+        save_pretrained(model, tmp_path / "m", storage="fp16")
+    assert not (tmp_path / "m" / "model.safetensors").exists()
+    save_pretrained(model, tmp_path / "m")  # fp32 keeps it
+    assert read_config(tmp_path / "m")["storage"] == "fp32"

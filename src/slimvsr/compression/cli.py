@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import get_args
 
 from ..errors import ModelError, SlimVSRError, UsageError
+from ..models import Storage
 from .distill.pipeline import Rounding
 from .evaluate import TEMPORAL
 from .ssl.pipeline import Budget, Criterion, GroupScore, Method
@@ -277,13 +278,18 @@ def cmd_publish(a: argparse.Namespace) -> int:
     name = a.name or meta.get("name")
     scale = a.scale or meta.get("scale") or meta["config"].get("scale")
     if a.repo_id:
+        if a.storage:
+            raise UsageError(
+                "--storage with --repo-id: write the folder first (--out or --bundle), then publish it"
+            )
         rec = publish_to_hub(Path(a.model), a.repo_id, name=name, scale=scale, rename=a.rename, **hub_opts)
         print(rec.summary)
         return 0
     if name not in WEIGHTS:
         raise UsageError(f"{name!r} is not a registered weights name ({', '.join(WEIGHTS)})")
     out = bundled_root() / f"{name}-x{scale}" if a.bundle else Path(a.out or f"hub/{name}-x{scale}")
-    publish(Path(a.model), out, name, scale, rename=a.rename)
+    data = Path(a.data) if a.data else None
+    publish(Path(a.model), out, name, scale, rename=a.rename, storage=a.storage, data=data)
     print(f"{name} x{scale}: {out}")
     return 0
 
@@ -572,6 +578,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish a run under --name although its config.json names it otherwise (recorded)",
     )
+    s.add_argument(
+        "--storage",
+        choices=get_args(Storage),
+        default=None,
+        help="fp16: store the weights in half the bytes (rounded, so evaluated again on --data); "
+        "default: as the folder stores them",
+    )
+    s.add_argument("--data", default=None, help="with --storage fp16: corpus to evaluate the rounded weights")
     s.set_defaults(fn=cmd_publish)
 
     s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")

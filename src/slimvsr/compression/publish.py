@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import CompressionError, UsageError
-from ..models import ARCHITECTURES, save_pretrained
+from ..models import ARCHITECTURES, Storage, save_pretrained
 from .training.task import read_log
 
 
@@ -273,6 +273,13 @@ def model_card(meta: dict[str, Any], repo_id: str) -> str:
             f"Measured by `{m.get('command')}` on {m.get('data', 'the validation split')}.",
             "",
         ]
+        src_val = ((meta.get("stored_from") or {}).get("metrics") or {}).get("val") or {}
+        if meta.get("storage") == "fp16" and src_val:
+            lines += [
+                f"The weights are stored in fp16 (half the download) and measured as stored; the fp32 "
+                f"weights they were rounded from scored {src_val['psnr_y']:.2f} / {src_val['ssim_y']:.4f}.",
+                "",
+            ]
     tr = meta.get("training") or {}
     if tr and not tr.get("command"):  # weights trained elsewhere (a converted peer)
         lines += ["## Training", "", f"By {tr.get('by')}; data: {tr.get('data')}.", ""]
@@ -330,25 +337,43 @@ def validate_card(text: str) -> None:
 
 
 def publish(
-    model_dir: Path, out: Path, name: str, scale: int, *, rename: bool = False, repo_id: str | None = None
+    model_dir: Path,
+    out: Path,
+    name: str,
+    scale: int,
+    *,
+    rename: bool = False,
+    repo_id: str | None = None,
+    storage: Storage | None = None,
+    data: Path | None = None,
 ) -> Path:
     """Write ``out`` in the Hub layout: model.safetensors, config.json, README.md (model card).
 
     The weights are verified (sha256, strict load) before anything is written. A model whose
     config.json carries another name is refused unless ``rename``: then the published config.json
     takes ``name`` and records the run's own name under ``published_from`` (e.g. the run
-    ``ssl-uni-mean`` published as ``ssl-uni``)."""
+    ``ssl-uni-mean`` published as ``ssl-uni``). ``storage="fp16"`` writes the weights in half the
+    bytes: they are rounded, so the model is evaluated again on ``data`` (a corpus; required) as
+    stored, and the fp32 weights' metrics are kept under ``stored_from``."""
     import shutil
 
     from ..models import load_pretrained
     from ..models._weights import HUB_ORG
 
-    _, meta = load_pretrained(model_dir)
+    model, meta = load_pretrained(model_dir)
     if meta.get("name") != name and not rename:
         raise UsageError(
             f"{model_dir}: config.json names {meta.get('name')!r}, not {name!r} "
             f"(--rename publishes it as {name!r})"
         )
+    if storage is not None and storage != meta.get("storage", "fp32"):
+        if storage != "fp16":
+            raise UsageError(f"{model_dir}: stored {meta.get('storage')}; it cannot be widened to {storage}")
+        if data is None:
+            raise UsageError(
+                "fp16 storage rounds the weights: give --data CORPUS to evaluate the model as stored"
+            )
+        return _publish_rounded(model, meta, out, name, scale, storage, data, repo_id)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(model_dir / "model.safetensors", out / "model.safetensors")
     if meta.get("name") != name:
@@ -361,6 +386,42 @@ def publish(
     else:
         shutil.copyfile(model_dir / "config.json", out / "config.json")
     card = model_card(meta, repo_id or f"{HUB_ORG}/{name}-x{scale}")
+    validate_card(card)
+    (out / "README.md").write_text(card)
+    return out
+
+
+def _publish_rounded(
+    model: nn.Module,
+    meta: dict[str, Any],
+    out: Path,
+    name: str,
+    scale: int,
+    storage: Storage,
+    data: Path,
+    repo_id: str | None,
+) -> Path:
+    """``publish`` with the weights rounded to ``storage``: evaluated as stored, then saved."""
+    from ..models._io import round_to_storage
+    from ..models._weights import HUB_ORG
+    from .evaluate import evaluate
+
+    round_to_storage(model, storage)
+    res = evaluate(model, name, data, scale=scale, degradation=meta.get("degradation", "BI"))
+    computed = ("format_version", "architecture", "config", "params", "macs", "macs_input_size", "sha256")
+    kept = {k: v for k, v in meta.items() if k not in computed}
+    kept |= {
+        "name": name,
+        "metrics": res.record(f"vsr-compress eval {out} --data {data} --scale {scale}"),
+        "stored_from": {
+            "name": meta.get("name"),
+            "sha256": meta.get("sha256"),
+            "storage": meta.get("storage", "fp32"),
+            "metrics": meta.get("metrics"),
+        },
+    }
+    saved = save_pretrained(model, out, portable(kept), storage=storage)
+    card = model_card(saved, repo_id or f"{HUB_ORG}/{name}-x{scale}")
     validate_card(card)
     (out / "README.md").write_text(card)
     return out

@@ -16,7 +16,7 @@ from ._descriptor import ModelDescriptor, describe, load_model
 from ._edsr import EDSR, EDSRConfig
 from ._family import CompressionHooks, Family, image_family, tiled
 from ._hub import HubRef, parse_repo_ref, read_pins, write_pin
-from ._io import load_pretrained, read_config, save_pretrained, sha256_file
+from ._io import Storage, load_pretrained, read_config, save_pretrained, sha256_file
 from ._profile import Profile, count_params, profile_model, profile_size
 from ._span import SPAN, SPANConfig, read_ncnn_span, span_from_ncnn
 from ._spynet import SPyNet, SPyNetConfig, flow_warp
@@ -55,6 +55,7 @@ __all__ = [
     "SPANConfig",
     "SPyNet",
     "SPyNetConfig",
+    "Storage",
     "SwinIR",
     "SwinIRConfig",
     "WeightsEntry",

@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from safetensors import SafetensorError
@@ -22,6 +22,35 @@ from ._profile import profile_model, profile_size
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 FORMAT_VERSION = 1
+# How the weights file stores floating tensors: fp32 (training's), or fp16 (half the bytes, for
+# shipping; every value is rounded once, so a model stored fp16 is evaluated as stored). Loading
+# always gives the fp32 network: load_state_dict widens fp16 into the fp32 parameters exactly.
+Storage = Literal["fp32", "fp16"]
+FP16_MAX = 65504.0
+
+
+def _stored(state: dict[str, torch.Tensor], storage: Storage) -> dict[str, torch.Tensor]:
+    if storage == "fp32":
+        return state
+    out = {}
+    for k, v in state.items():
+        if v.dtype == torch.float32:
+            if v.numel() and not bool(v.abs().max() <= FP16_MAX):
+                raise WeightsError(f"{k}: values beyond fp16's range (or not finite); store it in fp32")
+            v = v.to(torch.float16)
+        out[k] = v
+    return out
+
+
+def round_to_storage(model: nn.Module, storage: Storage) -> nn.Module:
+    """Round ``model``'s floating weights in place to what ``storage`` keeps (fp16: to the nearest
+    fp16 value, held in fp32), so that it can be evaluated exactly as it will be stored."""
+    if storage == "fp16":
+        with torch.no_grad():
+            for k, v in _stored(model.state_dict(), storage).items():
+                if v.dtype == torch.float16:
+                    model.state_dict()[k].copy_(v.float())
+    return model
 
 
 def sha256_file(path: Path) -> str:
@@ -47,15 +76,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def save_pretrained(model: nn.Module, folder: str | Path, meta: dict[str, Any] | None = None) -> dict:
+def save_pretrained(
+    model: nn.Module, folder: str | Path, meta: dict[str, Any] | None = None, *, storage: Storage = "fp32"
+) -> dict:
     """Save ``model`` to ``folder`` with its full config and metadata; returns the config.json dict.
 
     ``meta`` carries the record that travels with the weights: name, scale, degradation, training
     data and recipe, metrics (each with the command that measured it), licence, provenance.
-    Params, MACs and sha256 are computed here, never passed in.
+    Params, MACs, sha256 and the storage precision are computed here, never passed in.
     """
     folder = Path(folder)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    state = _stored(state, storage)
     fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".part", dir=_mkdir(folder))
     os.close(fd)
     try:
@@ -75,6 +107,7 @@ def save_pretrained(model: nn.Module, folder: str | Path, meta: dict[str, Any] |
         "params": prof.params,
         "macs": prof.macs,
         "macs_input_size": list(size),
+        "storage": storage,
         "sha256": digest,
     }
     atomic_write_bytes(folder / CONFIG_FILE, (json.dumps(cfg, indent=2) + "\n").encode())
