@@ -102,15 +102,6 @@ chain() {  # chain TEACHER_MODEL STUDENT
       --preset cpu --name edsrmini-s32
     job edsr-s32d-x4-span vsr-compress distill --teacher "$I/span-x4" --student edsr-s32d \
       --preset cpu --name edsrmini-s32d
-    # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
-    # published edsrmini size trained on the ground truth alone, edsrmini-xS-span's recipe and steps.
-    # The x2 32x8 student's validation still rose at its 3,000th step: three times the steps.
-    job edsr-s32-x2-span-9k vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
-      --preset cpu --distill-steps 9000 --name edsrmini-s32
-    for s in 2 4; do
-      job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
-        --from-scratch --preset cpu --name edsrmini-scratch
-    done
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
@@ -124,6 +115,15 @@ chain() {  # chain TEACHER_MODEL STUDENT
     job basicvsr-uni-x4-patch64 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --batch 1 --frames 10 --patch 64 --lr 1e-4 --threads 1
     eval_temporal "$R/basicvsr-uni-x4-patch64"
+    # The x2 32x8 student's validation still rose at its 3,000th step: three times the steps.
+    job edsr-s32-x2-span-9k vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
+      --preset cpu --distill-steps 9000 --name edsrmini-s32
+    # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
+    # published edsrmini size trained on the ground truth alone, edsrmini-xS-span's recipe and steps.
+    for s in 2 4; do
+      job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
+        --from-scratch --preset cpu --name edsrmini-scratch
+    done
     # 9-10. swinirmini taught by SPAN, as edsrmini was (jobs 1-2); both scales on this chain (the
     # bi chain's teacher holds its thread for many sessions).
     for s in 4 2; do
