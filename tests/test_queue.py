@@ -1,0 +1,60 @@
+"""The background training queue's jobs are valid vsr-compress command lines.
+
+scripts/train-queue.sh runs for days, unattended; a misspelt option or a recipe that does not exist
+would only show hours later, as a failed job in a background log. Every vsr-compress call in it is
+parsed here by the real CLI parser (variables replaced by values of the right kind), each train
+job's model and preset must name a recipe, and the files of the checkout it names must exist.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from slimvsr.compression.cli import build_parser
+from slimvsr.compression.training.recipes import recipe
+
+QUEUE = Path(__file__).resolve().parents[1] / "scripts" / "train-queue.sh"
+# Shell variables of the queue, by the kind of value they hold there.
+VALUES = {"s": "4", "m": "basicvsr-uni", "student": "ssl-uni"}
+STOP = {">", ">>", "&&", "||", "|", ";", "&", ")"}
+
+
+def queue_commands() -> list[list[str]]:
+    text = QUEUE.read_text().replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("#") or "vsr-compress " not in line:
+            continue
+        rest = line.split("vsr-compress ", 1)[1]
+        rest = re.sub(r"\$\{?(\w+)\}?", lambda m: VALUES.get(m.group(1), "/tmp/q"), rest)
+        lex = shlex.shlex(rest, posix=True, punctuation_chars=True)
+        lex.whitespace_split = True
+        tokens = []
+        for tok in lex:
+            if tok in STOP or tok.startswith("#"):
+                break
+            tokens.append(tok)
+        commands.append(tokens)
+    return commands
+
+
+def test_the_queue_has_its_jobs() -> None:
+    subcommands = {c[0] for c in queue_commands()}
+    assert {"train", "ssl", "distill", "eval", "peer-export"} <= subcommands
+    assert len(queue_commands()) >= 12
+
+
+@pytest.mark.parametrize("argv", queue_commands(), ids=lambda c: " ".join(c[:3]))
+def test_every_queue_job_parses(argv: list[str]) -> None:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # argparse has printed why
+        pytest.fail(f"scripts/train-queue.sh: vsr-compress {' '.join(argv)} does not parse")
+    if argv[0] == "train":
+        recipe(args.model, args.preset)  # raises for a model/preset pair with no recipe
+    for path in (a for a in argv if a.startswith(("docs/", "artifacts/"))):  # files of the checkout
+        assert (QUEUE.parents[1] / path).is_file(), path
