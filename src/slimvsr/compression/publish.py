@@ -385,10 +385,7 @@ def publish(
         (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
     else:
         shutil.copyfile(model_dir / "config.json", out / "config.json")
-    card = model_card(meta, repo_id or f"{HUB_ORG}/{name}-x{scale}")
-    validate_card(card)
-    (out / "README.md").write_text(card)
-    return out
+    return _write_card(out, meta, repo_id or f"{HUB_ORG}/{name}-x{scale}")
 
 
 def _publish_rounded(
@@ -421,7 +418,12 @@ def _publish_rounded(
         },
     }
     saved = save_pretrained(model, out, portable(kept), storage=storage)
-    card = model_card(saved, repo_id or f"{HUB_ORG}/{name}-x{scale}")
+    return _write_card(out, saved, repo_id or f"{HUB_ORG}/{name}-x{scale}")
+
+
+def _write_card(out: Path, meta: dict[str, Any], repo_id: str) -> Path:
+    """``out``/README.md: the model card of ``meta``, validated as the Hub would."""
+    card = model_card(meta, repo_id)
     validate_card(card)
     (out / "README.md").write_text(card)
     return out
