@@ -162,3 +162,26 @@ def test_publish_fp16_storage_is_measured_as_stored(corpus, tmp_path, capsys) ->
     assert row["psnr_y"] == meta["metrics"]["val"]["psnr_y"] != 1.0
     card = (out / "README.md").read_text()
     assert "stored in fp16" in card and "scored 1.00 / 0.5000" in card
+
+
+def test_publish_data_measures_again_in_place(corpus, tmp_path, capsys) -> None:
+    """A model folder published onto itself with --data: the weights untouched, the metrics those of
+    the corpus given (e.g. a grown validation split), the earlier ones kept."""
+    from slimvsr.models import load_pretrained, sha256_file
+
+    earlier = {"val": {"psnr_y": 1.0, "ssim_y": 0.5}, "command": "vsr-compress eval ..."}
+    folder = tmp_path / "edsrmini-x2"
+    meta = {"name": "edsrmini", "scale": 2, "metrics": earlier}
+    save_pretrained(EDSR(tiny_config("edsr", 0, scale=2)), folder, meta)
+    digest = sha256_file(folder / "model.safetensors")
+    argv = ["publish", str(folder), "--out", str(folder), "--data", str(corpus)]
+    assert compress_main(argv) == 0
+    _, meta = load_pretrained(folder)  # sha256 still matches: the weights are the same bytes
+    assert sha256_file(folder / "model.safetensors") == digest == meta["sha256"]
+    assert meta["earlier_metrics"] == earlier and meta["metrics"]["val"]["psnr_y"] != 1.0
+    capsys.readouterr()
+    assert compress_main(["eval", str(folder), "--data", str(corpus), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["psnr_y"] == meta["metrics"]["val"]["psnr_y"]
+    assert f"{row['psnr_y']:.2f}" in (folder / "README.md").read_text()
+    assert compress_main([*argv[:2], "--repo-id", "o/n", "--data", str(corpus)]) == 2  # folder first

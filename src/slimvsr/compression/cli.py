@@ -278,9 +278,9 @@ def cmd_publish(a: argparse.Namespace) -> int:
     name = a.name or meta.get("name")
     scale = a.scale or meta.get("scale") or meta["config"].get("scale")
     if a.repo_id:
-        if a.storage:
+        if a.storage or a.data:
             raise UsageError(
-                "--storage with --repo-id: write the folder first (--out or --bundle), then publish it"
+                "--storage/--data with --repo-id: write the folder first (--out or --bundle), then publish it"
             )
         rec = publish_to_hub(Path(a.model), a.repo_id, name=name, scale=scale, rename=a.rename, **hub_opts)
         print(rec.summary)
@@ -585,7 +585,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fp16: store the weights in half the bytes (rounded, so evaluated again on --data); "
         "default: as the folder stores them",
     )
-    s.add_argument("--data", default=None, help="with --storage fp16: corpus to evaluate the rounded weights")
+    s.add_argument(
+        "--data",
+        default=None,
+        help="corpus: evaluate the model again on its validation split and record that (the "
+        "earlier metrics are kept); required with --storage fp16",
+    )
     s.set_defaults(fn=cmd_publish)
 
     s = sub.add_parser("eval", help="PSNR/SSIM-Y of models (and bicubic) on HR videos/images")

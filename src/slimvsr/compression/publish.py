@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import CompressionError, UsageError
 from ..models import ARCHITECTURES, Storage, save_pretrained
+from ..models._io import atomic_write_bytes
 from .training.task import read_log
 
 
@@ -352,9 +353,12 @@ def publish(
     The weights are verified (sha256, strict load) before anything is written. A model whose
     config.json carries another name is refused unless ``rename``: then the published config.json
     takes ``name`` and records the run's own name under ``published_from`` (e.g. the run
-    ``ssl-uni-mean`` published as ``ssl-uni``). ``storage="fp16"`` writes the weights in half the
-    bytes: they are rounded, so the model is evaluated again on ``data`` (a corpus; required) as
-    stored, and the fp32 weights' metrics are kept under ``stored_from``."""
+    ``ssl-uni-mean`` published as ``ssl-uni``). With ``data`` (a corpus) the model is evaluated
+    again on its validation split and the record's metrics replaced, the earlier ones kept under
+    ``earlier_metrics`` (the weights are copied as they are; ``out`` may be the folder itself).
+    ``storage="fp16"`` writes the weights in half the bytes: they are rounded, so ``data`` is then
+    required and the model is evaluated as stored, the fp32 weights' metrics kept under
+    ``stored_from``."""
     import shutil
 
     from ..models import load_pretrained
@@ -374,18 +378,37 @@ def publish(
                 "fp16 storage rounds the weights: give --data CORPUS to evaluate the model as stored"
             )
         return _publish_rounded(model, meta, out, name, scale, storage, data, repo_id)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(model_dir / "model.safetensors", out / "model.safetensors")
+    changed = meta.get("name") != name or data is not None
     if meta.get("name") != name:
         meta = {
             **meta,
             "name": name,
             "published_from": {"name": meta.get("name"), "sha256": meta.get("sha256")},
         }
-        (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
-    else:
+    if data is not None:  # measured again (e.g. on a grown validation split); the weights as they are
+        earlier = meta.get("metrics")
+        meta = {**meta, "metrics": _measure(model, meta, out, name, scale, data), "earlier_metrics": earlier}
+    out.mkdir(parents=True, exist_ok=True)
+    if not _same_file(model_dir / "model.safetensors", out / "model.safetensors"):
+        shutil.copyfile(model_dir / "model.safetensors", out / "model.safetensors")
+    if changed:
+        atomic_write_bytes(out / "config.json", (json.dumps(meta, indent=2) + "\n").encode())
+    elif not _same_file(model_dir / "config.json", out / "config.json"):
         shutil.copyfile(model_dir / "config.json", out / "config.json")
     return _write_card(out, meta, repo_id or f"{HUB_ORG}/{name}-x{scale}")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return b.exists() and a.resolve() == b.resolve()
+
+
+def _measure(model: nn.Module, meta: dict[str, Any], out: Path, name: str, scale: int, data: Path) -> dict:
+    """The ``metrics`` record of ``model`` on ``data``'s validation split, as ``vsr-compress eval``
+    of the published folder measures it."""
+    from .evaluate import evaluate
+
+    res = evaluate(model, name, data, scale=scale, degradation=meta.get("degradation", "BI"))
+    return portable(res.record(f"vsr-compress eval {out} --data {data} --scale {scale}"))
 
 
 def _publish_rounded(
@@ -401,15 +424,13 @@ def _publish_rounded(
     """``publish`` with the weights rounded to ``storage``: evaluated as stored, then saved."""
     from ..models._io import round_to_storage
     from ..models._weights import HUB_ORG
-    from .evaluate import evaluate
 
     round_to_storage(model, storage)
-    res = evaluate(model, name, data, scale=scale, degradation=meta.get("degradation", "BI"))
     computed = ("format_version", "architecture", "config", "params", "macs", "macs_input_size", "sha256")
     kept = {k: v for k, v in meta.items() if k not in computed}
     kept |= {
         "name": name,
-        "metrics": res.record(f"vsr-compress eval {out} --data {data} --scale {scale}"),
+        "metrics": _measure(model, meta, out, name, scale, data),
         "stored_from": {
             "name": meta.get("name"),
             "sha256": meta.get("sha256"),
