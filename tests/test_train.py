@@ -293,3 +293,71 @@ def test_flow_init_replaces_the_inits_flow_network(tmp_path) -> None:
         assert torch.equal(v, src), k
     with pytest.raises(ConfigError, match="flow network"):
         build_for_training(TrainConfig(recipe="image", model="edsrmini", **common))
+
+
+def test_time_limit_stops_with_a_checkpoint_and_the_same_run_resumes_exactly(corpus, tmp_path) -> None:
+    """Past ``stop_at`` the loop checkpoints after the step it is on and raises TrainingStopped;
+    run again without a limit, it ends where an uninterrupted run ends, bit for bit."""
+    import time
+
+    from slimvsr.errors import TrainingStopped
+
+    straight = train(_cfg(tmp_path / "a", corpus))
+    with pytest.raises(TrainingStopped, match="stopped at step 1 of 6"):
+        train(_cfg(tmp_path / "b", corpus, stop_at=time.time() - 1.0))
+    assert torch.load(tmp_path / "b" / "ckpt.pt", weights_only=True)["step"] == 1
+    resumed = train(_cfg(tmp_path / "b", corpus))
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+def test_training_device_is_checked_and_auto_is_what_torch_sees() -> None:
+    from slimvsr.errors import DeviceError
+
+    auto = TrainConfig(recipe="image", model="edsrmini", out="x")
+    assert auto.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert TrainConfig(recipe="image", model="edsrmini", out="x", device="cpu").device == "cpu"
+    for bad, msg in (("cuda:7", "CUDA devices"), ("mps", "CPU or CUDA"), ("gpu", "unknown")):
+        if bad == "cuda:7" and torch.cuda.device_count() > 7:
+            continue
+        with pytest.raises(DeviceError, match=msg):
+            TrainConfig(recipe="image", model="edsrmini", out="x", device=bad)
+
+
+def test_tasks_move_their_teachers_to_the_training_device(corpus) -> None:
+    """The loop calls ``task.to(device)``: a distillation or Temporal-Finetuning teacher then runs
+    beside the student (checked with PyTorch's meta device, which any torch build has)."""
+    from slimvsr.compression.distill.pipeline import DistillTask
+    from slimvsr.compression.ssl.pipeline import TFTask
+    from slimvsr.compression.training.sr import ImageSRTask, VideoSRTask
+    from slimvsr.models import build_model
+    from tiny import tiny_config
+
+    cfg = _cfg(Path("x"), corpus)
+    edsr = build_model("edsr", tiny_config("edsr", scale=2))
+    task = DistillTask(ImageSRTask(cfg), edsr, alpha=1.0)
+    task.to(torch.device("meta"))
+    assert all(p.is_meta for p in edsr.parameters())
+    vsr = build_model("basicvsr", tiny_config("basicvsr"))
+    TFTask(VideoSRTask(_cfg(Path("x"), corpus, recipe="vsr", model="basicvsr-uni", scale=4)), vsr).to(
+        torch.device("meta")
+    )
+    assert all(p.is_meta for p in vsr.parameters())
+
+
+def test_cli_time_limit_exits_75_and_leaves_no_model_until_the_run_is_done(tmp_path, capsys) -> None:
+    from slimvsr.compression.cli import main
+
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "manifest.json").write_text("{}")  # the prepared layout, which finish() scores on
+    out = tmp_path / "run"
+    args = ["train", "--model", "edsr-baseline", "--scale", "2", "--data", str(corpus), "--out", str(out)]
+    args += ["--steps", "3", "--batch", "2", "--patch", "12", "--precision", "fp32", "--threads", "1"]
+    assert main([*args, "--time-limit", "1e-6", "--device", "cpu"]) == 75
+    err = capsys.readouterr().err
+    assert "stopped at step 1 of 3" in err and "error" not in err
+    assert (out / "ckpt.pt").exists() and not (out / "model").exists()
+    assert main(args) == 0
+    meta = json.loads((out / "model" / "config.json").read_text())
+    assert meta["training"]["recipe"]["device"] == "cpu" and "stop_at" not in meta["training"]["recipe"]
+    assert main([*args, "--time-limit", "0"]) == 2

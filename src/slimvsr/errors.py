@@ -83,3 +83,10 @@ class Skipped(SlimVSRError):
     """The job did nothing on purpose (its output exists and skipping was asked); not a failure."""
 
     exit_code = 0
+
+
+class TrainingStopped(SlimVSRError):
+    """A training run reached its time limit; it checkpointed and the same command resumes it.
+    Exit code 75 (EX_TEMPFAIL): not done, nothing wrong, try again."""
+
+    exit_code = 75

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from ..errors import ModelError, SlimVSRError, UsageError
+from ..errors import ModelError, SlimVSRError, TrainingStopped, UsageError
 from ..models import Storage
 from .distill.pipeline import Rounding
 from .evaluate import TEMPORAL
@@ -57,6 +57,32 @@ def cmd_data(a: argparse.Namespace) -> int:
     return 0
 
 
+def _run_fields(a: argparse.Namespace) -> dict:
+    """The TrainConfig fields of the options every training command takes (--device, --time-limit)."""
+    import time
+
+    if a.time_limit is not None and a.time_limit <= 0:
+        raise UsageError(f"--time-limit {a.time_limit}: give the minutes this run may take, > 0")
+    fields = {"device": a.device}
+    if a.time_limit:
+        fields["stop_at"] = time.time() + 60.0 * a.time_limit
+    return fields
+
+
+def _add_run_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--device",
+        default="auto",
+        help="where to train: auto (a CUDA GPU if torch sees one, else the CPU), cpu, cuda, cuda:N",
+    )
+    s.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="MIN",
+        help="stop after MIN minutes with a checkpoint (exit code 75); the same command resumes",
+    )
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from .runs import train_pipeline
     from .training.loop import TrainConfig
@@ -82,7 +108,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     fields.update(overrides)
     scale_tag = "" if a.model == "spynet" else f"-x{a.scale}"
     out = a.out or f"runs/{a.model}{scale_tag}-{a.preset}"
-    cfg = TrainConfig(model=a.model, out=out, data=a.data, scale=a.scale, **fields)
+    cfg = TrainConfig(model=a.model, out=out, data=a.data, scale=a.scale, **fields, **_run_fields(a))
     record = train_pipeline(cfg, command=" ".join(sys.argv))
     if record is not None:
         print(f"trained {record.summary}")
@@ -160,6 +186,7 @@ def cmd_ssl(a: argparse.Namespace) -> int:
         data=a.data,
         seed=sc.seed,
         **fields,
+        **_run_fields(a),
     )
     if a.cost_model and sc.budget != "time":
         raise UsageError("--cost-model is for --budget time")
@@ -239,6 +266,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
         data=a.data,
         scale=scale,
         **fields,
+        **_run_fields(a),
     )
     record = distill_pipeline(
         teacher, out, base, dc, name, command=" ".join(sys.argv), from_scratch=a.from_scratch
@@ -425,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--degradation", choices=get_args(Degradation), help="BI: bicubic; BD: Gaussian blur, then subsample"
     )
     s.add_argument("--threads", type=int, help="intra-op threads (default: the cores)")
+    _add_run_options(s)
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("ssl", help="Structured Sparsity Learning: prune a BasicVSR teacher")
@@ -493,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default=None, help="name of the result (default ssl-uni / ssl-bi)")
     s.add_argument("--data", default="data/corpus", help="corpus folder")
     s.add_argument("--out", default=None, help="run folder (default runs/NAME-cpu)")
+    _add_run_options(s)
     s.set_defaults(fn=cmd_ssl)
 
     s = sub.add_parser("size", help="compact student size from a density (prune-then-distil)")
@@ -547,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default=None, help="name of the result (default: edsrmini / swinirmini)")
     s.add_argument("--data", default="data/corpus", help="corpus folder")
     s.add_argument("--out", default=None, help="run folder (default runs/NAME-xS-PRESET)")
+    _add_run_options(s)
     s.set_defaults(fn=cmd_distill)
 
     s = sub.add_parser(
@@ -660,6 +691,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
+    except TrainingStopped as e:  # not an error: the run is resumable
+        print(f"vsr-compress: {e}", file=sys.stderr)
+        return e.exit_code
     except SlimVSRError as e:
         if os.environ.get("SLIMVSR_DEBUG") == "1":
             raise

@@ -90,6 +90,7 @@ def export_run(
     vals = [r for r in records if "val" in r]
     wall = max((r.get("wall_s", 0.0) for r in records), default=0.0)
     recipe = asdict(cfg)
+    recipe.pop("stop_at", None)  # when this invocation was to stop, not how the model was made
     for key in ("init", "flow_init"):
         if getattr(cfg, key, None):
             recipe[key] = model_ref(getattr(cfg, key))

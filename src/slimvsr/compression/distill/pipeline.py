@@ -109,6 +109,10 @@ class DistillTask(ForwardingTask):
         super().__init__(base)
         self.teacher, self.alpha = teacher.eval().requires_grad_(False), alpha
 
+    def to(self, device: torch.device) -> None:
+        super().to(device)
+        self.teacher.to(device)
+
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         x = b["lr"].to(memory_format=torch.channels_last)
         with torch.no_grad():

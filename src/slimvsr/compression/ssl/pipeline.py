@@ -176,6 +176,11 @@ class TFTask(ForwardingTask):
         if teacher is not None:
             teacher.eval().requires_grad_(False)
 
+    def to(self, device: torch.device) -> None:
+        super().to(device)
+        if self.teacher is not None:
+            self.teacher.to(device)
+
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.teacher is None:
             return charbonnier(model(b["lr"]), b["hr"])

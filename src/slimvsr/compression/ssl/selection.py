@@ -123,7 +123,7 @@ class Gammas(nn.Module):
         """Mean |gamma| of pruned and kept units (the paper's Fig. 6 curves)."""
         pv, kv = [], []
         for k, v in self.g.items():
-            sel = torch.tensor([Unit(k, i) in pruned for i in range(v.numel())])
+            sel = torch.tensor([Unit(k, i) in pruned for i in range(v.numel())], device=v.device)
             a = v.detach().abs()
             pv.append(a[sel])
             kv.append(a[~sel])
@@ -300,9 +300,10 @@ def sir_loss(gammas: Gammas, pruned: set[Unit], alpha: float) -> torch.Tensor:
     by_layer: dict[str, list[int]] = {}
     for u in pruned:
         by_layer.setdefault(u.layer, []).append(u.index)
-    total = torch.zeros(())
+    dev = next(gammas.parameters()).device
+    total = torch.zeros((), device=dev)
     for layer, idx in by_layer.items():
-        g = gammas.g[layer][torch.tensor(sorted(idx))]
+        g = gammas.g[layer][torch.tensor(sorted(idx), device=dev)]
         total = total + (g * g).sum()
     return alpha * total
 

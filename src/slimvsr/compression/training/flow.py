@@ -14,6 +14,7 @@ from ..data._synth import MotionConfig, render_clip
 from ..data.degrade import bi_degrade
 from ..data.pools import PhotoPool, load_clips, synthetic_pair
 from ..losses import epe, photometric_error, smoothness
+from .task import model_device
 
 # Batches are made in a background thread while the model trains on all cores: OpenCV's own
 # thread pool would only compete with it.
@@ -193,15 +194,19 @@ class SpyNetTask:
             n += len(b["lr_real"])
         return total / n
 
+    def to(self, device: torch.device) -> None:
+        pass  # nothing of its own runs on the device (batches are moved by the loop)
+
     def validate(self, model: nn.Module) -> dict[str, float]:
-        v = self._val
-        pred = model(v["ref"], v["supp"])
+        v, dev = self._val, model_device(model)
+        pred = model(v["ref"].to(dev), v["supp"].to(dev)).float().cpu()
         zero = torch.linalg.vector_norm(v["flow"], dim=1).mean()
         out = {"epe": float(epe(pred, v["flow"])), "epe_zero_flow": float(zero)}
         if self._val_real is not None:
             errs = []
             for cur, prev in self._val_real["pairs"]:
-                errs.append(photometric_error(cur, prev, model(cur, prev).float(), charbonnier=False))
+                flow = model(cur.to(dev), prev.to(dev)).float().cpu()
+                errs.append(photometric_error(cur, prev, flow, charbonnier=False))
             out["warp_error_real_lr"] = float(torch.cat(errs).mean())
             out["warp_error_none"] = self._val_real["none"]
         return out

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ..._choices import check_choices
-from ...errors import CompressionError, ConfigError
+from ...errors import CompressionError, ConfigError, DeviceError, TrainingStopped
 from ...models import build_model, family_of, load_pretrained, named_config
 from ...models._io import atomic_write_bytes
 
@@ -63,9 +63,13 @@ class TrainConfig:
     warmup: int = 0  # linear warm-up steps
     optimizer: Literal["adam", "adamax"] = "adam"  # betas 0.9/0.99; adamax: prune+distil paper
     degradation: Degradation = "BI"  # MATLAB bicubic; Gaussian 1.6 + every 4th pixel
-    # bf16 autocast + channels_last on CPU, or fp32; "auto" (resolved when the config is made, so
-    # the run records what it ran): bf16 where the CPU has native bf16 units (AVX512-BF16, AMX),
-    # else fp32, since emulated bf16 is ~12x slower than fp32 (docs/training.md).
+    # "cpu", "cuda" or "cuda:N"; "auto" (resolved when the config is made): CUDA where torch has a
+    # CUDA device, else the CPU. A data-parallel run on GPUs takes one GPU per process (LOCAL_RANK).
+    device: str = "auto"
+    # bf16 autocast + channels_last, or fp32; "auto" (resolved when the config is made, so the run
+    # records what it ran): on the CPU bf16 where it has native bf16 units (AVX512-BF16, AMX), else
+    # fp32, since emulated bf16 is ~12x slower than fp32 (docs/training.md); on a GPU bf16 where
+    # it computes bf16 (Ampere and later), else fp32.
     precision: TrainPrecision = "auto"
     init: str | None = None  # model folder to start from (e.g. a trained SPyNet for BasicVSR)
     # A SPyNet folder that replaces the flow network after ``init`` (a trained teacher's trunk
@@ -77,15 +81,42 @@ class TrainConfig:
     val_every: int = 250
     log_every: int = 10
     threads: int = 0  # torch threads per process (0: leave torch's default)
+    # Stop at this Unix time (0: never): the loop checkpoints after the step that reaches it and
+    # raises TrainingStopped; the same command resumes exactly there. For runs that must fit a
+    # time slot (a lent GPU, the end of a session).
+    stop_at: float = 0.0
 
     def __post_init__(self) -> None:
         check_choices(self)
+        object.__setattr__(self, "device", str(train_device(self.device)))
         if self.precision == "auto":
-            object.__setattr__(self, "precision", auto_train_precision())
+            object.__setattr__(self, "precision", auto_train_precision(self.device))
 
 
-def auto_train_precision() -> TrainPrecision:
-    """bf16 where this CPU computes it natively, else fp32."""
+def train_device(name: str) -> torch.device:
+    """``--device`` of a training run: auto, cpu, cuda or cuda:N, checked against this torch."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown training device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= n:
+            raise DeviceError(
+                f"training device {name}: this torch ({torch.__version__}) sees {n} CUDA devices; "
+                "use --device cpu"
+            )
+    elif dev.type != "cpu":
+        raise DeviceError(f"training runs on the CPU or CUDA GPUs, not {name!r}; use cpu or cuda")
+    return dev
+
+
+def auto_train_precision(device: str = "cpu") -> TrainPrecision:
+    """bf16 where ``device`` computes it natively, else fp32."""
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     from ...engine import cpu_has_bf16
 
     return "bf16" if cpu_has_bf16() else "fp32"
@@ -99,11 +130,22 @@ def lr_at(step: int, cfg: TrainConfig, base: float) -> float:
     return cfg.min_lr + 0.5 * (base - cfg.min_lr) * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def _dist() -> tuple[int, int]:
+def _dist(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, this process's device): gloo between CPU processes, NCCL between GPU
+    processes, each on the GPU of its LOCAL_RANK."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return (dist.get_rank(), world, device) if world > 1 else (0, 1, device)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    if device.type == "cpu":
+        return batch
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 def is_flow_param(name: str) -> bool:
@@ -194,14 +236,19 @@ class _Prefetch:
     OpenCV releases the GIL), so the model does not wait for them. Batches are a pure function of
     the step, so prefetching changes nothing in what is trained."""
 
-    def __init__(self, task: Any, start: int, stop: int, rank: int, world: int, depth: int = 2) -> None:
+    def __init__(
+        self, task: Any, start: int, stop: int, rank: int, world: int, depth: int = 2, pin: bool = False
+    ) -> None:
         self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.halt = threading.Event()
 
         def work() -> None:
             for s in range(start, stop):
                 try:
-                    item = (s, task.batch(s, rank, world), None)
+                    b = task.batch(s, rank, world)
+                    if pin:  # page-locked, so the copy to the GPU overlaps the step
+                        b = {k: v.pin_memory() for k, v in b.items()}
+                    item = (s, b, None)
                 except BaseException as e:
                     item = (s, None, e)
                 while not self.halt.is_set():
@@ -245,11 +292,24 @@ def _save_ckpt(
             "step": step,
             "config": asdict(cfg),
             "torch_rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state()} if _on_cuda(model) else {}),
             "extra": extra,
         },
         buf,
     )
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _time_is_up(stop_at: float, world: int, device: torch.device) -> bool:
+    """Past ``stop_at`` by rank 0's clock (every process of a data-parallel run stops at one step)."""
+    up = torch.tensor([float(time.time() >= stop_at)], device=device)
+    if world > 1:
+        dist.broadcast(up, 0)
+    return bool(up.item())
+
+
+def _on_cuda(model: nn.Module) -> bool:
+    return any(p.is_cuda for p in model.parameters())
 
 
 def train(
@@ -262,10 +322,12 @@ def train(
 
     ``task`` and ``model`` replace the ones ``cfg`` names (pruning and distillation stages pass
     their own loss and their scaled or pruned networks; ``optimizer`` builds another optimizer
-    from the parameters, e.g. OBProx-SG); everything else is the same loop."""
+    from the parameters, e.g. OBProx-SG); everything else is the same loop. The model trains on
+    ``cfg.device`` and is returned on the CPU. Past ``cfg.stop_at`` the loop checkpoints and
+    raises TrainingStopped."""
     from .task import make_task
 
-    rank, world = _dist()
+    rank, world, device = _dist(torch.device(cfg.device))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.batch % world:
@@ -274,7 +336,9 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = model if model is not None else build_for_training(cfg)
+    model = model.to(device)  # before the optimizer: its state lives beside the parameters
     task = task or make_task(cfg)
+    task.to(device)
     if optimizer is not None:
         opt = optimizer(model.parameters())
         for g in opt.param_groups:
@@ -286,8 +350,10 @@ def train(
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+        opt.load_state_dict(state["optimizer"])  # (moved to the parameters' device)
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in state:
+            torch.cuda.set_rng_state(state["cuda_rng"])
         step, extra = state["step"], state["extra"]
         if rank == 0:
             log.info("resumed %s at step %d", ckpt, step)
@@ -301,7 +367,10 @@ def train(
         # skipped, which is a quarter of a BasicVSR step on CPU. DDP is re-wrapped on thaw.
         for p in flow_params:
             p.requires_grad_(step >= cfg.freeze_flow_steps)
-        return nn.parallel.DistributedDataParallel(model) if world > 1 else model
+        if world == 1:
+            return model
+        ids = [device.index] if device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     ddp = wrap()
     if rank == 0:
@@ -311,15 +380,15 @@ def train(
     t0, s0 = time.monotonic(), step
     wall0 = extra["wall_s"]
     model.train()
-    batches = _Prefetch(task, step, cfg.steps, rank, world)
+    batches = _Prefetch(task, step, cfg.steps, rank, world, pin=device.type == "cuda")
     try:
         while step < cfg.steps:
             if flow_params and step == cfg.freeze_flow_steps and not flow_params[0].requires_grad:
                 ddp = wrap()
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg, g["base_lr"])
-            batch = batches.get(step)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):
+            batch = _to(batches.get(step), device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cl):
                 loss = task.loss(ddp, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -349,7 +418,7 @@ def train(
                 )
             if rank == 0 and (step % cfg.val_every == 0 or step == cfg.steps):
                 model.eval()
-                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=cl):
+                with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cl):
                     metrics = task.validate(model)
                 model.train()
                 logf.write(json.dumps({"step": step, "val": metrics}) + "\n")
@@ -359,8 +428,16 @@ def train(
                 extra["wall_s"] = wall0 + now - t0
                 _save_ckpt(ckpt, model, opt, step, cfg, extra)
                 t_last_ckpt = now
+            if cfg.stop_at and step < cfg.steps and _time_is_up(cfg.stop_at, world, device):
+                if rank == 0:
+                    extra["wall_s"] = wall0 + now - t0
+                    _save_ckpt(ckpt, model, opt, step, cfg, extra)
+                raise TrainingStopped(
+                    f"stopped at step {step} of {cfg.steps} (the time limit); checkpoint {ckpt}: "
+                    "run the same command again to resume"
+                )
     finally:
         batches.close()
         if logf:
             logf.close()
-    return model.to(memory_format=torch.contiguous_format)
+    return model.to("cpu", memory_format=torch.contiguous_format)

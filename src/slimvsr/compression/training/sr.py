@@ -14,6 +14,7 @@ from ..data.degrade import degrade
 from ..data.pools import PhotoPool, load_clips
 from ..losses import charbonnier
 from ..metrics import psnr_y, ssim_y, to_uint8
+from .task import model_device
 
 
 def quantise(x: torch.Tensor) -> torch.Tensor:
@@ -46,11 +47,13 @@ def validate_pairs(
     model: nn.Module, pairs: list[tuple[torch.Tensor, torch.Tensor]], scale: int, video: bool
 ) -> dict[str, float]:
     """Mean PSNR-Y / SSIM-Y over (HR, LR) frame stacks (T, 3, H, W): a video model gets each stack
-    as one sequence, an image model as a batch."""
+    as one sequence, an image model as a batch; on the model's device, scored on the CPU."""
     ps, ss = [], []
+    dev = model_device(model)
     for hr, lr in pairs:
+        lr = lr.to(dev)
         sr = model(lr.unsqueeze(0))[0] if video else model(lr)
-        p, s = sr_metrics(sr.float().clamp(0, 1), hr, scale)
+        p, s = sr_metrics(sr.float().clamp(0, 1).cpu(), hr, scale)
         ps.append(p)
         ss.append(s)
     return {"psnr_y": float(np.mean(ps)), "ssim_y": float(np.mean(ss))}
@@ -108,6 +111,9 @@ class VideoSRTask:
         c = _augment(c, rng)
         return np.ascontiguousarray(c[::-1]) if rng.random() < 0.5 else c  # temporal reversal
 
+    def to(self, device: torch.device) -> None:
+        pass  # nothing of its own runs on the device (batches are moved by the loop)
+
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         return charbonnier(model(b["lr"]), b["hr"])
 
@@ -141,6 +147,9 @@ class ImageSRTask:
         ][rank * per : (rank + 1) * per]
         hr = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous()
         return {"lr": quantise(degrade(hr, self.cfg.scale, self.cfg.degradation)), "hr": hr}
+
+    def to(self, device: torch.device) -> None:
+        pass  # nothing of its own runs on the device (batches are moved by the loop)
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         return charbonnier(model(b["lr"].to(memory_format=torch.channels_last)), b["hr"])

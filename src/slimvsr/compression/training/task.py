@@ -14,10 +14,14 @@ from torch import nn
 @runtime_checkable
 class Task(Protocol):
     """Where a recipe's batches, loss and validation come from. ``batch(step, rank, world)`` is a
-    pure function of the step (exact resume, data-parallel shards); ``loss`` runs the model on a
-    batch under the loop's autocast; ``validate`` returns named metrics (logged)."""
+    pure function of the step (exact resume, data-parallel shards), built on the CPU (the loop
+    moves it to the training device); ``loss`` runs the model on a batch under the loop's
+    autocast; ``validate`` returns named metrics (logged), running the model on its own device;
+    ``to`` moves the networks the task runs itself (a teacher) to the training device."""
 
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]: ...
+
+    def to(self, device: torch.device) -> None: ...
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor: ...
 
@@ -34,11 +38,19 @@ class ForwardingTask:
     def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
         return self.base.batch(step, rank, world)
 
+    def to(self, device: torch.device) -> None:
+        self.base.to(device)
+
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.base.loss(model, batch)
 
     def validate(self, model: nn.Module) -> dict[str, float]:
         return self.base.validate(model)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Where ``model`` computes (its first parameter's device)."""
+    return next(model.parameters()).device
 
 
 def make_task(cfg: Any) -> Task:
