@@ -92,6 +92,17 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # time runs about as fast as the bundled ssl-uni (docs/performance.md, "SSL's cost model").
     job ssl-uni-time-r08 vsr-compress ssl --teacher "$T" --preset cpu \
       --budget time --ratio 0.8 --cost-model docs/bench-ssl-cost-model.json --name ssl-uni-time-r08
+    # SPAN as a second target for the uni teacher (FrameTeacherTask, training/sr.py): every SSL
+    # model is bounded by its teacher, and the teacher gains ~0.17 dB per doubling of its steps
+    # (docs/quality.md), too slowly to pass SPAN on this CPU. 1,000 steps from the finished
+    # teacher at half its lr with SPAN's output on each LR frame as a second target (weight 1
+    # falling to 0), and the same 1,000 steps without it (the control); both then ablated.
+    job basicvsr-uni-x4-spankd vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
+      --steps 1000 --lr 1e-4 --val-every 250 --teacher "$I/span-x4" --threads 1
+    eval_temporal "$R/basicvsr-uni-x4-spankd"
+    job basicvsr-uni-x4-ft1k vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
+      --steps 1000 --lr 1e-4 --val-every 250 --threads 1
+    eval_temporal "$R/basicvsr-uni-x4-ft1k"
     # edsrmini is capacity-bound (docs/training.md): the widest EDSR student still ~3x faster than
     # SPAN at x2 (docs/bench-student-sizes-x2.json: 32 features x 8 blocks, 2.85x), taught by SPAN
     # with the same recipe as edsrmini-x2-span. (At x4 no EDSR student wider than EDSRmini is even

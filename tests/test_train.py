@@ -361,3 +361,66 @@ def test_cli_time_limit_exits_75_and_leaves_no_model_until_the_run_is_done(tmp_p
     meta = json.loads((out / "model" / "config.json").read_text())
     assert meta["training"]["recipe"]["device"] == "cpu" and "stop_at" not in meta["training"]["recipe"]
     assert main([*args, "--time-limit", "0"]) == 2
+
+
+def test_frame_teacher_adds_its_target_with_a_falling_weight(corpus, tmp_path) -> None:
+    """loss = Charbonnier(out, HR) + w(step) * Charbonnier(out, teacher(LR)), w linear from
+    teacher_weight to 0: a teacher that is the model itself adds only Charbonnier's floor; a
+    video model is taught frame by frame; the run records its teacher by name and sha256."""
+    import copy
+    import dataclasses
+
+    from slimvsr.compression.losses import charbonnier
+    from slimvsr.compression.training.loop import build_for_training
+    from slimvsr.compression.training.sr import FrameTeacherTask, ImageSRTask, VideoSRTask
+    from slimvsr.errors import ConfigError
+    from slimvsr.models import build_model, save_pretrained
+    from tiny import tiny_config
+
+    torch.manual_seed(0)
+    cfg = _cfg(tmp_path / "img", corpus, steps=4)
+    student = build_for_training(cfg).eval()
+    task = FrameTeacherTask(ImageSRTask(cfg), copy.deepcopy(student), cfg)
+    assert [task.weight_at(s) for s in (0, 2, 4)] == [1.0, 0.5, 0.0]
+    b = task.batch(2, 0, 1)
+    with torch.no_grad():
+        out = student(b["lr"])
+        floor = float(charbonnier(out, out))
+        assert float(task.loss(student, b)) == pytest.approx(float(charbonnier(out, b["hr"])) + 0.5 * floor)
+
+    teacher = build_model("edsr", tiny_config("edsr", scale=4))
+    save_pretrained(teacher, tmp_path / "teacher")
+    vcfg = _cfg(
+        tmp_path / "vid",
+        corpus,
+        recipe="vsr",
+        model="basicvsr-uni",
+        scale=4,
+        frames=3,
+        patch=8,
+        batch=2,
+        steps=2,
+        val_every=2,
+        teacher=str(tmp_path / "teacher"),
+        teacher_weight=2.0,
+    )
+    vt = FrameTeacherTask(VideoSRTask(vcfg), teacher, vcfg)
+    b = vt.batch(0, 0, 1)
+    model = build_for_training(vcfg)
+    with torch.no_grad():
+        out = model(b["lr"])
+        t = teacher(b["lr"].flatten(0, 1)).clamp(0, 1).reshape(out.shape)
+        want = charbonnier(out, b["hr"]) + 2.0 * charbonnier(out, t)
+        assert float(vt.loss(model, b)) == pytest.approx(float(want), rel=1e-6)
+
+    from slimvsr.compression.publish import export_run
+
+    trained = train(vcfg)
+    folder = export_run(trained, vcfg, tmp_path / "vid" / "model", command="x")
+    meta = json.loads((folder / "config.json").read_text())
+    assert set(meta["training"]["recipe"]["teacher"]) >= {"name", "sha256", "scale"}
+    with pytest.raises(ConfigError, match="x2 image model"):
+        wrong_scale = dataclasses.replace(cfg, teacher=str(tmp_path / "teacher"))
+        FrameTeacherTask.from_folder(ImageSRTask(cfg), wrong_scale)
+    with pytest.raises(ConfigError, match="weight > 0"):
+        _cfg(tmp_path / "w", corpus, teacher=str(tmp_path / "teacher"), teacher_weight=0.0)

@@ -102,9 +102,14 @@ def cmd_train(a: argparse.Namespace) -> int:
             ("precision", a.precision),
             ("threads", a.threads),
             ("degradation", a.degradation),
+            ("teacher", str(_model_dir(a.teacher, a.scale)) if a.teacher else None),
+            ("teacher_weight", a.teacher_weight),
+            ("val_every", a.val_every),
         )
         if v is not None
     }
+    if a.teacher_weight is not None and not a.teacher:
+        raise UsageError("--teacher-weight weighs a --teacher; give one")
     fields.update(overrides)
     scale_tag = "" if a.model == "spynet" else f"-x{a.scale}"
     out = a.out or f"runs/{a.model}{scale_tag}-{a.preset}"
@@ -444,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, help="clip length of video recipes (default: the recipe's)")
     s.add_argument("--patch", type=int, help="LR patch side (SPyNet: image side; default: the recipe's)")
     s.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
+    s.add_argument("--val-every", type=int, help="validate every N steps (default: the recipe's)")
     s.add_argument(
         "--precision",
         choices=get_args(TrainPrecision),
@@ -453,6 +459,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--degradation", choices=get_args(Degradation), help="BI: bicubic; BD: Gaussian blur, then subsample"
     )
     s.add_argument("--threads", type=int, help="intra-op threads (default: the cores)")
+    s.add_argument(
+        "--teacher",
+        default=None,
+        help="an image model (registered name or folder) at the same scale whose output on each "
+        "LR frame is a second target beside the ground truth (e.g. span)",
+    )
+    s.add_argument(
+        "--teacher-weight",
+        type=float,
+        help="weight of the teacher's target at the first step, falling linearly to 0 at the last "
+        "(default 1.0)",
+    )
     _add_run_options(s)
     s.set_defaults(fn=cmd_train)
 

@@ -91,7 +91,7 @@ def export_run(
     wall = max((r.get("wall_s", 0.0) for r in records), default=0.0)
     recipe = asdict(cfg)
     recipe.pop("stop_at", None)  # when this invocation was to stop, not how the model was made
-    for key in ("init", "flow_init"):
+    for key in ("init", "flow_init", "teacher"):
         if getattr(cfg, key, None):
             recipe[key] = model_ref(getattr(cfg, key))
     meta = {

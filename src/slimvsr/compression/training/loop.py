@@ -76,6 +76,11 @@ class TrainConfig:
     # with a better-trained flow network); BasicVSR only.
     flow_init: str | None = None
     freeze_flow_steps: int = 0  # keep SPyNet fixed for the first N steps (BasicVSR: 5000)
+    # An image model (folder) that teaches the trained model frame by frame, beside the ground
+    # truth: loss = Charbonnier(out, HR) + w(step) * Charbonnier(out, teacher(LR)), w falling
+    # linearly from teacher_weight at step 0 to 0 at the last step (training/sr.py, FrameTeacherTask).
+    teacher: str | None = None
+    teacher_weight: float = 1.0
     seed: int = 0
     ckpt_every_s: float = 600.0  # checkpoint every ~10 minutes of wall time
     val_every: int = 250
@@ -88,6 +93,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choices(self)
+        if self.teacher is not None and (self.recipe == "spynet" or self.teacher_weight <= 0):
+            raise ConfigError(
+                f"--teacher teaches SR models with a weight > 0; got recipe {self.recipe}, "
+                f"weight {self.teacher_weight}"
+            )
         object.__setattr__(self, "device", str(train_device(self.device)))
         if self.precision == "auto":
             object.__setattr__(self, "precision", auto_train_precision(self.device))

@@ -14,7 +14,7 @@ from ..data.degrade import degrade
 from ..data.pools import PhotoPool, load_clips
 from ..losses import charbonnier
 from ..metrics import psnr_y, ssim_y, to_uint8
-from .task import model_device
+from .task import ForwardingTask, model_device
 
 
 def quantise(x: torch.Tensor) -> torch.Tensor:
@@ -157,3 +157,59 @@ class ImageSRTask:
     def validate(self, model: nn.Module) -> dict[str, float]:
         pairs = [(hr[None], lr[None]) for hr, lr in self.val]
         return validate_pairs(model, pairs, self.cfg.scale, video=False)
+
+
+class FrameTeacherTask(ForwardingTask):
+    """The ground truth and an image model's output on each LR frame, both as targets:
+    Charbonnier(out, HR) + w * Charbonnier(out, teacher(LR)), ``w`` falling linearly from
+    ``cfg.teacher_weight`` to 0 over the run, so the run ends on the ground truth alone.
+
+    Why: the teachers trained here are below SPAN (docs/quality.md) after CPU-hours where the
+    papers spent GPU-days; SPAN's outputs carry what it learnt from far more data, and a target
+    that leaves out the detail the LR frame cannot determine gives steadier gradients than the
+    HR frame alone (the distillation gains of docs/reproduction-distill.md). The weight falls to 0
+    so that a video model may end above its per-frame teacher with what the other frames add."""
+
+    def __init__(self, base: VideoSRTask | ImageSRTask, teacher: nn.Module, cfg: Any) -> None:
+        super().__init__(base)
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.video = isinstance(base, VideoSRTask)
+        self.weight, self.steps = cfg.teacher_weight, cfg.steps
+
+    @classmethod
+    def from_folder(cls, base: VideoSRTask | ImageSRTask, cfg: Any) -> FrameTeacherTask:
+        from ...errors import ConfigError
+        from ...models import family_of, load_pretrained
+
+        teacher, meta = load_pretrained(cfg.teacher)
+        kind, scale = family_of(teacher).kind, getattr(teacher.config, "scale", None)
+        if kind != "image" or scale != cfg.scale:
+            raise ConfigError(
+                f"--teacher {cfg.teacher}: a x{cfg.scale} image model teaches frame by frame; "
+                f"this is a x{scale} {kind} model ({meta.get('name')})"
+            )
+        return cls(base, teacher, cfg)
+
+    def weight_at(self, step: int) -> float:
+        return self.weight * max(0.0, 1.0 - step / max(1, self.steps))
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        b = self.base.batch(step, rank, world)
+        b["step"] = torch.tensor(step)
+        return b
+
+    def to(self, device: torch.device) -> None:
+        super().to(device)
+        self.teacher.to(device)
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        lr, hr = b["lr"], b["hr"]
+        out = model(lr) if self.video else model(lr.to(memory_format=torch.channels_last))
+        loss = charbonnier(out, hr)
+        w = self.weight_at(int(b["step"]))
+        if w > 0:
+            frames = lr.flatten(0, 1) if self.video else lr
+            with torch.no_grad():
+                t = self.teacher(frames.to(memory_format=torch.channels_last)).clamp(0, 1)
+            loss = loss + w * charbonnier(out, t.reshape(out.shape).to(out.dtype))
+        return loss

@@ -59,7 +59,12 @@ def make_task(cfg: Any) -> Task:
     from .sr import ImageSRTask, VideoSRTask
 
     tasks = {"spynet": SpyNetTask, "vsr": VideoSRTask, "image": ImageSRTask}
-    return tasks[cfg.recipe](cfg)
+    task = tasks[cfg.recipe](cfg)
+    if getattr(cfg, "teacher", None):
+        from .sr import FrameTeacherTask
+
+        return FrameTeacherTask.from_folder(task, cfg)
+    return task
 
 
 def read_log(run: Path) -> list[dict[str, Any]]:
