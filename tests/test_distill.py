@@ -179,19 +179,104 @@ def test_distill_pipeline_smoke(tmp_path, arch) -> None:
     assert meta2["distillation"]["from_scratch"]
 
 
-def test_distill_presets_cover_both_teachers_and_the_command_line() -> None:
+def test_distill_presets_cover_every_student_family_and_the_command_line() -> None:
+    """EDSR and SwinIR (the paper's families) have both presets; SPAN-family students, which
+    slimvsr never trains at the paper's scale, the cpu one only."""
     from slimvsr.compression.cli import build_parser
     from slimvsr.compression.distill.pipeline import DISTILL_PRESETS, distill_config
 
     presets = {p for _, p in DISTILL_PRESETS}
     distilled = {n for n, f in ARCHITECTURES.items() if f.compression and f.compression.pipeline == "distill"}
-    assert {(a, p) for a in distilled for p in presets} == set(DISTILL_PRESETS)
+    assert distilled == {"edsr", "swinir", "span"}
+    expected = {(a, p) for a in ("edsr", "swinir") for p in presets} | {("span", "cpu")}
+    assert set(DISTILL_PRESETS) == expected
     for p in presets:
         assert build_parser().parse_args(["distill", "--teacher", "x", "--preset", p]).preset == p
     assert distill_config("edsr", "cpu").rounding == "floor"
     assert distill_config("swinir", "paper").lam == 1e-4
-    with pytest.raises(CompressionError, match="EDSR and SwinIR"):
+    with pytest.raises(CompressionError, match="edsr, span, swinir have one"):
         distill_config("basicvsr", "cpu")
+    with pytest.raises(CompressionError, match="no 'paper' distillation preset for span"):
+        distill_config("span", "paper")
+
+
+def _dead_channels(model: torch.nn.Module, groups: dict, dead: dict[str, torch.Tensor]) -> None:
+    """Zero every weight (and the producing convs' biases) that the ``dead`` channels index."""
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for g, idx in dead.items():
+            for pname, dim in groups[g]:
+                params[pname].index_fill_(dim, idx, 0.0)
+                if dim == 0:
+                    params[pname.replace(".weight", ".bias")].index_fill_(0, idx, 0.0)
+
+
+def test_narrowing_keeps_the_live_channels_and_computes_the_same() -> None:
+    """A SPAN whose stream, block-middle and fused channels outside a chosen set are dead (every
+    weight that reads or writes them zero) computes exactly what its narrowing to that set does:
+    a dead stream channel stays 0 through every block (``(0 + 0) * (sigmoid(0) - 0.5) = 0``),
+    a dead middle channel is SiLU(0) = 0, and nothing reads a dead channel with a non-zero
+    weight. The L1 scores must find those sets, for all three kinds of group."""
+    from slimvsr.compression.distill.algorithm import channel_scores, narrowed
+    from slimvsr.models import SPAN, SPANConfig, span_channel_groups
+
+    torch.manual_seed(0)
+    wide = SPAN(SPANConfig(num_feat=12, num_block=3, scale=2)).eval()
+    groups = span_channel_groups(wide)
+    g = torch.Generator().manual_seed(1)
+    live = {k: torch.sort(torch.randperm(12, generator=g)[:8]).values for k in groups}
+    dead = {k: torch.tensor([i for i in range(12) if i not in set(v.tolist())]) for k, v in live.items()}
+    _dead_channels(wide, groups, dead)
+    scores = channel_scores(wide, groups)
+    for k in groups:
+        assert set(torch.topk(scores[k], 8).indices.tolist()) == set(live[k].tolist()), k
+    narrow = narrowed(wide, ARCHITECTURES["span"], SPANConfig(num_feat=8, num_block=3, scale=2))
+    assert narrow.config.mid == 8 and narrow.conv_cat.in_channels == 32
+    x = torch.rand(2, 3, 10, 14)
+    with torch.no_grad():
+        torch.testing.assert_close(narrow(x), wide(x), rtol=0, atol=1e-5)
+    with pytest.raises(CompressionError, match="wider than its teacher"):
+        narrowed(wide, ARCHITECTURES["span"], SPANConfig(num_feat=16, num_block=3, scale=2))
+    with pytest.raises(CompressionError, match="cannot start from a teacher's channels"):
+        from slimvsr.models import EDSR, EDSRConfig
+
+        narrowed(EDSR(EDSRConfig(scale=2)), ARCHITECTURES["edsr"], EDSRConfig(num_feat=8, scale=2))
+
+
+def test_span_s32_is_pruned_from_span_and_distilled(tmp_path, capsys) -> None:
+    """``distill --teacher span --student span-s32 --student-init teacher``: the bundled SPAN x4
+    teaches the named 32-wide SPAN that starts from its channels; the run records how the
+    student started. A SPAN-family teacher without a named student is refused before any
+    training."""
+    from media import make_corpus
+    from slimvsr.compression.training import recipes as _recipes
+    from slimvsr.errors import UsageError
+    from slimvsr.models import load_pretrained
+
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "manifest.json").write_text("{}")
+    tiny = dict(
+        recipe="image", steps=2, batch=2, patch=12, lr=1e-3, precision="fp32", val_every=2, log_every=1
+    )
+    orig = dict(_recipes.RECIPES)
+    _recipes.RECIPES[("span", "cpu")] = tiny
+    base = ["distill", "--teacher", "span", "--scale", "4", "--data", str(corpus)]
+    try:
+        assert compress_main([*base, "--out", str(tmp_path / "no")]) == UsageError.exit_code
+        assert "name a student (--student)" in capsys.readouterr().err
+        assert compress_main([*base, "--student-init", "teacher", "--out", str(tmp_path / "no")]) != 0
+        assert "--student-init teacher starts a named student" in capsys.readouterr().err
+        args = [*base, "--student", "span-s32", "--student-init", "teacher", "--distill-steps", "2"]
+        assert compress_main([*args, "--out", str(tmp_path / "run"), "--name", "span-s32"]) == 0
+    finally:
+        _recipes.RECIPES.clear()
+        _recipes.RECIPES.update(orig)
+    assert not (tmp_path / "no").exists()
+    m, meta = load_pretrained(tmp_path / "run" / "distil-model")
+    assert (m.config.num_feat, m.config.mid, m.config.scale) == (32, 32, 4)
+    d = meta["distillation"]
+    assert d["student_init"] == "teacher" and d["student_config"] == "span-s32"
+    assert d["teacher"]["name"] == "span" and d["distill_lr"] == 1e-3
 
 
 def test_span_teaches_a_named_student(tmp_path) -> None:

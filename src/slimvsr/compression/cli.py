@@ -13,7 +13,7 @@ from typing import get_args
 
 from ..errors import ModelError, SlimVSRError, TrainingStopped, UsageError
 from ..models import Storage
-from .distill.pipeline import Rounding
+from .distill.pipeline import Rounding, StudentInit
 from .evaluate import TEMPORAL
 from .ssl.pipeline import Budget, Criterion, GroupScore, Method
 from .training.loop import Degradation, TrainPrecision
@@ -256,10 +256,23 @@ def cmd_distill(a: argparse.Namespace) -> int:
         scfg = named_config(a.student).config(tcfg.scale)
         fam, tcfg = sfam, scfg
     if fam.compression is None or fam.compression.pipeline != "distill":
-        raise UsageError(f"{a.teacher}: prune-then-distil takes EDSR and SwinIR models, not {fam.name}")
+        raise UsageError(f"{a.teacher}: prune-then-distil takes EDSR, SwinIR and SPAN models, not {fam.name}")
+    if a.student_init == "teacher" and not a.student:
+        raise UsageError("--student-init teacher starts a named student (--student) from the teacher")
+    if not a.student and fam.compression.compact_sizes is None:
+        raise UsageError(f"{a.teacher}: {fam.name} teachers are not sparsified; name a student (--student)")
     arch = fam.name
     fields = recipe(fam.compression.teacher_recipe(tcfg), a.preset)
-    overrides = ("rounding", "distill_steps", "sparsify_steps", "sparsify_lr", "lam", "distill_lr", "student")
+    overrides = (
+        "rounding",
+        "distill_steps",
+        "sparsify_steps",
+        "sparsify_lr",
+        "lam",
+        "distill_lr",
+        "student",
+        "student_init",
+    )
     given = {k: getattr(a, k) for k in overrides if getattr(a, k) is not None}
     dc = dataclasses.replace(distill_config(arch, a.preset), **given)
     name = a.name or fam.compression.default_student(tcfg)
@@ -591,6 +604,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a named student configuration (e.g. edsrmini) distilled as it is, instead of one "
         "sized from the sparsified teacher; lets a teacher of another family teach it (SPAN)",
+    )
+    s.add_argument(
+        "--student-init",
+        choices=get_args(StudentInit),
+        default=None,
+        help="random (default; the paper's compact student) or teacher: the named student, of the "
+        "teacher's family, starts from the teacher's channels of largest L1 norm (span-s32 from span)",
     )
     s.add_argument("--name", default=None, help="name of the result (default: edsrmini / swinirmini)")
     s.add_argument("--data", default="data/corpus", help="corpus folder")

@@ -18,7 +18,15 @@ from ._family import CompressionHooks, Family, image_family, tiled
 from ._hub import HubRef, parse_repo_ref, read_pins, write_pin
 from ._io import Storage, load_pretrained, read_config, save_pretrained, sha256_file
 from ._profile import Profile, count_params, profile_model, profile_size
-from ._span import SPAN, SPANConfig, read_ncnn_span, span_from_ncnn
+from ._span import (
+    SPAN,
+    SPANChannels,
+    SPANConfig,
+    read_ncnn_span,
+    slice_span,
+    span_channel_groups,
+    span_from_ncnn,
+)
 from ._spynet import SPyNet, SPyNetConfig, flow_warp
 from ._swinir import SwinIR, SwinIRConfig
 from ._weights import (
@@ -52,6 +60,7 @@ __all__ = [
     "NamedConfig",
     "Profile",
     "ResBlockSpec",
+    "SPANChannels",
     "SPANConfig",
     "SPyNet",
     "SPyNetConfig",
@@ -87,6 +96,8 @@ __all__ = [
     "resolve",
     "save_pretrained",
     "sha256_file",
+    "slice_span",
+    "span_channel_groups",
     "span_from_ncnn",
     "tiled",
     "unregister_family",

@@ -38,6 +38,13 @@ class CompressionHooks:
     compact_sizes: Callable[[Any], tuple[int, int, int]] | None = None
     with_compact_sizes: Callable[[Any, int, int, int], Any] | None = None
     default_rounding: Literal["round", "floor", "ceil"] = "round"
+    # Narrowing a trained model of the family to a narrower config of itself (a student that starts
+    # from its teacher's weights): its prunable channel groups, each a list of (parameter,
+    # dimension) that a kept channel indexes; each group's width in a config; and the narrower
+    # model holding the kept channels {group: indices}. None: students start from scratch.
+    channel_groups: Callable[[nn.Module], dict[str, list[tuple[str, int]]]] | None = None
+    group_widths: Callable[[Any], dict[str, int]] | None = None
+    slice_channels: Callable[[nn.Module, dict[str, torch.Tensor]], nn.Module] | None = None
 
 
 @dataclass(frozen=True)

@@ -127,3 +127,41 @@ def student_config(
         )
     nc, nl, nb = compact_size(d, *hooks.compact_sizes(cfg), rounding=rounding, channel_power=channel_power)
     return hooks.with_compact_sizes(cfg, nc, nl, nb)
+
+
+def channel_scores(model: nn.Module, groups: dict[str, list[tuple[str, int]]]) -> dict[str, torch.Tensor]:
+    """Each channel group's L1 score per channel: for every (parameter, dimension) the group
+    indexes, the L1 norm of the parameter's slice at each channel, divided by that parameter's
+    mean slice norm so that every conv the channel touches weighs alike; summed over them."""
+    params = dict(model.named_parameters())
+    scores = {}
+    for name, members in groups.items():
+        total = None
+        for pname, dim in members:
+            w = params[pname].detach().float().abs()
+            norms = w.transpose(0, dim).reshape(w.shape[dim], -1).sum(1)
+            norms = norms / norms.mean().clamp_min(1e-12)
+            total = norms if total is None else total + norms
+        scores[name] = total
+    return scores
+
+
+def narrowed(teacher: nn.Module, family: Family, student_cfg: Any) -> nn.Module:
+    """The student of config ``student_cfg`` holding ``teacher``'s weights at the channels of
+    largest L1 score (``channel_scores``), each group kept in its original order; the family says
+    which channels are one group (``CompressionHooks.channel_groups``) and how to cut them."""
+    hooks = family.compression
+    if hooks is None or None in (hooks.channel_groups, hooks.group_widths, hooks.slice_channels):
+        raise CompressionError(f"{family.name} students cannot start from a teacher's channels")
+    groups = hooks.channel_groups(teacher)
+    widths = hooks.group_widths(student_cfg)
+    have = hooks.group_widths(teacher.config)
+    wider = [g for g in widths if widths[g] > have[g]]
+    if wider:
+        raise CompressionError(f"the student is wider than its teacher in {', '.join(wider)}")
+    scores = channel_scores(teacher, groups)
+    keep = {g: torch.sort(torch.topk(scores[g], widths[g]).indices).values for g in groups}
+    student = hooks.slice_channels(teacher, keep)
+    if student.config != student_cfg:
+        raise CompressionError(f"narrowing gave {student.config}, not the student's {student_cfg}")
+    return student

@@ -22,12 +22,13 @@ from ..runs import RunRecord, finish
 from ..training.loop import TrainConfig, train
 from ..training.sr import ImageSRTask
 from ..training.task import ForwardingTask
-from .algorithm import OBProxSG, density, student_config
+from .algorithm import OBProxSG, density, narrowed, student_config
 
 log = logging.getLogger(__name__)
 
 
 Rounding = Literal["round", "floor", "ceil"]
+StudentInit = Literal["random", "teacher"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class DistillConfig:
     # A named student configuration (e.g. "edsrmini") distilled as it is, instead of one sized
     # from the sparsified teacher: how a teacher of another family (SPAN) teaches the minis.
     student: str | None = None
+    # How the student starts: "random" (the paper: a compact network trained by distillation) or
+    # "teacher" (a named student of the teacher's own family holding the teacher's channels of
+    # largest L1 norm, ``algorithm.narrowed``: how span-s32 is pruned from SPAN).
+    student_init: StudentInit = "random"
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -72,15 +77,19 @@ DISTILL_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
     ("swinir", "cpu"): dict(
         sparsify_steps=400, sparsify_lr=1e-3, lam=0.28, distill_steps=3000, distill_lr=2e-3
     ),
+    # SPAN teaches narrower SPANs that start from its own channels (--student span-s32
+    # --student-init teacher): no sparsification; half EDSRmini's student lr, as the student
+    # starts trained.
+    ("span", "cpu"): dict(distill_steps=3000, distill_lr=1e-3),
 }
 
 
 def distill_config(arch: str, preset: str) -> DistillConfig:
-    """The preset's settings for a teacher architecture ("edsr" or "swinir"), with its rounding."""
+    """The preset's settings for the student's architecture (the teacher's, unless a named student
+    of another family is taught), with its rounding."""
     if (arch, preset) not in DISTILL_PRESETS:
-        raise CompressionError(
-            f"no {preset!r} distillation preset for {arch} teachers (EDSR and SwinIR have them)"
-        )
+        known = ", ".join(sorted({a for a, _ in DISTILL_PRESETS}))
+        raise CompressionError(f"no {preset!r} distillation preset for {arch} students ({known} have one)")
     from ...models import ARCHITECTURES
 
     hooks = ARCHITECTURES[arch].compression
@@ -197,7 +206,16 @@ def run_distill(
     from ...models._config import config_from_dict
 
     scfg = config_from_dict(ARCHITECTURES[report["architecture"]].config_cls, report["student"])
-    student = build_model(report["architecture"], scfg)
+    if dc.student_init == "teacher":
+        if family_of(teacher).name != report["architecture"]:
+            raise CompressionError(
+                f"--student-init teacher: a {report['architecture']} student cannot start from a "
+                f"{family_of(teacher).name} teacher's channels (same family only)"
+            )
+        student = narrowed(teacher, family_of(teacher), scfg)
+        report = {**report, "student_init": "teacher"}
+    else:
+        student = build_model(report["architecture"], scfg)
     # 3. Distil (or train from scratch for the comparison).
     cfg = stage_config(base, out, dc, from_scratch)
     task = ImageSRTask(cfg) if from_scratch else DistillTask(ImageSRTask(cfg), teacher, dc.alpha)

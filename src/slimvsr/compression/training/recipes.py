@@ -98,6 +98,9 @@ RECIPES: dict[tuple[str, str], dict[str, Any]] = {
     ("edsr-baseline", "cpu"): dict(recipe="image", steps=4000, batch=16, patch=48, lr=4e-4, warmup=100),
     # SwinIR-LW: 2.4 s per step here (bf16, batch 16, patch 48), so 2,500 steps is about 100 min.
     ("swinir-lw", "cpu"): dict(recipe="image", steps=2500, batch=16, patch=48, lr=5e-4, warmup=200),
+    # SPAN-family students (span-s32) take EDSR baseline's CPU batches; slimvsr never trains SPAN
+    # itself (its weights are the authors'), so there is no paper preset.
+    ("span", "cpu"): dict(recipe="image", steps=4000, batch=16, patch=48, lr=4e-4, warmup=100),
 }
 
 
