@@ -5,7 +5,8 @@
 EDSR students of several widths and depths (one conv layer per residual block, as EDSRmini) and the
 bundled ``span`` run model-only on the LR frame of a 1280x720 output, interleaved round by round
 after a warm-up round, in the precision the engine picks on this CPU; the median round is kept.
-Each row has params, MACs per output frame (``profile_model``) and the speed as a multiple of
+``--span-sizes`` adds SPANs narrowed to other widths (the candidates for span-s32, which is pruned
+from SPAN). Each row has params, MACs per output frame (``profile_model``) and the speed as a multiple of
 SPAN's in the same run, so the widest student that stays N times faster than SPAN can be read off.
 Pause training first (``kill -STOP``).
 """
@@ -22,7 +23,7 @@ import torch
 from bench_models import time_once
 
 from slimvsr.engine import cpu_has_bf16, cpu_name
-from slimvsr.models import EDSRConfig, build_model, load_model, profile_model, resolve
+from slimvsr.models import EDSRConfig, SPANConfig, build_model, load_model, profile_model, resolve
 
 OUT_HW = (720, 1280)
 
@@ -40,6 +41,13 @@ def main() -> None:
         choices=["shuffle", "direct"],
         help="EDSRConfig.upsampler",
     )
+    p.add_argument(
+        "--span-sizes",
+        nargs="*",
+        default=[],
+        help="narrower SPANs as STREAM or STREAMxMID features (e.g. 32 32x24): span-s32's candidates",
+    )
+    p.add_argument("--no-edsr", action="store_true", help="only SPAN and the --span-sizes")
     p.add_argument("--frames", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", type=Path, default=None)
@@ -49,7 +57,10 @@ def main() -> None:
     hw = (OUT_HW[0] // a.scale, OUT_HW[1] // a.scale)
     x = torch.rand(1, a.frames, 3, *hw)
     models: dict[str, torch.nn.Module] = {"span": load_model(resolve("span", a.scale).folder).model}
-    for up in a.upsampler:
+    for s in a.span_sizes:
+        feat, mid = (int(v) for v in s.split("x")) if "x" in s else (int(s), None)
+        models[f"span-{s}"] = build_model("span", SPANConfig(num_feat=feat, mid_feat=mid, scale=a.scale))
+    for up in [] if a.no_edsr else a.upsampler:
         for s in a.sizes:
             feat, blocks = (int(v) for v in s.split("x"))
             cfg = EDSRConfig(num_feat=feat, num_layer=1, num_block=blocks, scale=a.scale, upsampler=up)

@@ -150,6 +150,21 @@ chain() {  # chain TEACHER_MODEL STUDENT
       --init "$F" --threads 1
   fi
 }
+# 11. A third chain (session 22): SPAN pruned to 32 features and distilled from itself
+#    (span-s32: its channels of largest L1 norm, the family's channel groups; 2.2-2.6x SPAN's
+#    speed in fp32, docs/bench-student-sizes-span-xS.json), x4 then x2; then the same student
+#    from a random start (the paper's prune-then-distil students start from scratch): does the
+#    teacher's own channels as the start matter?
+span_students() {
+  local s
+  for s in 4 2; do
+    job "span-s32-x$s" vsr-compress distill --teacher "$I/span-x$s" --student span-s32 \
+      --student-init teacher --preset cpu --name span-s32
+  done
+  job span-s32-x4-random vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
+    --preset cpu --name span-s32
+}
 chain basicvsr-uni ssl-uni &
 chain basicvsr ssl-bi &
+span_students &
 wait
