@@ -277,6 +277,11 @@ def test_span_s32_is_pruned_from_span_and_distilled(tmp_path, capsys) -> None:
     d = meta["distillation"]
     assert d["student_init"] == "teacher" and d["student_config"] == "span-s32"
     assert d["teacher"]["name"] == "span" and d["distill_lr"] == 1e-3
+    assert meta["licence"].startswith("derived from the weights of span") and "Apache-2.0" in meta["licence"]
+    from slimvsr.compression.publish import _compression_lines
+
+    (line, _) = _compression_lines(meta)
+    assert line.startswith("The `span-s32` configuration pruned from `span x4, sha256") and "Apache-2.0" in line
 
 
 def test_span_teaches_a_named_student(tmp_path) -> None:

@@ -164,6 +164,13 @@ def _compression_lines(meta: dict[str, Any]) -> list[str]:
             f"selected on the teacher, {before}pruned; the steps above are the fine-tuning{tf}.",
             "",
         ]
+    if d and d.get("student_init") == "teacher":
+        return [
+            f"The `{d['student_config']}` configuration pruned from `{ref_label(d['teacher'])}` (its "
+            "channels of largest L1 norm; no sparsification stage), then distilled from it; the steps "
+            "above are the student's." + _teacher_licence(d["teacher"]),
+            "",
+        ]
     if d and d.get("student_config"):
         start = (
             "trained from scratch" if d.get("from_scratch") else f"distilled from `{ref_label(d['teacher'])}`"

@@ -59,7 +59,7 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "basicvsr-uni",
             "video",
             (4,),
-            "BasicVSR-uni pruned by SSL to 14% of its size: online, fast",
+            "BasicVSR-uni pruned by SSL (36% of its parameters, 3.3x its speed): online",
             default=True,
         ),
         WeightsEntry("ssl-bi", "basicvsr", "video", (4,), "BasicVSR pruned by SSL: bidirectional, sharper"),

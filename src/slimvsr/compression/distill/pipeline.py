@@ -246,6 +246,11 @@ def distill_pipeline(
         "from_scratch": from_scratch,
         "teacher_metrics": read_config(teacher_dir).get("metrics"),
     }
-    return finish(
-        student, cfg, out / f"{stage}-model", name=name, command=command, extra={"distillation": record}
-    )
+    extra: dict[str, Any] = {"distillation": record}
+    if report.get("student_init") == "teacher":  # the weights derive from the teacher's
+        tlic = read_config(teacher_dir).get("licence") or "the teacher's (see its card)"
+        extra["licence"] = (
+            f"derived from the weights of {record['teacher'].get('name') or 'its teacher'} (pruned, then "
+            f"trained by slimvsr on the corpus in docs/data.md); their licence applies: {tlic}"
+        )
+    return finish(student, cfg, out / f"{stage}-model", name=name, command=command, extra=extra)
