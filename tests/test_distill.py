@@ -281,7 +281,9 @@ def test_span_s32_is_pruned_from_span_and_distilled(tmp_path, capsys) -> None:
     from slimvsr.compression.publish import _compression_lines
 
     (line, _) = _compression_lines(meta)
-    assert line.startswith("The `span-s32` configuration pruned from `span x4, sha256") and "Apache-2.0" in line
+    assert (
+        line.startswith("The `span-s32` configuration pruned from `span x4, sha256") and "Apache-2.0" in line
+    )
 
 
 def test_span_teaches_a_named_student(tmp_path) -> None:
@@ -324,3 +326,67 @@ def test_span_teaches_a_named_student(tmp_path) -> None:
     assert d["student_config"] == "edsrmini" and d["teacher"]["name"] == "span"
     assert d["teacher"]["sha256"] == tmeta["sha256"]
     assert not (tmp_path / "run" / "sparsify").exists()
+
+
+def test_channel_gates_fold_exactly_and_penalise_only_the_dropped() -> None:
+    """SSL's gammas on SPAN's channel groups: with every gamma 1 the gated model is the model;
+    folding any gammas into the producing convs computes what the gated model does; the penalty
+    is the dropped channels' squared gammas, and the dropped gammas at 0 make the cut exact."""
+    from slimvsr.compression.distill.algorithm import GatedModel, kept_channels, narrowed
+    from slimvsr.models import SPAN, SPANConfig, span_channel_groups
+
+    torch.manual_seed(0)
+    wide = SPAN(SPANConfig(num_feat=12, num_block=2, scale=2)).eval()
+    x = torch.rand(1, 3, 10, 12)
+    with torch.no_grad():
+        ref = wide(x)
+    small = SPANConfig(num_feat=8, num_block=2, scale=2)
+    keep = kept_channels(wide, ARCHITECTURES["span"], small)
+    gated = GatedModel(wide, span_channel_groups(wide))
+    with torch.no_grad():
+        torch.testing.assert_close(gated(x), ref, rtol=0, atol=0)
+    g = gated.gates.gammas
+    assert float(gated.gates.penalty(keep).detach()) == 4 + 4 + 4 * 2  # stream, fused, 2 mids
+    gated.gates.penalty(keep).backward()
+    assert (g["stream"].grad[keep["stream"]] == 0).all() and (g["stream"].grad != 0).sum() == 4
+    with torch.no_grad():
+        for k, v in g.items():
+            v.uniform_(0.5, 1.5)
+            drop = torch.ones(12, dtype=torch.bool)
+            drop[keep[k]] = False
+            v[drop] = 0.0
+        gated_out = gated(x)
+        folded = gated.gates.fold()
+        torch.testing.assert_close(folded(x), gated_out, rtol=1e-5, atol=1e-5)
+        assert gated.gates.mean_gamma(keep)[0] == 0.0
+        torch.testing.assert_close(
+            narrowed(folded, ARCHITECTURES["span"], small, keep=keep)(x), gated_out, rtol=1e-5, atol=1e-5
+        )
+
+
+def test_regularised_start_drives_the_dropped_gammas_down(tmp_path) -> None:
+    """``--regularise-steps``: a gated full-width copy of SPAN is distilled with the dropped
+    channels' gammas penalised, folded and saved as ``regularised``; the student is cut from it
+    and the record says so."""
+    from media import make_corpus
+    from slimvsr.compression.training import recipes as _recipes
+    from slimvsr.models import load_pretrained
+
+    corpus = make_corpus(tmp_path / "corpus")
+    (corpus / "manifest.json").write_text("{}")
+    tiny = dict(recipe="image", steps=2, batch=2, patch=12, lr=1e-3, precision="fp32", log_every=1)
+    orig = dict(_recipes.RECIPES)
+    _recipes.RECIPES[("span", "cpu")] = tiny
+    args = ["distill", "--teacher", "span", "--scale", "4", "--data", str(corpus), "--student", "span-s32"]
+    args += ["--student-init", "teacher", "--regularise-steps", "10", "--distill-steps", "2"]
+    try:
+        assert compress_main([*args, "--out", str(tmp_path / "run"), "--name", "span-s32"]) == 0
+    finally:
+        _recipes.RECIPES.clear()
+        _recipes.RECIPES.update(orig)
+    _, rmeta = load_pretrained(tmp_path / "run" / "regularised")
+    # 10 steps at the gammas' lr 4e-3 (adamax moves each by at most that a step): the dropped ones
+    # fall towards 1 - 0.04, the kept ones stay near 1.
+    assert 0.955 < rmeta["gamma_dropped"] < 0.995 and rmeta["gamma_dropped"] < rmeta["gamma_kept"]
+    _, meta = load_pretrained(tmp_path / "run" / "distil-model")
+    assert meta["distillation"]["regularise_steps"] == 10

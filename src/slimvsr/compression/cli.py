@@ -259,6 +259,8 @@ def cmd_distill(a: argparse.Namespace) -> int:
         raise UsageError(f"{a.teacher}: prune-then-distil takes EDSR, SwinIR and SPAN models, not {fam.name}")
     if a.student_init == "teacher" and not a.student:
         raise UsageError("--student-init teacher starts a named student (--student) from the teacher")
+    if a.regularise_steps and a.student_init != "teacher":
+        raise UsageError("--regularise-steps prepares the teacher's channels for --student-init teacher")
     if not a.student and fam.compression.compact_sizes is None:
         raise UsageError(f"{a.teacher}: {fam.name} teachers are not sparsified; name a student (--student)")
     arch = fam.name
@@ -272,6 +274,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
         "distill_lr",
         "student",
         "student_init",
+        "regularise_steps",
     )
     given = {k: getattr(a, k) for k in overrides if getattr(a, k) is not None}
     dc = dataclasses.replace(distill_config(arch, a.preset), **given)
@@ -611,6 +614,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="random (default; the paper's compact student) or teacher: the named student, of the "
         "teacher's family, starts from the teacher's channels of largest L1 norm (span-s32 from span)",
+    )
+    s.add_argument(
+        "--regularise-steps",
+        type=int,
+        default=None,
+        help="with --student-init teacher: steps that first drive the dropped channels' weights to "
+        "zero in a full-width copy of the teacher, distilled from it (SSL's idea), before the cut",
     )
     s.add_argument("--name", default=None, help="name of the result (default: edsrmini / swinirmini)")
     s.add_argument("--data", default="data/corpus", help="corpus folder")

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -146,13 +146,18 @@ def channel_scores(model: nn.Module, groups: dict[str, list[tuple[str, int]]]) -
     return scores
 
 
-def narrowed(teacher: nn.Module, family: Family, student_cfg: Any) -> nn.Module:
-    """The student of config ``student_cfg`` holding ``teacher``'s weights at the channels of
-    largest L1 score (``channel_scores``), each group kept in its original order; the family says
-    which channels are one group (``CompressionHooks.channel_groups``) and how to cut them."""
+def _narrowing_hooks(family: Family) -> Any:
     hooks = family.compression
     if hooks is None or None in (hooks.channel_groups, hooks.group_widths, hooks.slice_channels):
         raise CompressionError(f"{family.name} students cannot start from a teacher's channels")
+    return hooks
+
+
+def kept_channels(teacher: nn.Module, family: Family, student_cfg: Any) -> dict[str, torch.Tensor]:
+    """The channels of each group that a student of ``student_cfg`` keeps: those of largest L1
+    score (``channel_scores``), in their original order; the family says which channels are one
+    group (``CompressionHooks.channel_groups``) and each group's width in a config."""
+    hooks = _narrowing_hooks(family)
     groups = hooks.channel_groups(teacher)
     widths = hooks.group_widths(student_cfg)
     have = hooks.group_widths(teacher.config)
@@ -160,8 +165,92 @@ def narrowed(teacher: nn.Module, family: Family, student_cfg: Any) -> nn.Module:
     if wider:
         raise CompressionError(f"the student is wider than its teacher in {', '.join(wider)}")
     scores = channel_scores(teacher, groups)
-    keep = {g: torch.sort(torch.topk(scores[g], widths[g]).indices).values for g in groups}
-    student = hooks.slice_channels(teacher, keep)
+    return {g: torch.sort(torch.topk(scores[g], widths[g]).indices).values for g in groups}
+
+
+class ChannelGates(nn.Module):
+    """SSL's scaling factors (eq. 1) on a family's channel groups: one gamma per channel of each
+    group (``CompressionHooks.channel_groups``), multiplied into the output of every conv that
+    produces the group's channels (its members at dimension 0), so that a gamma driven to 0 makes
+    its channel 0 wherever it is read. ``fold`` multiplies the gammas into those convs' weights and
+    biases (exact: the gate is on a conv's output) and removes the gates. A gamma moves at its own
+    learning rate, whatever the size of the weights it gates (SPAN's re-parameterised convs have
+    weights up to 6, which a weight penalty at lr 1e-3 could not move to 0 in a few hundred steps)."""
+
+    def __init__(self, model: nn.Module, groups: dict[str, list[tuple[str, int]]]) -> None:
+        super().__init__()
+        params = dict(model.named_parameters())
+        modules = dict(model.named_modules())
+        self.gammas = nn.ParameterDict()
+        self.producers: dict[str, str] = {}  # producing module -> group
+        for g, members in groups.items():
+            n = params[members[0][0]].shape[members[0][1]]
+            self.gammas[g] = nn.Parameter(torch.ones(n))
+            for pname, dim in members:
+                if dim == 0:
+                    self.producers[pname.removesuffix(".weight")] = g
+        self._handles = [modules[m].register_forward_hook(self._hook(g)) for m, g in self.producers.items()]
+        self._model = [model]  # not a submodule: the gates belong to the model, not the reverse
+
+    def _hook(self, group: str) -> Callable[..., torch.Tensor]:
+        def gate(_module: nn.Module, _inputs: Any, out: torch.Tensor) -> torch.Tensor:
+            return out * self.gammas[group].to(out.dtype).view(1, -1, 1, 1)
+
+        return gate
+
+    def penalty(self, keep: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The sum of the dropped channels' squared gammas."""
+        return sum(self.gammas[g][_dropped(self.gammas[g], keep[g])].pow(2).sum() for g in self.gammas)
+
+    def mean_gamma(self, keep: dict[str, torch.Tensor]) -> tuple[float, float]:
+        """Mean |gamma| of the dropped and of the kept channels (SSL's Fig. 6 curves)."""
+        with torch.no_grad():
+            dropped = torch.cat([self.gammas[g][_dropped(self.gammas[g], keep[g])] for g in self.gammas])
+            kept = torch.cat([self.gammas[g][keep[g].to(self.gammas[g].device)] for g in self.gammas])
+        return float(dropped.abs().mean()) if len(dropped) else 0.0, float(kept.abs().mean())
+
+    def fold(self) -> nn.Module:
+        """The model with the gammas multiplied into the producing convs, gates removed."""
+        model = self._model[0]
+        for h in self._handles:
+            h.remove()
+        modules = dict(model.named_modules())
+        with torch.no_grad():
+            for m, g in self.producers.items():
+                gamma = self.gammas[g].detach().to(modules[m].weight.device)
+                modules[m].weight.mul_(gamma.view(-1, *[1] * (modules[m].weight.dim() - 1)))
+                modules[m].bias.mul_(gamma)
+        return model
+
+
+def _dropped(gamma: torch.Tensor, kept: torch.Tensor) -> torch.Tensor:
+    mask = torch.ones(len(gamma), dtype=torch.bool, device=gamma.device)
+    mask[kept.to(gamma.device)] = False
+    return mask
+
+
+class GatedModel(nn.Module):
+    """A model with ``ChannelGates`` on its channel groups, trained as one (the gammas'
+    parameters are ``gates.*``, for their own learning rate)."""
+
+    def __init__(self, model: nn.Module, groups: dict[str, list[tuple[str, int]]]) -> None:
+        super().__init__()
+        self.model = model
+        self.gates = ChannelGates(model, groups)
+        self.config = model.config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def narrowed(
+    teacher: nn.Module, family: Family, student_cfg: Any, keep: dict[str, torch.Tensor] | None = None
+) -> nn.Module:
+    """The student of config ``student_cfg`` holding ``teacher``'s weights at the ``keep``
+    channels (default: ``kept_channels``); the family cuts them (``CompressionHooks.slice_channels``)."""
+    if keep is None:
+        keep = kept_channels(teacher, family, student_cfg)
+    student = _narrowing_hooks(family).slice_channels(teacher, keep)
     if student.config != student_cfg:
         raise CompressionError(f"narrowing gave {student.config}, not the student's {student_cfg}")
     return student

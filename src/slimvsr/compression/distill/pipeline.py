@@ -22,7 +22,14 @@ from ..runs import RunRecord, finish
 from ..training.loop import TrainConfig, train
 from ..training.sr import ImageSRTask
 from ..training.task import ForwardingTask
-from .algorithm import OBProxSG, density, narrowed, student_config
+from .algorithm import (
+    GatedModel,
+    OBProxSG,
+    density,
+    kept_channels,
+    narrowed,
+    student_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,16 @@ class DistillConfig:
     # "teacher" (a named student of the teacher's own family holding the teacher's channels of
     # largest L1 norm, ``algorithm.narrowed``: how span-s32 is pruned from SPAN).
     student_init: StudentInit = "random"
+    # With student_init "teacher": steps that first drive the dropped channels' scaling factors
+    # to zero in a gated full-width teacher copy (SSL's regularisation, eq. 1: the network moves
+    # what it needs into the kept channels while it is distilled from the teacher), so that cutting
+    # them costs little. 0: cut at once. The penalty's weight follows SSL's ramp (reg_delta every
+    # reg_t1 steps, capped at reg_tau); the gammas learn at gamma_lr.
+    regularise_steps: int = 0
+    reg_delta: float = 2e-3
+    reg_t1: int = 5
+    reg_tau: float = 0.1
+    gamma_lr: float = 4e-3  # SSL's cpu preset: a gamma can travel 1.6 in 400 steps
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -109,6 +126,31 @@ class SparsifyTask(ForwardingTask):
     def validate(self, model: nn.Module) -> dict[str, float]:
         m = model.module if hasattr(model, "module") else model
         return {**self.base.validate(model), "density": density(m.deep_feature_modules())}
+
+
+class GateRegulariseTask(ForwardingTask):
+    """SSL's regularisation on a gated full-width teacher copy: the distillation loss plus
+    alpha(step) * the dropped channels' squared gammas (``ChannelGates.penalty``); validation adds
+    the mean |gamma| of the dropped and the kept channels."""
+
+    def __init__(self, distil: DistillTask, gated: GatedModel, keep: dict, dc: DistillConfig) -> None:
+        super().__init__(distil)
+        self.gated, self.keep, self.dc = gated, keep, dc
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        b = self.base.batch(step, rank, world)
+        b["step"] = torch.tensor(step)
+        return b
+
+    def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        from ..ssl.selection import sir_alpha
+
+        alpha = sir_alpha(int(b["step"]), self.dc.reg_delta, self.dc.reg_t1, self.dc.reg_tau)
+        return self.base.loss(model, b) + alpha * self.gated.gates.penalty(self.keep)
+
+    def validate(self, model: nn.Module) -> dict[str, float]:
+        dropped, kept = self.gated.gates.mean_gamma(self.keep)
+        return {**self.base.validate(model), "gamma_dropped": dropped, "gamma_kept": kept}
 
 
 class DistillTask(ForwardingTask):
@@ -212,8 +254,13 @@ def run_distill(
                 f"--student-init teacher: a {report['architecture']} student cannot start from a "
                 f"{family_of(teacher).name} teacher's channels (same family only)"
             )
-        student = narrowed(teacher, family_of(teacher), scfg)
-        report = {**report, "student_init": "teacher"}
+        fam = family_of(teacher)
+        keep = kept_channels(teacher, fam, scfg)
+        source = teacher
+        if dc.regularise_steps and not from_scratch:
+            source = _regularised(teacher_dir, teacher, out, base, dc, keep)
+        student = narrowed(source, fam, scfg, keep=keep)
+        report = {**report, "student_init": "teacher", "regularise_steps": dc.regularise_steps}
     else:
         student = build_model(report["architecture"], scfg)
     # 3. Distil (or train from scratch for the comparison).
@@ -221,6 +268,40 @@ def run_distill(
     task = ImageSRTask(cfg) if from_scratch else DistillTask(ImageSRTask(cfg), teacher, dc.alpha)
     student = train(cfg, task=task, model=student.train()).eval()
     return student, report
+
+
+def _regularised(
+    teacher_dir: Path, teacher: nn.Module, out: Path, base: TrainConfig, dc: DistillConfig, keep: dict
+) -> nn.Module:
+    """A full-width copy of the teacher with SSL's gammas on its channel groups, distilled from the
+    teacher for ``dc.regularise_steps`` while the dropped channels' gammas are pushed to 0
+    (``GateRegulariseTask``; constant lr, the gammas at ``dc.gamma_lr``), then folded: saved in
+    ``out/regularised`` and taken from there when it exists."""
+    done = out / "regularised"
+    if (done / "config.json").exists():
+        return load_pretrained(done)[0]
+    dense, _ = load_pretrained(teacher_dir)
+    gated = GatedModel(dense, family_of(dense).compression.channel_groups(dense))
+    lr = dc.distill_lr or base.lr
+    cfg = replace(
+        base,
+        out=str(out / "regularise"),
+        steps=dc.regularise_steps,
+        lr=lr,
+        warmup=0,
+        min_lr=lr,
+        optimizer="adamax",
+        init=None,
+        lr_groups=(("gates.", dc.gamma_lr),),
+    )
+    task = GateRegulariseTask(DistillTask(ImageSRTask(cfg), teacher, dc.alpha), gated, keep, dc)
+    gated = train(cfg, task=task, model=gated.train()).eval()
+    dropped, kept = gated.gates.mean_gamma(keep)
+    dense = gated.gates.fold().eval()
+    save_pretrained(
+        dense, done, {"name": "regularised-teacher", "gamma_dropped": dropped, "gamma_kept": kept}
+    )
+    return dense
 
 
 def distill_pipeline(
