@@ -275,6 +275,7 @@ def cmd_distill(a: argparse.Namespace) -> int:
         "student",
         "student_init",
         "regularise_steps",
+        "regularise_lr",
     )
     given = {k: getattr(a, k) for k in overrides if getattr(a, k) is not None}
     dc = dataclasses.replace(distill_config(arch, a.preset), **given)
@@ -622,6 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --student-init teacher: steps that first drive the dropped channels' weights to "
         "zero in a full-width copy of the teacher, distilled from it (SSL's idea), before the cut",
     )
+    s.add_argument("--regularise-lr", type=float, help="the weights' lr while regularising (AdaMax)")
     s.add_argument("--name", default=None, help="name of the result (default: edsrmini / swinirmini)")
     s.add_argument("--data", default="data/corpus", help="corpus folder")
     s.add_argument("--out", default=None, help="run folder (default runs/NAME-xS-PRESET)")
