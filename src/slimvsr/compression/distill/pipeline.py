@@ -70,8 +70,8 @@ class DistillConfig:
     reg_tau: float = 0.1
     gamma_lr: float = 4e-3  # SSL's cpu preset: a gamma can travel 1.6 in 400 steps
     # The weights' lr while regularising. A trained SPAN does not take AdaMax steps of 1e-3: its
-    # distillation loss from itself goes from 0.002 to 0.1-3.8 in 8 steps at 1e-3, 0.006-0.009 at
-    # 1e-4 and 0.003-0.004 at 2e-5 (batch 8 of 48x48 LR; docs/training.md, session 22).
+    # distillation loss from itself goes from 0.002 to 0.02-3.8 over 8 steps at 1e-3, 0.005-0.009
+    # at 1e-4, 0.003-0.006 at 5e-5 (benchmarks/sweep_span_lr.py, docs/sweep-span-lr.json).
     regularise_lr: float = 5e-5
 
     def __post_init__(self) -> None:
