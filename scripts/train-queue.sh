@@ -159,13 +159,13 @@ chain() {  # chain TEACHER_MODEL STUDENT
 #    output before any training), so the cut is also run after SSL's regularisation: 400 steps of a
 #    gated full-width copy distilled from SPAN with the dropped channels' gammas pushed to 0
 #    (--regularise-steps; SSL's cpu ramp and gamma lr; the weights at 5e-5, as a trained SPAN does
-#    not take larger steps, docs/sweep-span-lr.json), then the cut and the same distillation as
-#    the cut at once (the preset's lr: the dropped gammas ended at 0.26, not 0, and the cut model
-#    at 15.0 dB, docs/bench-span-cut-x4.json), so that only the start differs.
+#    not take larger steps, docs/sweep-span-lr.json), then the cut and the distillation at 1e-4.
+#    (The dropped gammas ended at 0.26, not 0: the cut model scored 15.0 dB against 13.5 for the
+#    cut at once, docs/bench-span-cut-x4.json; its lr differs from the cut at once's too.)
 span_students() {
   local s
   job span-s32-x4-reg2 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
-    --student-init teacher --regularise-steps 400 --preset cpu --name span-s32
+    --student-init teacher --regularise-steps 400 --distill-lr 1e-4 --preset cpu --name span-s32
   for s in 4 2; do
     job "span-s32-x$s" vsr-compress distill --teacher "$I/span-x$s" --student span-s32 \
       --student-init teacher --preset cpu --name span-s32
