@@ -151,8 +151,8 @@ chain() {  # chain TEACHER_MODEL STUDENT
   fi
 }
 # 11. A third chain (session 22): SPAN pruned to 32 features and distilled from itself
-#    (span-s32: its channels of largest L1 norm, the family's channel groups; 2.2-2.6x SPAN's
-#    speed in fp32, docs/bench-student-sizes-span-xS.json), x4 then x2; then the same student
+#    (span-s32: its channels of largest L1 norm, the family's channel groups; 2.3x (x4) and 3.1x
+#    (x2) SPAN's speed in fp32, docs/bench-student-sizes-span-xS.json), x4 then x2; then the same student
 #    from a random start (the paper's prune-then-distil students start from scratch): does the
 #    teacher's own channels as the start matter?
 #    Cut at once, SPAN's channels lose most of what they compute (10-15 dB PSNR against SPAN's own

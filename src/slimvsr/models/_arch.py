@@ -178,7 +178,8 @@ NAMED_CONFIGS: dict[str, NamedConfig] = _unique(
             "span",
             lambda s: SPANConfig(num_feat=32, scale=s),
             "SPAN narrowed to 32 features (stream and blocks), pruned from the converted SPAN and "
-            "distilled from it: about 2.5x SPAN's speed in fp32 (docs/bench-student-sizes-span.json)",
+            "distilled from it: 2.3x (x4) and 3.1x (x2) SPAN's speed in fp32 "
+            "(docs/bench-student-sizes-span-xS.json)",
             4,
         ),
     ],
