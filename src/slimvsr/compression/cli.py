@@ -620,8 +620,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--regularise-steps",
         type=int,
         default=None,
-        help="with --student-init teacher: steps that first drive the dropped channels' weights to "
-        "zero in a full-width copy of the teacher, distilled from it (SSL's idea), before the cut",
+        help="with --student-init teacher: steps that first drive the dropped channels' scaling "
+        "factors to zero in a gated full-width copy of the teacher, distilled from it (SSL's "
+        "regularisation), before the cut",
     )
     s.add_argument("--regularise-lr", type=float, help="the weights' lr while regularising (AdaMax)")
     s.add_argument("--name", default=None, help="name of the result (default: edsrmini / swinirmini)")

@@ -19,6 +19,7 @@ from ...errors import CompressionError
 from ...models import build_model, family_of, load_pretrained, read_config, save_pretrained
 from ..losses import charbonnier, distillation_loss
 from ..runs import RunRecord, finish
+from ..ssl.selection import sir_alpha
 from ..training.loop import TrainConfig, train
 from ..training.sr import ImageSRTask
 from ..training.task import ForwardingTask
@@ -99,8 +100,8 @@ DISTILL_PRESETS: dict[tuple[str, str], dict[str, Any]] = {
         sparsify_steps=400, sparsify_lr=1e-3, lam=0.28, distill_steps=3000, distill_lr=2e-3
     ),
     # SPAN teaches narrower SPANs that start from its own channels (--student span-s32
-    # --student-init teacher): no sparsification; half EDSRmini's student lr, as the student
-    # starts trained.
+    # --student-init teacher): no sparsification; half EDSRmini's student lr (cut at once, the
+    # student starts at 13.5 dB, not trained: docs/bench-span-cut-x4.json).
     ("span", "cpu"): dict(distill_steps=3000, distill_lr=1e-3),
 }
 
@@ -147,8 +148,6 @@ class GateRegulariseTask(ForwardingTask):
         return b
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
-        from ..ssl.selection import sir_alpha
-
         alpha = sir_alpha(int(b["step"]), self.dc.reg_delta, self.dc.reg_t1, self.dc.reg_tau)
         return self.base.loss(model, b) + alpha * self.gated.gates.penalty(self.keep)
 
