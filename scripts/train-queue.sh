@@ -96,23 +96,13 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # model is bounded by its teacher, and the teacher gains ~0.17 dB per doubling of its steps
     # (docs/quality.md), too slowly to pass SPAN on this CPU. 1,000 steps from the finished
     # teacher at half its lr with SPAN's output on each LR frame as a second target (weight 1
-    # falling to 0), and the same 1,000 steps without it (the control); both then ablated.
+    # falling to 0), then ablated. (Its control, the same 1,000 steps without SPAN, was dropped in
+    # session 23: SPAN's target moved the teacher by +0.01 dB at steps 250-750, no more than the
+    # teacher's own last 500 steps gave, and five hours of the uni thread buy more in the clip and
+    # patch runs below.)
     job basicvsr-uni-x4-spankd vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --lr 1e-4 --val-every 250 --teacher "$I/span-x4" --threads 1
     eval_temporal "$R/basicvsr-uni-x4-spankd"
-    job basicvsr-uni-x4-ft1k vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
-      --steps 1000 --lr 1e-4 --val-every 250 --threads 1
-    eval_temporal "$R/basicvsr-uni-x4-ft1k"
-    # edsrmini is capacity-bound (docs/training.md): the widest EDSR student still ~3x faster than
-    # SPAN at x2 (docs/bench-student-sizes-x2.json: 32 features x 8 blocks, 2.85x), taught by SPAN
-    # with the same recipe as edsrmini-x2-span. (At x4 no EDSR student wider than EDSRmini is even
-    # 1.3x SPAN's speed: its two-stage upsampler at feature width dominates; with one conv to
-    # 3*16 channels at LR and one shuffle, as SPAN's, the same student runs at 3.65x:
-    # docs/bench-student-sizes-x4-direct.json.)
-    job edsr-s32-x2-span vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
-      --preset cpu --name edsrmini-s32
-    job edsr-s32d-x4-span vsr-compress distill --teacher "$I/span-x4" --student edsr-s32d \
-      --preset cpu --name edsrmini-s32d
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
@@ -126,21 +116,6 @@ chain() {  # chain TEACHER_MODEL STUDENT
     job basicvsr-uni-x4-patch64 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --batch 1 --frames 10 --patch 64 --lr 1e-4 --threads 1
     eval_temporal "$R/basicvsr-uni-x4-patch64"
-    # The x2 32x8 student's validation still rose at its 3,000th step: three times the steps.
-    job edsr-s32-x2-span-9k vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
-      --preset cpu --distill-steps 9000 --name edsrmini-s32
-    # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
-    # published edsrmini size trained on the ground truth alone, edsrmini-xS-span's recipe and steps.
-    for s in 2 4; do
-      job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
-        --from-scratch --preset cpu --name edsrmini-scratch
-    done
-    # 9-10. swinirmini taught by SPAN, as edsrmini was (jobs 1-2); both scales on this chain (the
-    # bi chain's teacher holds its thread for many sessions).
-    for s in 4 2; do
-      job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
-        --preset cpu --name swinirmini-span
-    done
     # SSL's Table 1 again with the long-trained teacher (the wave-1 runs found the width-32 lite
     # from scratch at or above SSL at equal size, and put it down to short-trained teachers): SSL at
     # the lite's size (ratio 0.58) from this teacher, and the lite from scratch for as many steps
@@ -150,7 +125,8 @@ chain() {  # chain TEACHER_MODEL STUDENT
       --init "$F" --threads 1
   fi
 }
-# 11. A third chain (session 22): SPAN pruned to 32 features and distilled from itself
+# 11. A third chain (session 22), the photo students (session 23: the x2/x4 photo distillations
+#    moved here from the uni chain, which keeps the video runs). SPAN pruned to 32 features and distilled from itself
 #    (span-s32: its channels of largest L1 norm, the family's channel groups; 2.3x (x4) and 3.1x
 #    (x2) SPAN's speed in fp32, docs/bench-student-sizes-span-xS.json), x4 then x2; then the same student
 #    from a random start (the paper's prune-then-distil students start from scratch): does the
@@ -162,18 +138,39 @@ chain() {  # chain TEACHER_MODEL STUDENT
 #    not take larger steps, docs/sweep-span-lr.json), then the cut and the distillation at 1e-4.
 #    (The dropped gammas ended at 0.26, not 0: the cut model scored 15.0 dB against 13.5 for the
 #    cut at once, docs/bench-span-cut-x4.json; its lr differs from the cut at once's too.)
-span_students() {
+photo_students() {
   local s
   job span-s32-x4-reg2 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
     --student-init teacher --regularise-steps 400 --distill-lr 1e-4 --preset cpu --name span-s32
+  job span-s32-x4 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
+    --student-init teacher --preset cpu --name span-s32
+  # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
+  # published edsrmini size trained on the ground truth alone, edsrmini-xS-span's recipe and steps
+  # (the paper's second claim, re-tested; about an hour each).
+  for s in 2 4; do
+    job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
+      --from-scratch --preset cpu --name edsrmini-scratch
+  done
+  job span-s32-x2 vsr-compress distill --teacher "$I/span-x2" --student span-s32 \
+    --student-init teacher --preset cpu --name span-s32
+  # edsrmini is capacity-bound (docs/training.md): the widest EDSR student still ~3x faster than
+  # SPAN (docs/bench-student-sizes-x2.json: 32 features x 8 blocks, 2.85x at x2; at x4 with SPAN's
+  # one-conv upsampler, 3.65x: docs/bench-student-sizes-x4-direct.json), taught by SPAN with
+  # edsrmini-xS-span's recipe. The x2 one (edsr-s32-x2-span, done) still rose at its 3,000th
+  # step: three times the steps.
+  job edsr-s32d-x4-span vsr-compress distill --teacher "$I/span-x4" --student edsr-s32d \
+    --preset cpu --name edsrmini-s32d
+  job edsr-s32-x2-span-9k vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
+    --preset cpu --distill-steps 9000 --name edsrmini-s32
+  # swinirmini taught by SPAN, as edsrmini was.
   for s in 4 2; do
-    job "span-s32-x$s" vsr-compress distill --teacher "$I/span-x$s" --student span-s32 \
-      --student-init teacher --preset cpu --name span-s32
+    job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
+      --preset cpu --name swinirmini-span
   done
   job span-s32-x4-random vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
     --preset cpu --name span-s32
 }
 chain basicvsr-uni ssl-uni &
 chain basicvsr ssl-bi &
-span_students &
+photo_students &
 wait
