@@ -14,6 +14,14 @@ folder yet) get their curves and no table row.
 axis (``--offset RUN=STEPS``: the steps of the model it started from), with horizontal lines for
 ``--ref LABEL=DB`` (a peer, the model a run started from): on a log axis a run that still pays
 keeps rising in a straight line; one that has stopped flattens.
+
+``--project K`` fits that straight line (PSNR = a + b log2 steps, least squares) to each run's
+last K validation points, prints its slope in dB per doubling of the total steps and where it
+would cross each reference above the run's last point (total steps, and hours at the run's own
+recorded rate), and draws it dashed on ``--curve``. A projection, not a measurement: an SR curve's
+slope falls as it goes, and a cosine schedule flattens each run's end, so the fitted slope of a
+run's last points is a lower bound on what a longer schedule gives early and an upper bound on
+what it gives late.
 """
 
 from __future__ import annotations
@@ -29,7 +37,50 @@ def load(run: Path) -> tuple[list[dict], dict | None]:
     return log, (json.loads(cfg_file.read_text()) if cfg_file.exists() else None)
 
 
-def curve(runs: list[Path], offsets: dict[str, int], refs: dict[str, float], out: Path) -> Path:
+def val_points(run: Path, offset: int) -> list[tuple[int, float]]:
+    log, _ = load(run)
+    return [(r["step"] + offset, r["val"]["psnr_y"]) for r in log if "psnr_y" in r.get("val", {})]
+
+
+def seconds_per_step(run: Path) -> float | None:
+    """The run's own recorded rate: the median seconds a step over its last 50 logged steps (on
+    a shared CPU, the rate it had beside the queue's other runs)."""
+    import statistics
+
+    log, _ = load(run)
+    rates = [r["it_per_s"] for r in log if r.get("it_per_s")][-50:]
+    return 1 / statistics.median(rates) if rates else None
+
+
+def project(points: list[tuple[int, float]], last: int, refs: dict[str, float]) -> dict | None:
+    """PSNR = a + b log2(steps) fitted to the last ``last`` points; where it crosses each ref."""
+    import numpy as np
+
+    pts = points[-last:]
+    if len(pts) < 3:
+        return None
+    x = np.log2([s for s, _ in pts])
+    y = np.array([v for _, v in pts])
+    b, a = np.polyfit(x, y, 1)
+    cross = {}
+    for label, db in refs.items():
+        if db > y[-1] and b > 0:
+            cross[label] = float(2 ** ((db - a) / b))
+    return {
+        "db_per_doubling": float(b),
+        "intercept": float(a),
+        "fit_steps": [s for s, _ in pts],
+        "cross": cross,
+    }
+
+
+def curve(
+    runs: list[Path],
+    offsets: dict[str, int],
+    refs: dict[str, float],
+    out: Path,
+    fits: dict[str, dict] | None = None,
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,11 +95,31 @@ def curve(runs: list[Path], offsets: dict[str, int], refs: dict[str, float], out
         vals = [(r["step"] + off, r["val"]["psnr_y"]) for r in log if "psnr_y" in r.get("val", {})]
         ax.plot([s for s, _ in vals], [v for _, v in vals], "o-", color=f"C{i}", label=run.name)
         ticks |= {s for s, _ in vals}
+        fit = (fits or {}).get(run.name)
+        if fit and vals:
+            import math
+
+            ends = [vals[-1][0] * 4, *fit["cross"].values()]
+            x1 = min(max(ends), vals[-1][0] * 64)  # to the farthest crossing, at most 6 doublings on
+            xs = [fit["fit_steps"][0], x1]
+            ys = [fit["intercept"] + fit["db_per_doubling"] * math.log2(x) for x in xs]
+            ax.plot(
+                xs,
+                ys,
+                ":",
+                color=f"C{i}",
+                lw=1,
+                label=f"{run.name}: {fit['db_per_doubling']:+.2f} dB/doubling",
+            )
     for j, (label, db) in enumerate(refs.items()):
         ax.axhline(db, ls="--", lw=1, color=f"C{len(runs) + j}", label=f"{label} {db:.2f}")
     ax.set(xscale="log", xlabel="total training steps (log)", ylabel="validation PSNR-Y (dB)")
-    ax.set_title("runs: training-time validation (bf16); lines: as given", fontsize=9)
-    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(sorted(ticks)))
+    ax.set_title("runs: training-time validation; dashed: as given; dotted: fitted", fontsize=9)
+    shown: list[int] = []
+    for t in sorted(ticks):  # the points' steps, thinned to ticks that do not overlap
+        if not shown or t >= shown[-1] * 1.12:
+            shown.append(t)
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(shown))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
@@ -95,9 +166,28 @@ def main() -> None:
     p.add_argument("--curve", type=Path, default=None, help="one PNG: validation PSNR against log steps")
     p.add_argument("--offset", nargs="*", default=[], help="RUN=STEPS the run started from")
     p.add_argument("--ref", nargs="*", default=[], help="LABEL=DB horizontal reference lines")
+    p.add_argument("--project", type=int, default=0, metavar="K", help="fit log-linear to the last K points")
     a = p.parse_args()
+    offsets, refs = _pairs(a.offset, int), _pairs(a.ref, float)
+    fits: dict[str, dict] = {}
+    if a.project:
+        print("| run | fitted on steps | dB per doubling | crosses (total steps, hours at its rate) |")
+        print("|---|---|---|---|")
+        for run in a.runs:
+            fit = project(val_points(run, offsets.get(run.name, 0)), a.project, refs)
+            if fit is None:
+                continue
+            fits[run.name] = fit
+            sps = seconds_per_step(run)
+            done = fit["fit_steps"][-1]
+            cross = "; ".join(
+                f"{label}: {st:,.0f}" + (f" ({(st - done) * sps / 3600:,.0f} h more)" if sps else "")
+                for label, st in fit["cross"].items()
+            )
+            span = f"{fit['fit_steps'][0]:,}-{done:,}"
+            print(f"| {run.name} | {span} | {fit['db_per_doubling']:+.3f} | {cross or '-'} |")
     if a.curve:
-        print(curve(a.runs, _pairs(a.offset, int), _pairs(a.ref, float), a.curve))
+        print(curve(a.runs, offsets, refs, a.curve, fits))
     print("| run | steps | wall time | params | final validation (fp32) | bicubic |")
     print("|---|---|---|---|---|---|")
     for run in a.runs:

@@ -22,7 +22,7 @@ from ..runs import RunRecord, finish
 from ..ssl.selection import sir_alpha
 from ..training.loop import TrainConfig, train
 from ..training.sr import ImageSRTask
-from ..training.task import ForwardingTask
+from ..training.task import ForwardingTask, SteppedTask
 from .algorithm import (
     GatedModel,
     OBProxSG,
@@ -133,7 +133,7 @@ class SparsifyTask(ForwardingTask):
         return {**self.base.validate(model), "density": density(m.deep_feature_modules())}
 
 
-class GateRegulariseTask(ForwardingTask):
+class GateRegulariseTask(SteppedTask):
     """SSL's regularisation on a gated full-width teacher copy: the distillation loss plus
     alpha(step) * the dropped channels' squared gammas (``ChannelGates.penalty``); validation adds
     the mean |gamma| of the dropped and the kept channels."""
@@ -141,11 +141,6 @@ class GateRegulariseTask(ForwardingTask):
     def __init__(self, distil: DistillTask, gated: GatedModel, keep: dict, dc: DistillConfig) -> None:
         super().__init__(distil)
         self.gated, self.keep, self.dc = gated, keep, dc
-
-    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
-        b = self.base.batch(step, rank, world)
-        b["step"] = torch.tensor(step)
-        return b
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         alpha = sir_alpha(int(b["step"]), self.dc.reg_delta, self.dc.reg_t1, self.dc.reg_tau)

@@ -22,7 +22,7 @@ from ..losses import charbonnier, tf_loss
 from ..runs import RunRecord, finish
 from ..training.loop import TrainConfig, train
 from ..training.sr import VideoSRTask
-from ..training.task import ForwardingTask
+from ..training.task import ForwardingTask, SteppedTask
 from . import selection as ssl
 from .cost import CostModel, measure_cost_model, select_by_time
 
@@ -129,7 +129,7 @@ class ScaledModel(nn.Module):
         return self.gammas.run(self.model, x, **kw)
 
 
-class SIRTask(ForwardingTask):
+class SIRTask(SteppedTask):
     """Charbonnier + alpha(step) * sum(gamma^2) over the selected units; logs Fig. 6's curves
     (mean gamma of the pruned and the kept units, every 10 steps) to ``gammas.jsonl``."""
 
@@ -144,11 +144,6 @@ class SIRTask(ForwardingTask):
         super().__init__(base)
         self.scaled, self.pruned, self.sc = scaled, pruned, sc
         self.log_path = log_path
-
-    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
-        b = self.base.batch(step, rank, world)
-        b["step"] = torch.tensor(step)
-        return b
 
     def loss(self, model: nn.Module, b: dict[str, torch.Tensor]) -> torch.Tensor:
         step = int(b["step"])

@@ -48,6 +48,16 @@ class ForwardingTask:
         return self.base.validate(model)
 
 
+class SteppedTask(ForwardingTask):
+    """A forwarding task whose loss follows a schedule over the steps (SSL's alpha ramp): each
+    batch carries its step as ``b["step"]``."""
+
+    def batch(self, step: int, rank: int, world: int) -> dict[str, torch.Tensor]:
+        b = self.base.batch(step, rank, world)
+        b["step"] = torch.tensor(step)
+        return b
+
+
 def model_device(model: nn.Module) -> torch.device:
     """Where ``model`` computes (its first parameter's device)."""
     return next(model.parameters()).device
