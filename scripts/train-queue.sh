@@ -103,6 +103,11 @@ chain() {  # chain TEACHER_MODEL STUDENT
     job basicvsr-uni-x4-spankd vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --lr 1e-4 --val-every 250 --teacher "$I/span-x4" --threads 1
     eval_temporal "$R/basicvsr-uni-x4-spankd"
+    # SSL's Table 1 again with the long-trained teacher (the wave-1 runs found the width-32 lite
+    # from scratch at or above SSL at equal size, and put it down to short-trained teachers): SSL at
+    # the lite's size (ratio 0.58) from this teacher, and the lite from scratch for as many steps
+    # as that model has seen in all (teacher 1,800 + 3,000, SSL 400 + 1,200).
+    job ssl-uni-r058-v2 vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.58 --name ssl-uni-r058
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
@@ -116,17 +121,14 @@ chain() {  # chain TEACHER_MODEL STUDENT
     job basicvsr-uni-x4-patch64 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --batch 1 --frames 10 --patch 64 --lr 1e-4 --threads 1
     eval_temporal "$R/basicvsr-uni-x4-patch64"
-    # SSL's Table 1 again with the long-trained teacher (the wave-1 runs found the width-32 lite
-    # from scratch at or above SSL at equal size, and put it down to short-trained teachers): SSL at
-    # the lite's size (ratio 0.58) from this teacher, and the lite from scratch for as many steps
-    # as that model has seen in all (teacher 1,800 + 3,000, SSL 400 + 1,200).
-    job ssl-uni-r058-v2 vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.58 --name ssl-uni-r058
+    # Table 1's other half (ssl-uni-r058-v2 above): the lite from scratch, as many steps in all.
     job basicvsr-uni-lite-x4-cpu-long vsr-compress train --model basicvsr-uni-lite --preset cpu-long \
       --init "$F" --threads 1
   fi
 }
-# 11. A third chain (session 22), the photo students (session 23: the x2/x4 photo distillations
-#    moved here from the uni chain, which keeps the video runs). SPAN pruned to 32 features and distilled from itself
+# 11. A third chain (session 22), the photo students (session 23: the photo distillations moved
+#    here from the uni chain, which keeps the video runs; what the issue asks for first). SPAN
+#    pruned to 32 features and distilled from itself
 #    (span-s32: its channels of largest L1 norm, the family's channel groups; 2.3x (x4) and 3.1x
 #    (x2) SPAN's speed in fp32, docs/bench-student-sizes-span-xS.json), x4 then x2; then the same student
 #    from a random start (the paper's prune-then-distil students start from scratch): does the
@@ -140,8 +142,10 @@ chain() {  # chain TEACHER_MODEL STUDENT
 #    cut at once, docs/bench-span-cut-x4.json; its lr differs from the cut at once's too.)
 photo_students() {
   local s
-  job span-s32-x4-reg2 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
-    --student-init teacher --regularise-steps 400 --distill-lr 1e-4 --preset cpu --name span-s32
+  # What the issue asks first: edsrmini from scratch (the distillation claim) and swinirmini taught
+  # by SPAN (both minis from the strongest teacher, side by side with their own teachers'); then
+  # the students beyond the paper's sizes.
+  # span-s32 x4 cut at once: paused at step ~1,360 in session 22, finishes first (about an hour).
   job span-s32-x4 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
     --student-init teacher --preset cpu --name span-s32
   # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
@@ -151,6 +155,13 @@ photo_students() {
     job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
       --from-scratch --preset cpu --name edsrmini-scratch
   done
+  # swinirmini taught by SPAN, as edsrmini was.
+  for s in 4 2; do
+    job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
+      --preset cpu --name swinirmini-span
+  done
+  job span-s32-x4-reg2 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
+    --student-init teacher --regularise-steps 400 --distill-lr 1e-4 --preset cpu --name span-s32
   job span-s32-x2 vsr-compress distill --teacher "$I/span-x2" --student span-s32 \
     --student-init teacher --preset cpu --name span-s32
   # edsrmini is capacity-bound (docs/training.md): the widest EDSR student still ~3x faster than
@@ -162,11 +173,6 @@ photo_students() {
     --preset cpu --name edsrmini-s32d
   job edsr-s32-x2-span-9k vsr-compress distill --teacher "$I/span-x2" --student edsr-s32 \
     --preset cpu --distill-steps 9000 --name edsrmini-s32
-  # swinirmini taught by SPAN, as edsrmini was.
-  for s in 4 2; do
-    job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
-      --preset cpu --name swinirmini-span
-  done
   job span-s32-x4-random vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
     --preset cpu --name span-s32
 }
