@@ -1,4 +1,4 @@
-"""Tables and curves of finished training runs, for docs/training.md.
+"""Tables and curves of training runs, for docs/training.md.
 
     python benchmarks/report_training.py runs/spynet-cpu runs/basicvsr-uni-x4-cpu --plots docs
 
@@ -31,9 +31,22 @@ import json
 from pathlib import Path
 
 
+def name(run: Path) -> str:
+    """A run's name: its folder's; for a stage folder of a compression run (RUN/distil,
+    RUN/regularise, RUN/scratch) or a log file (a committed snapshot's training-log.jsonl) the
+    folder above."""
+    return run.parent.name if run.is_file() or run.name in ("distil", "regularise", "scratch") else run.name
+
+
 def load(run: Path) -> tuple[list[dict], dict | None]:
-    log = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines() if x.strip()]
-    cfg_file = run / "model" / "config.json"
+    """A run folder's log.jsonl and exported model/config.json, or a log file and the
+    config.json beside it (a committed snapshot: artifacts/NAME/training-log.jsonl)."""
+    log_file, cfg_file = (
+        (run, run.parent / "config.json")
+        if run.is_file()
+        else (run / "log.jsonl", run / "model" / "config.json")
+    )
+    log = [json.loads(x) for x in log_file.read_text().splitlines() if x.strip()]
     return log, (json.loads(cfg_file.read_text()) if cfg_file.exists() else None)
 
 
@@ -91,11 +104,11 @@ def curve(
     ticks: set[int] = set()
     for i, run in enumerate(runs):
         log, _ = load(run)
-        off = offsets.get(run.name, 0)
+        off = offsets.get(name(run), 0)
         vals = [(r["step"] + off, r["val"]["psnr_y"]) for r in log if "psnr_y" in r.get("val", {})]
-        ax.plot([s for s, _ in vals], [v for _, v in vals], "o-", color=f"C{i}", label=run.name)
+        ax.plot([s for s, _ in vals], [v for _, v in vals], "o-", color=f"C{i}", label=name(run))
         ticks |= {s for s, _ in vals}
-        fit = (fits or {}).get(run.name)
+        fit = (fits or {}).get(name(run))
         if fit and vals:
             import math
 
@@ -109,7 +122,7 @@ def curve(
                 ":",
                 color=f"C{i}",
                 lw=1,
-                label=f"{run.name}: {fit['db_per_doubling']:+.2f} dB/doubling",
+                label=f"{name(run)}: {fit['db_per_doubling']:+.2f} dB/doubling",
             )
     for j, (label, db) in enumerate(refs.items()):
         ax.axhline(db, ls="--", lw=1, color=f"C{len(runs) + j}", label=f"{label} {db:.2f}")
@@ -148,12 +161,12 @@ def plot(run: Path, log: list[dict], out: Path) -> Path:
     smooth = [sum(loss[max(0, i - k) : i + 1]) / len(loss[max(0, i - k) : i + 1]) for i in range(len(loss))]
     ax[0].plot(steps, loss, color="0.8", lw=0.6)
     ax[0].plot(steps, smooth, color="C0")
-    ax[0].set(xlabel="step", ylabel="training loss", title=run.name, yscale="log")
+    ax[0].set(xlabel="step", ylabel="training loss", title=name(run), yscale="log")
     key = "psnr_y" if vals and "psnr_y" in vals[0][1] else "epe"
     ax[1].plot([s for s, _ in vals], [v[key] for _, v in vals], "o-", color="C1")
     ax[1].set(xlabel="step", ylabel=f"validation {key}", title="validation (bf16, during training)")
     fig.tight_layout()
-    path = out / f"curves-{run.name}.png"
+    path = out / f"curves-{name(run)}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -174,10 +187,10 @@ def main() -> None:
         print("| run | fitted on steps | dB per doubling | crosses (total steps, hours at its rate) |")
         print("|---|---|---|---|")
         for run in a.runs:
-            fit = project(val_points(run, offsets.get(run.name, 0)), a.project, refs)
+            fit = project(val_points(run, offsets.get(name(run), 0)), a.project, refs)
             if fit is None:
                 continue
-            fits[run.name] = fit
+            fits[name(run)] = fit
             sps = seconds_per_step(run)
             done = fit["fit_steps"][-1]
             cross = "; ".join(
@@ -185,7 +198,7 @@ def main() -> None:
                 for label, st in fit["cross"].items()
             )
             span = f"{fit['fit_steps'][0]:,}-{done:,}"
-            print(f"| {run.name} | {span} | {fit['db_per_doubling']:+.3f} | {cross or '-'} |")
+            print(f"| {name(run)} | {span} | {fit['db_per_doubling']:+.3f} | {cross or '-'} |")
     if a.curve:
         print(curve(a.runs, offsets, refs, a.curve, fits))
     print("| run | steps | wall time | params | final validation (fp32) | bicubic |")
@@ -210,7 +223,7 @@ def main() -> None:
             final = f"PSNR-Y {m['val']['psnr_y']:.2f} dB / SSIM-Y {m['val']['ssim_y']:.4f}"
             base = f"{m['bicubic']['psnr_y']:.2f} dB / {m['bicubic']['ssim_y']:.4f}"
         print(
-            f"| {run.name} | {cfg['training']['steps']:,} | {wall:.0f} min | {cfg['params']:,} | "
+            f"| {name(run)} | {cfg['training']['steps']:,} | {wall:.0f} min | {cfg['params']:,} | "
             f"{final} | {base} |"
         )
 
