@@ -18,7 +18,7 @@ keeps rising in a straight line; one that has stopped flattens.
 ``--project K`` fits that straight line (PSNR = a + b log2 steps, least squares) to each run's
 last K validation points, prints its slope in dB per doubling of the total steps and where it
 would cross each reference above the run's last point (total steps, and hours at the run's own
-recorded rate), and draws it dashed on ``--curve``. A projection, not a measurement: an SR curve's
+recorded rate), and draws it dotted on ``--curve``. A projection, not a measurement: an SR curve's
 slope falls as it goes, and a cosine schedule flattens each run's end, so the fitted slope of a
 run's last points is a lower bound on what a longer schedule gives early and an upper bound on
 what it gives late.

@@ -97,9 +97,9 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # (docs/quality.md), too slowly to pass SPAN on this CPU. 1,000 steps from the finished
     # teacher at half its lr with SPAN's output on each LR frame as a second target (weight 1
     # falling to 0), then ablated. (Its control, the same 1,000 steps without SPAN, was dropped in
-    # session 23: SPAN's target moved the teacher by +0.01 dB at steps 250-750, no more than the
-    # teacher's own last 500 steps gave, and five hours of the uni thread buy more in the clip and
-    # patch runs below.)
+    # session 23: with SPAN's target the teacher stayed within -0.02/+0.03 dB of its start at steps
+    # 250-750 (30.54-30.59 from 30.56; 30.60 at 1,000), a difference a control would cost five
+    # hours of the uni thread to resolve; the clip and patch runs below buy more.)
     job basicvsr-uni-x4-spankd vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --lr 1e-4 --val-every 250 --teacher "$I/span-x4" --threads 1
     eval_temporal "$R/basicvsr-uni-x4-spankd"
@@ -145,7 +145,7 @@ photo_students() {
   # What the issue asks first: edsrmini from scratch (the distillation claim) and swinirmini taught
   # by SPAN (both minis from the strongest teacher, side by side with their own teachers'); then
   # the students beyond the paper's sizes.
-  # span-s32 x4 cut at once: paused at step ~1,360 in session 22, finishes first (about an hour).
+  # span-s32 x4 cut at once: paused at step ~1,360 in session 22, finished first in session 23.
   job span-s32-x4 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
     --student-init teacher --preset cpu --name span-s32
   # Distillation against training from scratch, with the strongest teacher there is (SPAN): the
