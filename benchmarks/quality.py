@@ -11,11 +11,10 @@ pixels cropped) on the corpus' validation split (docs/data.md), which training n
   photos     the validation photos at x2 and x4: the image models, the peers, bicubic
 
 Speed is model-only time per LR frame of one size per task (``--size-x4``, ``--size-x2``: the LR
-of a 720x1280 output), the product's CPU path for slimvsr's models (channels-last, in the precision
-the engine picks on this CPU: bf16 autocast with bf16 instructions, else fp32, as
-benchmarks/registry_speed.py; emulated bf16 is an order of magnitude slower than fp32; video
-models on ``--clip-frames`` frames, image models on ``--image-frames``), each peer in its own
-runtime (ncnn, fp32), all interleaved for
+of a 720x1280 output): slimvsr's models in channels-last memory and the precision the engine picks
+on this CPU (``pick_precision``: bf16 autocast with bf16 instructions, else fp32; emulated bf16 is
+an order of magnitude slower), video models on ``--clip-frames`` frames, image models on
+``--image-frames``; each peer in its own runtime (ncnn, fp32); all interleaved for
 ``--repeats`` rounds after a warm-up round, medians. ``--add LABEL=FOLDER`` adds a model folder
 (a new teacher, a re-compressed model) beside the bundled ones. Pause training for the timings.
 """
@@ -35,7 +34,7 @@ from bench_models import load, time_once  # benchmarks/ is on sys.path when run 
 
 from slimvsr.compression.evaluate import evaluate
 from slimvsr.compression.peers import load_peer
-from slimvsr.engine import cpu_has_bf16, cpu_name
+from slimvsr.engine import cpu_name, pick_precision
 from slimvsr.models import family_of
 
 VIDEO = ["ssl-uni", "ssl-bi", "basicvsr-uni", "basicvsr"]
@@ -121,7 +120,7 @@ def main() -> int:
         fast = {
             k: (m.to(memory_format=torch.channels_last) if ours else m) for k, (m, _, ours) in timed.items()
         }
-        prec = "bf16" if cpu_has_bf16() else "fp32"
+        prec = pick_precision("cpu", "auto").name  # the engine's choice on this CPU
         ms: dict[tuple[str, str], list[float]] = {k: [] for k in timed}
         for rnd in range(a.repeats + 1):  # round 0 warms up
             for k, m in fast.items():
