@@ -185,3 +185,39 @@ def test_publish_data_measures_again_in_place(corpus, tmp_path, capsys) -> None:
     assert row["psnr_y"] == meta["metrics"]["val"]["psnr_y"]
     assert f"{row['psnr_y']:.2f}" in (folder / "README.md").read_text()
     assert compress_main([*argv[:2], "--repo-id", "o/n", "--data", str(corpus)]) == 2  # folder first
+
+
+def test_blend_scores_its_ends_as_the_models_and_runs_each_once(corpus, monkeypatch) -> None:
+    """benchmarks/blend.py: weight 1 scores as model A alone and weight 0 as model B alone (the
+    same evaluation), a middle weight between; each model runs once per clip over all weights."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from slimvsr.compression.evaluate import evaluate
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from blend import Blend
+
+    video = BasicVSR(tiny_config("basicvsr", 0)).eval()
+    image = EDSR(tiny_config("edsr", 1, scale=4)).eval()
+    calls = {"video": 0}
+    real = video.forward
+    monkeypatch.setattr(
+        video, "forward", lambda x: (calls.__setitem__("video", calls["video"] + 1), real(x))[1]
+    )
+    blend = Blend(video, image)
+    kw = dict(scale=4, max_frames=3, count=False, kind="video", items="video")
+    scores = {}
+    with torch.no_grad():
+        for w in (1.0, 0.0, 0.5):
+            blend.w = w
+            scores[w] = evaluate(blend, "b", corpus, **kw).psnr_y
+        alone_a = evaluate(video, "a", corpus, scale=4, max_frames=3, count=False).psnr_y
+        alone_b = evaluate(image, "i", corpus, **{**kw, "kind": "image"}).psnr_y
+    clips = len([p for p in (corpus / "video" / "val").iterdir()])
+    assert calls["video"] == clips + clips  # once per clip for the blends, once per clip alone
+    assert scores[1.0] == pytest.approx(alone_a, abs=1e-9)
+    assert scores[0.0] == pytest.approx(alone_b, abs=1e-9)
+    assert min(alone_a, alone_b) - 1 < scores[0.5] < max(alone_a, alone_b) + 1
