@@ -160,6 +160,15 @@ photo_students() {
     job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
       --preset cpu --name swinirmini-span
   done
+  # The image teachers again (session 24): "every teacher clearly above its earlier version". The
+  # bundled edsr-baseline saw 4,000 steps on the first 43 photos (wave 1); 2,000 more from it on
+  # the grown corpus (215 photos), at half the cpu preset's lr (a trained network continued, as
+  # swinir-lw x4 was), x4 then x2 (about 4-5 hours each on a shared thread: 2 GMAC per LR pixel).
+  for s in 4 2; do
+    [ -f "$I/edsr-baseline-x$s/config.json" ] || cp -r "src/slimvsr/models/weights/edsr-baseline-x$s" "$I/edsr-baseline-x$s"
+    job "edsr-baseline-x$s-more" vsr-compress train --model edsr-baseline --scale $s --preset cpu \
+      --init "$I/edsr-baseline-x$s" --steps 2000 --lr 2e-4 --threads 1
+  done
   job span-s32-x4-reg2 vsr-compress distill --teacher "$I/span-x4" --student span-s32 \
     --student-init teacher --regularise-steps 400 --distill-lr 1e-4 --preset cpu --name span-s32
   job span-s32-x2 vsr-compress distill --teacher "$I/span-x2" --student span-s32 \
