@@ -49,12 +49,14 @@ if [ ! -f "$HOME_DIR/corpus/manifest.json" ]; then
   "$VENV/bin/vsr-compress" data prepare --root "$HOME_DIR/corpus"
 fi
 # A new machine: start each run from its committed milestone snapshot (artifacts/checkpoints/NAME:
-# ckpt.pt and log.jsonl), unless the run folder already has a checkpoint of its own.
+# the run folder's resumable files as they stood: ckpt.pt and log.jsonl, in the stage's subfolder
+# for staged runs, e.g. distil/ckpt.pt beside sizing.json), unless the run folder already has a
+# checkpoint or a finished model of its own.
 for snap in artifacts/checkpoints/*/; do
-  [ -f "$snap/ckpt.pt" ] || continue
+  [ -n "$(find "$snap" -name ckpt.pt)" ] || continue
   run=$HOME_DIR/runs/$(basename "$snap")
-  if [ ! -f "$run/ckpt.pt" ] && [ ! -f "$run/model/config.json" ]; then
-    mkdir -p "$run" && cp "$snap/ckpt.pt" "$snap/log.jsonl" "$run/"
+  if [ -z "$(find "$run" -name ckpt.pt 2>/dev/null)" ] && ! ls "$run"/*model/config.json > /dev/null 2>&1; then
+    mkdir -p "$run" && cp -r "$snap/." "$run/"
     echo "restored $(basename "$snap") from its committed snapshot"
   fi
 done

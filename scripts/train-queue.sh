@@ -161,9 +161,9 @@ photo_students() {
       --preset cpu --name swinirmini-span
   done
   # The image teachers again (session 24): "every teacher clearly above its earlier version". The
-  # bundled edsr-baseline saw 4,000 steps on the first 43 photos (wave 1); 2,000 more from it on
-  # the grown corpus (215 photos), at half the cpu preset's lr (a trained network continued, as
-  # swinir-lw x4 was), x4 then x2 (about 4-5 hours each on a shared thread: 2 GMAC per LR pixel).
+  # bundled edsr-baseline saw 4,000 steps on the first 37 training photos (wave 1); 2,000 more
+  # from it on the grown corpus (215), at half the cpu preset's lr (a trained network continued,
+  # as swinir-lw x4 was), x4 then x2.
   for s in 4 2; do
     [ -f "$I/edsr-baseline-x$s/config.json" ] || cp -r "src/slimvsr/models/weights/edsr-baseline-x$s" "$I/edsr-baseline-x$s"
     job "edsr-baseline-x$s-more" vsr-compress train --model edsr-baseline --scale $s --preset cpu \
