@@ -108,6 +108,10 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # the lite's size (ratio 0.58) from this teacher, and the lite from scratch for as many steps
     # as that model has seen in all (teacher 1,800 + 3,000, SSL 400 + 1,200).
     job ssl-uni-r058-v2 vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.58 --name ssl-uni-r058
+    # Table 1's other half: the lite from scratch, as many steps in all (before the clip and patch
+    # runs since session 25: the paper's claim first, the ablations after).
+    job basicvsr-uni-lite-x4-cpu-long vsr-compress train --model basicvsr-uni-lite --preset cpu-long \
+      --init "$F" --threads 1
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
@@ -121,9 +125,6 @@ chain() {  # chain TEACHER_MODEL STUDENT
     job basicvsr-uni-x4-patch64 vsr-compress train --model basicvsr-uni --preset cpu-long --init "$T" \
       --steps 1000 --batch 1 --frames 10 --patch 64 --lr 1e-4 --threads 1
     eval_temporal "$R/basicvsr-uni-x4-patch64"
-    # Table 1's other half (ssl-uni-r058-v2 above): the lite from scratch, as many steps in all.
-    job basicvsr-uni-lite-x4-cpu-long vsr-compress train --model basicvsr-uni-lite --preset cpu-long \
-      --init "$F" --threads 1
   fi
 }
 # 11. A third chain (session 22), the photo students (session 23: the photo distillations moved
