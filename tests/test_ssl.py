@@ -368,9 +368,19 @@ def test_a_given_cost_model_is_checked_against_the_teacher_and_kept(tmp_path) ->
     (tmp_path / "run").mkdir()
     got = _cost_model(m, tmp_path / "run" / "cost_model.json", given)
     assert got == _fake_costs(m) and (tmp_path / "run" / "cost_model.json").exists()
-    other = _dense(True)  # two branches: other blocks
-    with pytest.raises(CompressionError, match="another network"):
-        _cost_model(other, tmp_path / "x.json", given)
+    # The bidirectional twin (same width and blocks per branch): the forward blocks' timings serve
+    # the backward blocks too, so the model predicts both trunks' time and the upsampler's once.
+    bi = _dense(True)
+    got_bi = _cost_model(bi, tmp_path / "bi.json", given)
+    assert got_bi.blocks == ssl.block_names(bi) and len(got_bi.blocks) == 2 * len(got.blocks)
+    trunk_ms = sum(got.conv_ms(k).at(*w) for k, w in got.widths(()).items() if "." in k)
+    assert 0 < trunk_ms < got.predict()
+    assert got_bi.predict() == pytest.approx(got.predict() + trunk_ms)
+    torch.manual_seed(0)
+    for feat, n in ((8, 2), (16, 3)):  # other blocks, other widths
+        other = BasicVSR(BasicVSRConfig(num_feat=feat, num_block=n))
+        with pytest.raises(CompressionError, match="another network"):
+            _cost_model(other, tmp_path / "x.json", given)
     given.write_text("not json")
     with pytest.raises(CompressionError, match="not a cost model"):
         _cost_model(m, tmp_path / "y.json", given)

@@ -280,7 +280,15 @@ def _cost_model(teacher: BasicVSR, path: Path, given: Path | None = None) -> Cos
             raise CompressionError(
                 f"{given}: not a cost model ({e}); pass the JSON benchmarks/ssl_cost_model.py writes"
             ) from e
-        if costs.num_feat != teacher.config.num_feat or costs.blocks != ssl.block_names(teacher):
+        blocks = ssl.block_names(teacher)
+        forward = tuple(b for b in blocks if b.startswith("forward."))
+        if costs.num_feat == teacher.config.num_feat and costs.blocks == forward != blocks:
+            # The unidirectional twin's model serves a bidirectional teacher: the backward blocks'
+            # convs have the forward blocks' shapes (num_feat -> num_feat at LR) and the upsampler
+            # is the same, so only the block list grows.
+            costs = replace(costs, blocks=blocks)
+            log.info("cost model of the unidirectional twin: its trunk timings also for the backward blocks")
+        if costs.num_feat != teacher.config.num_feat or costs.blocks != blocks:
             raise CompressionError(f"{given}: its cost model is of another network than the teacher's")
     else:
         costs = measure_cost_model(teacher, family_of(teacher).profile_size(teacher.config))
