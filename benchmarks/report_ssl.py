@@ -78,6 +78,20 @@ def upsampler_share(model: BasicVSR, size: tuple[int, int] = (180, 320)) -> str:
     return f"upsampler {up_macs / 1e9:.1f} of {total / 1e9:.1f} GMACs/frame at {size[0]}x{size[1]}"
 
 
+def scores(meta: dict, clips: list[str] | None) -> dict[str, float]:
+    """The row's fp32 validation scores: the whole split's, or the mean over ``clips`` from its
+    per-clip scores (rows scored on different validation splits compare on the clips they share;
+    every clip is scored on the same number of frames, so the split's score is the clips' mean)."""
+    metrics = meta.get("metrics", {})
+    if not clips:
+        return metrics.get("val", {})
+    per = metrics.get("per_item", {})
+    missing = [c for c in clips if c not in per]
+    if missing:
+        raise SystemExit(f"{meta.get('name', '?')}: no score for {', '.join(missing)} in its record")
+    return {k: sum(per[c][k] for c in clips) / len(clips) for k in ("psnr_y", "ssim_y")}
+
+
 def plot_fig5(label: str, model: BasicVSR, dest: Path) -> Path:
     import matplotlib
 
@@ -147,6 +161,12 @@ def main() -> None:
     p.add_argument("--precision", default="bf16", help="runtime column to show")
     p.add_argument("--plots", type=Path, default=None)
     p.add_argument(
+        "--clips",
+        nargs="+",
+        default=None,
+        help="score every row on these validation clips only (the mean of their per-clip scores)",
+    )
+    p.add_argument(
         "--reference",
         default=None,
         help="LABEL of the row the difference columns compare with (default: the first row)",
@@ -167,11 +187,13 @@ def main() -> None:
         folder = model_folder(run)
         model, meta = from_folder(folder)  # artifacts/ keep only config.json: shapes are enough here
         prof = profile_model(model, (180, 320))
-        val = meta.get("metrics", {}).get("val", {})
+        val = scores(meta, a.clips)
         s = meta.get("ssl")
         if s:
             sc = SSLConfig.from_record(s)
             method = f"{s['method']}, {sc.selection_criterion}, ratio {s['ratio']}"
+            if s.get("budget", "units") == "time":
+                method += " of the modelled time"
             if s.get("prune_upsampler", True):
                 method += f", PS pruning (group {s.get('group_score', 'sum')})"
             else:
@@ -202,9 +224,10 @@ def main() -> None:
     # Differences from the unrounded values of one row, times from the same benchmark run.
     ref = next(r for r in rows if r[0] == (a.reference or rows[0][0]))
     nan = float("nan")
+    on = f" PSNR/SSIM-Y on {', '.join(a.clips)} only." if a.clips else ""
     print(
         f"Differences against {ref[0]}: PSNR-Y in dB, params and MACs as fractions, "
-        f"CPU time as a ratio ({a.precision}, one benchmark run).\n"
+        f"CPU time as a ratio ({a.precision}, one benchmark run).{on}\n"
     )
     print(
         "| model | method | PSNR-Y | dPSNR-Y | SSIM-Y | params (w/o SPyNet) | x params | "

@@ -3,6 +3,16 @@
 #
 #     bash benchmarks/ssl_tables.sh [ROW ...]      # no ROW: every row, the timing run, the report
 #     bash benchmarks/ssl_tables.sh --report       # the report again from the records and timing file
+#     bash benchmarks/ssl_tables.sh --time         # time the recorded rows, then the report
+#
+# Environment: TEACHER (registry name or model folder; basicvsr-uni), DATA (data/corpus), TABLES
+# (the set's name: its records go to artifacts/TABLES, its timing to docs/bench-models-TABLES.json,
+# its report to docs/TABLES.md; ssl-tables), SSL_TABLES_OUT (the run folders; runs/tables),
+# PRECISION (of the timing; bf16). The round-2 rows (issue #18: the same rows from the long-trained
+# teacher) are run by scripts/train-queue.sh and recorded, timed and reported with
+#     TABLES=ssl-tables-v2 TEACHER=artifacts/basicvsr-uni-x4-cpu-long DATA=~/.cache/slimvsr/corpus \
+#       SSL_TABLES_OUT=~/.cache/slimvsr/runs/ssl-tables-v2 PRECISION=fp32 bash benchmarks/ssl_tables.sh --time
+# (a row that has run but has no record yet is recorded by naming it: ... ssl_tables.sh ROW).
 #
 # Every pruned row is `vsr-compress ssl --teacher basicvsr-uni --preset cpu-short` plus the row's
 # flags, into runs/tables/NAME; the -lite row trains the width-32 network from scratch for the same
@@ -20,10 +30,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 V=${VENV:-.venv}/bin
-T=${TEACHER:-basicvsr-uni}
-OUT=runs/tables
-REC=artifacts/ssl-tables
-mkdir -p "$OUT" "$REC"
+T=${TEACHER:-basicvsr-uni}  # a registry name or a model folder
+SET=${TABLES:-ssl-tables}   # names the records (artifacts/SET), the timing file and the report
+OUT=${SSL_TABLES_OUT:-runs/tables}
+PRECISION=${PRECISION:-bf16}  # of the timing run: fp32 on a CPU without bf16 units
+DATA=${DATA:-data/corpus}
+REC=artifacts/$SET
+TIMING=docs/bench-models-$SET.json
+if [[ -d $T ]]; then TDIR=$T; else TDIR=src/slimvsr/models/weights/$T-x4; fi
 
 declare -A ROWS=(
   [ssl-uni-short]=""
@@ -52,6 +66,11 @@ record() {
   if [[ -f $OUT/$name/regularise/gammas.jsonl ]]; then cp "$OUT/$name/regularise/gammas.jsonl" "$REC/$name.tmp/"; fi
   cp "$OUT/$name.log" "$REC/$name.tmp/run.log"
   rm -rf "$REC/$name" && mv "$REC/$name.tmp" "$REC/$name"
+  # the teacher's config.json (its metrics and architecture) once: a registry name's weights change
+  # when a model is re-bundled (wave 1's teacher is the bundled basicvsr-uni of its time)
+  if [[ ! -f $REC/teacher/config.json ]]; then
+    mkdir -p "$REC/teacher" && cp "$TDIR/config.json" "$REC/teacher/"
+  fi
 }
 
 run_row() {
@@ -61,43 +80,59 @@ run_row() {
     return
   fi
   if [[ ! -f $OUT/$name/model/config.json ]]; then
+    mkdir -p "$OUT"
     echo "$name: running (log $OUT/$name.log)"
     if [[ $name == basicvsr-uni-lite ]]; then
       # 1,800 teacher steps + 200 regularisation + 400 fine-tuning: the pruned rows' total
       $V/vsr-compress train --model basicvsr-uni-lite --preset cpu --steps 2400 \
-        --init artifacts/spynet-cpu --out "$OUT/$name" >>"$OUT/$name.log" 2>&1
+        --init artifacts/spynet-cpu --data "$DATA" --out "$OUT/$name" >>"$OUT/$name.log" 2>&1
     else
       # shellcheck disable=SC2086  # the row's flags are words
       $V/vsr-compress ssl --teacher "$T" --preset cpu-short ${ROWS[$name]} --name "$name" \
-        --out "$OUT/$name" >>"$OUT/$name.log" 2>&1
+        --data "$DATA" --out "$OUT/$name" >>"$OUT/$name.log" 2>&1
     fi
   fi
   record "$name"
 }
 
-labels=(teacher=src/slimvsr/models/weights/basicvsr-uni-x4)
-for name in "${ORDER[@]}"; do labels+=("$name=$REC/$name"); done
+labels() {  # the teacher as recorded with the set and every row with a record, in table order
+  labels=("teacher=$REC/teacher")
+  for name in "${ORDER[@]}"; do
+    if [[ -f $REC/$name/config.json ]]; then labels+=("$name=$REC/$name"); fi
+  done
+}
+
+timing() {
+  labels
+  $V/python benchmarks/bench_models.py "${labels[@]}" --scale 4 --size 180x320 --frames 16 \
+    --precision "$PRECISION" --repeats 3 --out "$TIMING"
+}
 
 report() {  # the table from the records and the timing file, written whole or not at all
+  labels
+  local how="bash benchmarks/ssl_tables.sh"
+  if [[ $SET != ssl-tables ]]; then how="TABLES=$SET TEACHER=$T PRECISION=$PRECISION $how"; fi
   {
     echo "# SSL Tables 1-3 (uni): every row"
     echo
-    echo "Written by \`bash benchmarks/ssl_tables.sh\` (docs/reproduction-ssl.md explains the rows and the"
+    echo "Written by \`$how\` (docs/reproduction-ssl.md explains the rows and the"
     echo "results). PSNR/SSIM-Y: fp32, the video validation split of docs/data.md, from each row's"
-    echo "$REC/NAME/config.json. Times: docs/bench-models-ssl-tables.json. Machine:"
+    echo "$REC/NAME/config.json. Times: $TIMING. Machine:"
     echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, torch $($V/python -c 'import torch; print(torch.__version__)')."
     echo
-    $V/python benchmarks/report_ssl.py "${labels[@]}" --runtime docs/bench-models-ssl-tables.json \
-      --plots docs/ssl-tables
-  } >docs/ssl-tables.md.tmp
-  mv docs/ssl-tables.md.tmp docs/ssl-tables.md
-  cat docs/ssl-tables.md
+    $V/python benchmarks/report_ssl.py "${labels[@]}" --runtime "$TIMING" --plots "docs/$SET"
+  } >"docs/$SET.md.tmp"
+  mv "docs/$SET.md.tmp" "docs/$SET.md"
+  cat "docs/$SET.md"
 }
 
-if [[ ${1-} == --report ]]; then  # rewrite the report only: no training, no timing
-  report
-  exit 0
-fi
+case ${1-} in
+  --report) report; exit 0 ;;  # rewrite the report only: no training, no timing
+  --time) timing; report; exit 0 ;;  # time the recorded rows, then the report
+  --flags)  # a row's flags (for a queue that runs the row itself: scripts/train-queue.sh)
+    [[ -v ROWS[${2-}] ]] || { echo "unknown row ${2-}" >&2; exit 2; }
+    echo "${ROWS[$2]}"; exit 0 ;;
+esac
 if (($#)); then
   for name in "$@"; do
     [[ -v ROWS[$name] || $name == basicvsr-uni-lite ]] || { echo "unknown row $name (${ORDER[*]})" >&2; exit 2; }
@@ -106,6 +141,5 @@ if (($#)); then
   exit 0
 fi
 for name in "${ORDER[@]}"; do run_row "$name"; done
-$V/python benchmarks/bench_models.py "${labels[@]}" --scale 4 --size 180x320 --frames 16 \
-  --precision bf16 --repeats 3 --out docs/bench-models-ssl-tables.json
+timing
 report

@@ -59,6 +59,20 @@ eval_temporal() {  # eval_temporal RUN: RUN/model's temporal ablation into RUN/e
     echo "$(date -Is) wrote $r/eval-temporal.json"
   fi
 }
+# SSL's Tables 2 and 3 again from the long-trained uni teacher (issue #18: "re-run the SSL Tables
+# 1-3 analogues on the new teachers"): each row as in wave 1 (benchmarks/ssl_tables.sh, which holds
+# the rows' flags and records, times and reports them: docs/reproduction-ssl.md), the cpu-short
+# preset, into $R/ssl-tables-v2/ROW. Table 1 is the cpu-preset pair above (ssl-uni-r058-v2 and the
+# lite from scratch). About 1.6 h a row on one thread beside two other runs (200 regularisation
+# steps at ~0.07 it/s, 400 fine-tuning at ~0.13, from ssl-uni-r058-v2's log).
+ssl_table_row() {  # ssl_table_row ROW
+  local row=$1 flags
+  flags=$(bash benchmarks/ssl_tables.sh --flags "$row")
+  mkdir -p "$R/ssl-tables-v2"
+  # shellcheck disable=SC2086  # the row's flags are words
+  job "ssl-tables-v2/$row" vsr-compress ssl --teacher artifacts/basicvsr-uni-x4-cpu-long \
+    --preset cpu-short $flags --name "$row"
+}
 chain() {  # chain TEACHER_MODEL STUDENT
   local m=$1 student=$2 T=$R/$1-x4-cpu-long/model s
   [ -f "$I/$m-x4/config.json" ] || cp -r "src/slimvsr/models/weights/$m-x4" "$I/$m-x4"
@@ -92,6 +106,9 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # so the bi chain runs the time budget only; ssl-bi-v2 (the unit budget) was stopped at its start.
     job ssl-bi-time-r08 vsr-compress ssl --teacher "$T" --preset cpu --budget time --ratio 0.8 \
       --cost-model docs/bench-ssl-cost-model.json --name ssl-bi-time-r08
+    eval_temporal "$R/ssl-bi-time-r08"
+    # Table 3 (the pruning criteria) on this thread, Table 2 on the uni one (session 26).
+    for row in ssl-uni-maxg ssl-uni-minl ssl-uni-maxl ssl-uni-random; do ssl_table_row "$row"; done
   else
     job "$student-v2" vsr-compress ssl --teacher "$T" --preset cpu --ratio 0.7 --name "$student"
   fi
@@ -122,6 +139,10 @@ chain() {  # chain TEACHER_MODEL STUDENT
     # runs since session 25: the paper's claim first, the ablations after).
     job basicvsr-uni-lite-x4-cpu-long vsr-compress train --model basicvsr-uni-lite --preset cpu-long \
       --init "$F" --threads 1
+    # Table 2 (the components: SSL4 = ssl-uni-short, SSL3 no TF, SSL2 no PS pruning, SSL1 aligned)
+    # from the long-trained teacher, before the clip and patch runs (session 26: what the issue
+    # names first).
+    for row in ssl-uni-short ssl-uni-notf ssl-uni-rsc ssl-uni-aligned; do ssl_table_row "$row"; done
     # Does the recurrence learn to use the past on longer clips? The finished uni teacher takes
     # +0.08 dB from the other frames after 10-frame clips (docs/training.md): 1,000 more steps on
     # 30-frame clips (1 x 30 x 32: 1.5x a cpu-long step's pixels) at half the lr, then the same
@@ -166,16 +187,14 @@ photo_students() {
     job "edsrmini-x$s-scratch" vsr-compress distill --teacher "$I/span-x$s" --student edsrmini \
       --from-scratch --preset cpu --name edsrmini-scratch
   done
-  # swinirmini taught by SPAN, as edsrmini was.
+  # swinirmini taught by SPAN, as edsrmini was, and the image teachers again (session 24: "every
+  # teacher clearly above its earlier version"; the bundled edsr-baseline saw 4,000 steps on the
+  # first 37 training photos (wave 1); 2,000 more from it on the grown corpus (215), at half the
+  # cpu preset's lr (a trained network continued, as swinir-lw x4 was)): x4, then x2 (session 26:
+  # edsr-baseline x4, about 2 h, before swinirmini x2, about 6 h).
   for s in 4 2; do
     job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
       --preset cpu --name swinirmini-span
-  done
-  # The image teachers again (session 24): "every teacher clearly above its earlier version". The
-  # bundled edsr-baseline saw 4,000 steps on the first 37 training photos (wave 1); 2,000 more
-  # from it on the grown corpus (215), at half the cpu preset's lr (a trained network continued,
-  # as swinir-lw x4 was), x4 then x2.
-  for s in 4 2; do
     [ -f "$I/edsr-baseline-x$s/config.json" ] || cp -r "src/slimvsr/models/weights/edsr-baseline-x$s" "$I/edsr-baseline-x$s"
     job "edsr-baseline-x$s-more" vsr-compress train --model edsr-baseline --scale $s --preset cpu \
       --init "$I/edsr-baseline-x$s" --steps 2000 --lr 2e-4 --threads 1
