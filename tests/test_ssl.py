@@ -497,3 +497,30 @@ def test_presets_let_the_gammas_travel_as_far_as_the_papers() -> None:
         reach = (sc.gamma_lr or 2e-4) * steps
         assert reach >= 0.95 * 2e-4 * paper_steps, name
         assert sc.tau == paper.tau, name
+
+
+def test_report_scores_rows_of_two_validation_splits_on_the_clips_they_share() -> None:
+    """benchmarks/report_ssl.py --clips: wave 1 scored on two validation clips, round 2 on five; a
+    row's score on a subset is the mean of its per-clip scores (every clip has the same frames),
+    so over all its clips it is the recorded split score, and a clip the row lacks is refused."""
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "benchmarks"))
+    from report_ssl import scores
+
+    v2 = json.loads((root / "artifacts/ssl-uni-r058-v2/config.json").read_text())
+    w1 = json.loads((root / "artifacts/ssl-tables/basicvsr-uni-lite/config.json").read_text())
+    every = list(v2["metrics"]["per_item"])
+    assert len(every) == 5 and scores(v2, every)["psnr_y"] == pytest.approx(
+        v2["metrics"]["val"]["psnr_y"], abs=1e-9
+    )
+    assert scores(v2, None) == v2["metrics"]["val"]
+    shared = sorted(w1["metrics"]["per_item"])
+    assert shared == ["bigbuckbunny-01", "bikes-04"]
+    assert scores(w1, shared)["psnr_y"] == pytest.approx(w1["metrics"]["val"]["psnr_y"], abs=1e-9)
+    two = scores(v2, shared)
+    assert two["psnr_y"] != pytest.approx(v2["metrics"]["val"]["psnr_y"], abs=0.05)
+    with pytest.raises(SystemExit, match="cityCC0-00"):
+        scores(w1, ["bikes-04", "cityCC0-00"])
