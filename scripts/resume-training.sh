@@ -7,7 +7,8 @@
 # work tree never changes a running job; each (re)start takes the checkout as it is then.
 #
 #   bash scripts/resume-training.sh           # start the queue unless it is running
-#   bash scripts/resume-training.sh --status  # what is running, the last lines of the log
+#   bash scripts/resume-training.sh --status  # what is running: each active run's last step and
+#                                             # validation, the queue log's last lines
 #   bash scripts/resume-training.sh --stop    # stop the queue; a job resumes from its last
 #                                             # checkpoint (every ~10 minutes) when restarted
 #   kill -STOP / -CONT "-$(cat ~/.cache/slimvsr/queue.pid)"   # pause it for a benchmark
@@ -21,7 +22,13 @@ running() { [ -f "$PIDF" ] && kill -0 "$(cat "$PIDF")" 2>/dev/null; }
 case "${1:-}" in
   --status)
     if running; then echo "queue running (pid $(cat "$PIDF"))"; else echo "queue not running"; fi
-    tail -n 5 "$HOME_DIR/queue.log" 2>/dev/null || true
+    # every run written to in the last hour: its last progress line and its last validation
+    find "$HOME_DIR/runs" -name '*.log' -mmin -60 2>/dev/null | sort | while read -r log; do
+      echo "${log#"$HOME_DIR"/runs/}:"
+      grep ' step [0-9]*/' "$log" | tail -n 1 | sed 's/^/  /' || true
+      grep 'validation' "$log" | tail -n 1 | sed 's/^/  /' || true
+    done
+    tail -n 3 "$HOME_DIR/queue.log" 2>/dev/null || true
     exit 0 ;;
   --stop)
     if running; then kill -- -"$(cat "$PIDF")" 2>/dev/null || kill "$(cat "$PIDF")"; echo stopped; fi
