@@ -19,7 +19,7 @@ from slimvsr.compression.training.recipes import recipe
 
 QUEUE = Path(__file__).resolve().parents[1] / "scripts" / "train-queue.sh"
 # Shell variables of the queue, by the kind of value they hold there.
-VALUES = {"s": "4", "m": "basicvsr-uni", "student": "ssl-uni"}
+VALUES = {"s": "4", "m": "basicvsr-uni", "student": "ssl-uni", "flags": ""}  # flags: below
 STOP = {">", ">>", "&&", "||", "|", ";", "&", ")"}
 
 
@@ -57,4 +57,22 @@ def test_every_queue_job_parses(argv: list[str]) -> None:
     if argv[0] == "train":
         recipe(args.model, args.preset)  # raises for a model/preset pair with no recipe
     for path in (a for a in argv if a.startswith(("docs/", "artifacts/"))):  # files of the checkout
-        assert (QUEUE.parents[1] / path).is_file(), path
+        assert (QUEUE.parents[1] / path).exists(), path
+
+
+def test_every_ssl_table_row_the_queue_runs_parses() -> None:
+    """The queue runs SSL's table rows with the flags benchmarks/ssl_tables.sh holds for them
+    (``--flags ROW``); each row it names must be one, and its command must parse."""
+    import subprocess
+
+    text = QUEUE.read_text()
+    rows = {r for line in re.findall(r"for row in ([^;]+);", text) for r in line.split()}
+    assert {"ssl-uni-short", "ssl-uni-maxg"} <= rows
+    script = QUEUE.parents[1] / "benchmarks" / "ssl_tables.sh"
+    for row in sorted(rows):
+        out = subprocess.run(["bash", str(script), "--flags", row], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        argv = ["ssl", "--teacher", "t", "--preset", "cpu-short", *out.stdout.split(), "--name", row]
+        build_parser().parse_args([*argv, "--out", "/tmp/q", "--data", "/tmp/q"])
+    bad = subprocess.run(["bash", str(script), "--flags", "no-such-row"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown row no-such-row" in bad.stderr
