@@ -311,6 +311,29 @@ def test_time_limit_stops_with_a_checkpoint_and_the_same_run_resumes_exactly(cor
         assert torch.equal(a, b), k
 
 
+def test_a_resumed_run_needs_its_checkpoint_not_its_starting_point(corpus, tmp_path) -> None:
+    """A run started from --init resumes from its checkpoint alone: with the init folder gone (a
+    new machine restores a run's committed checkpoint, not always what it started from) it still
+    ends bit for bit where the uninterrupted run ends."""
+    import shutil
+    import time
+
+    from slimvsr.compression.training.loop import build_for_training
+    from slimvsr.errors import TrainingStopped
+    from slimvsr.models import save_pretrained
+
+    torch.manual_seed(1)
+    start = tmp_path / "start"
+    save_pretrained(build_for_training(_cfg(tmp_path / "x", corpus)), start)
+    straight = train(_cfg(tmp_path / "a", corpus, init=str(start)))
+    with pytest.raises(TrainingStopped):
+        train(_cfg(tmp_path / "b", corpus, init=str(start), stop_at=time.time() - 1.0))
+    shutil.rmtree(start)
+    resumed = train(_cfg(tmp_path / "b", corpus, init=str(start)))
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
 def test_training_device_is_checked_and_auto_is_what_torch_sees() -> None:
     from slimvsr.errors import DeviceError
 

@@ -182,12 +182,18 @@ def _make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     return optimizers[cfg.optimizer](groups, lr=cfg.lr, betas=(0.9, 0.99))
 
 
-def build_for_training(cfg: TrainConfig) -> nn.Module:
+def build_for_training(cfg: TrainConfig, *, starting: bool = True) -> nn.Module:
+    """The network ``cfg`` trains: its architecture, and with ``starting`` its weights from
+    ``cfg.init`` / ``cfg.flow_init``. A resumed run passes ``starting=False``: its checkpoint holds
+    every weight, so the folders it started from need not exist any more (a new machine keeps a
+    run's committed checkpoint, not always its starting point)."""
     named = named_config(cfg.model)
     arch_cfg = named.config(cfg.scale if named.arch != "spynet" else None)
     if cfg.model_overrides:
         arch_cfg = dataclasses.replace(arch_cfg, **dict(cfg.model_overrides))
     model = build_model(named.arch, arch_cfg)
+    if not starting:
+        return model
     if cfg.init:
         init_model, _ = load_pretrained(cfg.init)
         if type(init_model) is type(model):
@@ -345,7 +351,8 @@ def train(
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    model = model if model is not None else build_for_training(cfg)
+    ckpt = out / "ckpt.pt"
+    model = model if model is not None else build_for_training(cfg, starting=not ckpt.exists())
     model = model.to(device)  # before the optimizer: its state lives beside the parameters
     task = task or make_task(cfg)
     task.to(device)
@@ -356,7 +363,6 @@ def train(
     else:
         opt = _make_optimizer(model, cfg)
     step, extra = 0, {"wall_s": 0.0}
-    ckpt = out / "ckpt.pt"
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
