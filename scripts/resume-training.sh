@@ -55,18 +55,8 @@ git rev-parse HEAD > "$HOME_DIR/queue.commit" 2>/dev/null || true
 if [ ! -f "$HOME_DIR/corpus/manifest.json" ]; then
   "$VENV/bin/vsr-compress" data prepare --root "$HOME_DIR/corpus"
 fi
-# A new machine: start each run from its committed milestone snapshot (artifacts/checkpoints/NAME:
-# the run folder's resumable files as they stood: ckpt.pt and log.jsonl, in the stage's subfolder
-# for staged runs, e.g. distil/ckpt.pt beside sizing.json), unless the run folder already has a
-# checkpoint or a finished model of its own.
-for snap in artifacts/checkpoints/*/; do
-  [ -n "$(find "$snap" -name ckpt.pt)" ] || continue
-  run=$HOME_DIR/runs/$(basename "$snap")
-  if [ -z "$(find "$run" -name ckpt.pt 2>/dev/null)" ] && ! ls "$run"/*model/config.json > /dev/null 2>&1; then
-    mkdir -p "$run" && cp -r "$snap/." "$run/"
-    echo "restored $(basename "$snap") from its committed snapshot"
-  fi
-done
+# A new machine: each run starts from its committed milestone snapshot (artifacts/checkpoints/).
+bash scripts/restore-snapshots.sh "$HOME_DIR/runs"
 cp scripts/train-queue.sh "$HOME_DIR/queue.sh"  # bash reads a script as it runs: run a copy
 PATH="$VENV/bin:$PATH" SLIMVSR_HOME=$HOME_DIR setsid nohup bash "$HOME_DIR/queue.sh" \
   >> "$HOME_DIR/queue.log" 2>&1 < /dev/null &

@@ -76,3 +76,54 @@ def test_every_ssl_table_row_the_queue_runs_parses() -> None:
         build_parser().parse_args([*argv, "--out", "/tmp/q", "--data", "/tmp/q"])
     bad = subprocess.run(["bash", str(script), "--flags", "no-such-row"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown row no-such-row" in bad.stderr
+
+
+def test_snapshots_restore_only_into_runs_without_state_of_their_own(tmp_path) -> None:
+    """scripts/restore-snapshots.sh on a new machine: a snapshot inside a stage (ckpt.pt) or at a
+    stage boundary (a stage's saved model, e.g. SSL's pruned/) fills a run folder that has none;
+    a run with a checkpoint or a saved model of its own is at or past its snapshot and is left
+    alone; a folder with neither is not a snapshot."""
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(QUEUE.parent / "restore-snapshots.sh", repo / "scripts")
+    snaps = repo / "artifacts" / "checkpoints"
+    files = {
+        "lite/ckpt.pt": "snap",  # inside a stage
+        "ssl/pruned/config.json": "snap",  # at a stage boundary
+        "ssl/selection.json": "snap",
+        "mine/distil/ckpt.pt": "snap",
+        "done/ckpt.pt": "snap",
+        "logonly/log.jsonl": "snap",
+    }
+    for rel, text in files.items():
+        (snaps / rel).parent.mkdir(parents=True, exist_ok=True)
+        (snaps / rel).write_text(text)
+    runs = tmp_path / "runs"
+    for rel in ("mine/distil/ckpt.pt", "done/model/config.json"):
+        (runs / rel).parent.mkdir(parents=True)
+        (runs / rel).write_text("own")
+
+    out = subprocess.run(
+        ["bash", str(repo / "scripts" / "restore-snapshots.sh"), str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert sorted(out.split("\n")[:-1]) == [
+        "restored lite from its committed snapshot",
+        "restored ssl from its committed snapshot",
+    ]
+    assert (runs / "lite/ckpt.pt").read_text() == "snap"
+    assert (runs / "ssl/pruned/config.json").read_text() == "snap"
+    assert (runs / "mine/distil/ckpt.pt").read_text() == "own"
+    assert not (runs / "done/ckpt.pt").exists() and not (runs / "logonly").exists()
+    rerun = subprocess.run(
+        ["bash", str(repo / "scripts" / "restore-snapshots.sh"), str(runs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert rerun.stdout == ""  # restored runs now have state of their own
