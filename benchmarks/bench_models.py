@@ -65,6 +65,17 @@ def time_once(model: torch.nn.Module, x: torch.Tensor, precision: str) -> float:
     return (time.perf_counter() - t) / n
 
 
+@torch.no_grad()
+def time_peer(model: torch.nn.Module, x: torch.Tensor) -> float:
+    """A peer network (ncnn: its own runtime and precision, no slimvsr family) on each frame of
+    ``x``, after one untimed call as for slimvsr's models; seconds per frame."""
+    model(x[0, :1])
+    t = time.perf_counter()
+    for f in x[0]:
+        model(f[None])
+    return (time.perf_counter() - t) / x.shape[1]
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("models", nargs="+")

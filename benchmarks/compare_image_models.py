@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import torch
-from bench_models import load, time_once  # benchmarks/ is on sys.path when run as a script
+from bench_models import load, time_once, time_peer  # benchmarks/ is on sys.path when run as a script
 
 from slimvsr.compression.evaluate import evaluate
 from slimvsr.compression.peers import load_peer
@@ -55,17 +55,20 @@ def main() -> None:
     x = torch.rand(1, 1, 3, h, w)  # one LR image per call
     for prec in a.precision:  # the peer ignores both (its own runtime, fp32)
         fmt = torch.channels_last if prec == "bf16" else torch.contiguous_format
-        runs = [m.to(memory_format=fmt) for m, _, _ in models]
-        for m in runs:  # warm-up (oneDNN kernels, allocations)
-            time_once(m, x, prec)
+        runs = [(m.to(memory_format=fmt) if ours else m, ours) for m, _, ours in models]
+        for m, ours in runs:  # warm-up (oneDNN kernels, allocations)
+            time_once(m, x, prec) if ours else time_peer(m, x)
         rounds: list[list[float]] = [[] for _ in runs]
         for _ in range(a.repeats):
-            for i, m in enumerate(runs):
+            for i, (m, ours) in enumerate(runs):
                 # One untimed call first: a user runs one model on image after image, so a model
                 # is timed warm, not right after another model has evicted its caches (a small
                 # model timed right after the teacher measured up to 1.7x its warm time here).
-                time_once(m, x, prec)
-                rounds[i].append(time_once(m, x, prec))
+                if ours:
+                    time_once(m, x, prec)
+                    rounds[i].append(time_once(m, x, prec))
+                else:  # its own runtime (ncnn fp32), its untimed call inside
+                    rounds[i].append(time_peer(m, x))
         for row, r in zip(rows, rounds, strict=True):
             row[f"ms_{prec}"] = 1000 * statistics.median(r)
             row[f"ms_{prec}_all"] = [1000 * v for v in r]

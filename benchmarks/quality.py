@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 import torch
-from bench_models import load, time_once  # benchmarks/ is on sys.path when run as a script
+from bench_models import load, time_once, time_peer  # benchmarks/ is on sys.path when run as a script
 
 from slimvsr.compression.evaluate import evaluate
 from slimvsr.compression.peers import load_peer
@@ -128,7 +128,7 @@ def main() -> int:
                     time_once(m, xs[k], prec)  # an untimed call first: each model timed warm
                     v = time_once(m, xs[k], prec)
                 else:
-                    v = _time_peer(m, xs[k])
+                    v = time_peer(m, xs[k])
                 if rnd:
                     ms[k].append(1000 * v)
             print(f"speed round {rnd} of {a.repeats} done", flush=True)
@@ -143,17 +143,6 @@ def main() -> int:
     if a.out:
         a.out.write_text(json.dumps(res, indent=2) + "\n")
     return 0
-
-
-@torch.no_grad()
-def _time_peer(m: torch.nn.Module, x: torch.Tensor) -> float:
-    import time
-
-    m(x[0, :1])  # the untimed call before each timed one, as for slimvsr's models
-    t = time.perf_counter()
-    for f in x[0]:
-        m(f[None])
-    return (time.perf_counter() - t) / x.shape[1]
 
 
 if __name__ == "__main__":

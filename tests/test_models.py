@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -452,3 +453,26 @@ def test_fp16_storage_refuses_values_out_of_its_range(tmp_path) -> None:
     assert not (tmp_path / "m" / "model.safetensors").exists()
     save_pretrained(model, tmp_path / "m")  # fp32 keeps it
     assert read_config(tmp_path / "m")["storage"] == "fp32"
+
+
+def test_the_same_weights_save_to_the_same_bytes(tmp_path) -> None:
+    """safetensors writes its header's metadata map in an order that changes between calls (and
+    processes); save_pretrained sorts it, so identical weights always get the same sha256, the
+    identity that records (a teacher, a published file) use. A file saved with the other order
+    is still recognised as the same weights (weights_sha256s), and loads the same tensors."""
+    from safetensors.torch import load_file
+
+    from slimvsr.models._io import canonical_safetensors, weights_sha256s
+
+    model = build_model("edsr", tiny_config("edsr", 1)).eval()
+    shas = {save_pretrained(model, tmp_path / f"m{i}")["sha256"] for i in range(8)}
+    assert len(shas) == 1
+    data = (tmp_path / "m0" / "model.safetensors").read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    assert data[8 : 8 + n].startswith(b'{"__metadata__":{"format":"slimvsr","version":"1"}')
+    other = canonical_safetensors(data, order=("version", "format"))  # as an earlier save wrote it
+    assert other != data and len(other) == len(data)
+    (tmp_path / "other.safetensors").write_bytes(other)
+    assert hashlib.sha256(other).hexdigest() in weights_sha256s(tmp_path / "m0" / "model.safetensors")
+    a, b = load_file(tmp_path / "m0" / "model.safetensors"), load_file(tmp_path / "other.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

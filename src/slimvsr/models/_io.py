@@ -4,6 +4,7 @@ where weights are written and read: atomically, strictly, without pickle, sha256
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import tempfile
@@ -12,7 +13,7 @@ from typing import Any, Literal
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from ..errors import WeightsError
@@ -61,6 +62,35 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def canonical_safetensors(data: bytes, order: tuple[str, ...] | None = None) -> bytes:
+    """The same safetensors file with its header's metadata in sorted key order (or ``order``).
+    The library writes that map in an order that changes from one process to the next, so
+    identical weights saved twice could differ in bytes and in sha256, the identity records use
+    (a teacher, a published file). Tensors, offsets and the header's length are unchanged."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    meta = header.pop("__metadata__", None)
+    if meta is not None:
+        meta = {k: meta[k] for k in (order or sorted(meta))}
+        header = {"__metadata__": meta} | header
+    text = json.dumps(header, separators=(",", ":")).encode()
+    if len(text) > n:  # not the library's compact JSON: keep its bytes
+        return data
+    return data[:8] + text.ljust(n) + data[8 + n :]
+
+
+def weights_sha256s(path: Path) -> set[str]:
+    """The sha256 of a weights file under every order of its header's metadata keys: the same
+    weights as recorded by any earlier save (before :func:`save_pretrained` sorted them)."""
+    data = Path(path).read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    keys = list(json.loads(data[8 : 8 + n]).get("__metadata__", {}))
+    orders = itertools.permutations(keys) if len(keys) <= 4 else [tuple(keys)]
+    return {hashlib.sha256(data).hexdigest()} | {
+        hashlib.sha256(canonical_safetensors(data, order)).hexdigest() for order in orders
+    }
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,15 +118,9 @@ def save_pretrained(
     folder = Path(folder)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     state = _stored(state, storage)
-    fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".part", dir=_mkdir(folder))
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata={"format": "slimvsr", "version": str(FORMAT_VERSION)})
-        digest = sha256_file(Path(tmp))
-        os.replace(tmp, folder / WEIGHTS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = canonical_safetensors(save(state, metadata={"format": "slimvsr", "version": str(FORMAT_VERSION)}))
+    atomic_write_bytes(_mkdir(folder) / WEIGHTS_FILE, data)
+    digest = hashlib.sha256(data).hexdigest()
     spec = model_config_dict(model)
     size = profile_size(model)
     prof = profile_model(model, size)

@@ -74,7 +74,11 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             default=True,
         ),
         WeightsEntry(
-            "swinirmini", "swinirmini", "image", (2, 4), "SwinIRmini: 99K params, distilled from SwinIR-LW"
+            "swinirmini",
+            "swinirmini",
+            "image",
+            (2, 4),
+            "SwinIRmini (99K / 107K params): x2 distilled from SwinIR-LW, x4 from SPAN",
         ),
         WeightsEntry(
             "edsr-baseline", "edsr-baseline", "image", (2, 4), "EDSR baseline teacher (1.4M params)"
