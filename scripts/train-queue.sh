@@ -190,11 +190,14 @@ photo_students() {
   # swinirmini taught by SPAN, as edsrmini was, and the image teachers again (session 24: "every
   # teacher clearly above its earlier version"; the bundled edsr-baseline saw 4,000 steps on the
   # first 37 training photos (wave 1); 2,000 more from it on the grown corpus (215), at half the
-  # cpu preset's lr (a trained network continued, as swinir-lw x4 was)): x4, then x2 (session 26:
-  # edsr-baseline x4, about 2 h, before swinirmini x2, about 6 h).
+  # cpu preset's lr (a trained network continued, as swinir-lw x4 was)). Session 28: both
+  # swinirmini first (a bundled model may improve), then the teachers: at 0.06 it/s beside two
+  # video runs, edsr-baseline x4's 2,000 steps take ~9 h, not the ~2 h session 26 estimated.
   for s in 4 2; do
     job "swinirmini-x$s-span" vsr-compress distill --teacher "$I/span-x$s" --student swinirmini \
       --preset cpu --name swinirmini-span
+  done
+  for s in 4 2; do
     [ -f "$I/edsr-baseline-x$s/config.json" ] || cp -r "src/slimvsr/models/weights/edsr-baseline-x$s" "$I/edsr-baseline-x$s"
     job "edsr-baseline-x$s-more" vsr-compress train --model edsr-baseline --scale $s --preset cpu \
       --init "$I/edsr-baseline-x$s" --steps 2000 --lr 2e-4 --threads 1
