@@ -57,7 +57,10 @@ def main() -> None:
         fmt = torch.channels_last if prec == "bf16" else torch.contiguous_format
         runs = [(m.to(memory_format=fmt) if ours else m, ours) for m, _, ours in models]
         for m, ours in runs:  # warm-up (oneDNN kernels, allocations)
-            time_once(m, x, prec) if ours else time_peer(m, x)
+            if ours:
+                time_once(m, x, prec)
+            else:
+                time_peer(m, x)
         rounds: list[list[float]] = [[] for _ in runs]
         for _ in range(a.repeats):
             for i, (m, ours) in enumerate(runs):
