@@ -45,6 +45,9 @@ def load(name: str, scale: int | None) -> tuple[torch.nn.Module, str]:
         model, meta = from_folder(Path(name))
         return model, str(meta.get("name", Path(name).name))
     info = resolve(name, scale)
+    if scale is None and len(info.entry.scales) > 1:
+        # the entry's first scale would be timed silently (span x2 at an x4 model's LR size)
+        raise SystemExit(f"{name}: registered at several scales; pass --scale or a model folder")
     if not info.present:
         raise SystemExit(f"{name}: weights not installed; pass a model folder")
     return load_pretrained(info.folder)[0], name
@@ -91,8 +94,10 @@ def main() -> None:
     models = [load(m, a.scale) for m in a.models]
     x = torch.rand(1, a.frames, 3, h, w)
     result = {
-        "command": "python benchmarks/bench_models.py " + " ".join(a.models) + f" --size {a.size} "
-        f"--frames {a.frames} --precision {' '.join(a.precision)} --repeats {a.repeats}",
+        "command": "python benchmarks/bench_models.py "
+        + " ".join(a.models)
+        + (f" --scale {a.scale}" if a.scale else "")
+        + f" --size {a.size} --frames {a.frames} --precision {' '.join(a.precision)} --repeats {a.repeats}",
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads()},
         "torch": torch.__version__,
         "lr_size": [h, w],

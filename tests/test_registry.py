@@ -376,3 +376,18 @@ def test_deeply_nested_config_json_is_refused(tmp_path, capsys) -> None:
     assert upscale_main([str(tmp_path / "p.png"), "-m", str(folder), "-q"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "config.json" in err
+
+
+def test_bench_models_refuses_a_name_of_several_scales_without_scale() -> None:
+    """benchmarks/bench_models.py: a registered name at several scales needs --scale (the entry's
+    first scale was timed silently before: SPAN x2 at an x4 model's LR size); with it, that scale."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from bench_models import load
+
+    assert len(WEIGHTS["span"].scales) > 1
+    with pytest.raises(SystemExit, match="--scale"):
+        load("span", None)
+    model, label = load("span", 4)
+    assert label == "span" and model.config.scale == 4

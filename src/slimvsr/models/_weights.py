@@ -62,7 +62,13 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "BasicVSR-uni pruned by SSL (36% of its parameters, 3.3x its speed): online",
             default=True,
         ),
-        WeightsEntry("ssl-bi", "basicvsr", "video", (4,), "BasicVSR (wave 1) pruned by SSL: bidirectional"),
+        WeightsEntry(
+            "ssl-bi",
+            "basicvsr",
+            "video",
+            (4,),
+            "BasicVSR pruned by SSL (30% of its parameters): bidirectional",
+        ),
         WeightsEntry("basicvsr-uni", "basicvsr-uni", "video", (4,), "BasicVSR-uni teacher (unpruned)"),
         WeightsEntry("basicvsr", "basicvsr", "video", (4,), "BasicVSR teacher (unpruned)"),
         WeightsEntry(
