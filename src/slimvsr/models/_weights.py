@@ -84,7 +84,7 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "swinirmini",
             "image",
             (2, 4),
-            "SwinIRmini (99K / 107K params): x2 distilled from SwinIR-LW, x4 from SPAN",
+            "SwinIRmini (99K / 107K params): distilled from SPAN",
         ),
         WeightsEntry(
             "edsr-baseline", "edsr-baseline", "image", (2, 4), "EDSR baseline teacher (1.4M params)"
