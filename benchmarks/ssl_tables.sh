@@ -64,7 +64,7 @@ record() {
   mkdir -p "$REC/$name.tmp"
   cp "$OUT/$name/model/config.json" "$REC/$name.tmp/"
   if [[ -f $OUT/$name/regularise/gammas.jsonl ]]; then cp "$OUT/$name/regularise/gammas.jsonl" "$REC/$name.tmp/"; fi
-  cp "$OUT/$name.log" "$REC/$name.tmp/run.log"
+  sed "s#$HOME/#~/#g" "$OUT/$name.log" >"$REC/$name.tmp/run.log"  # the home folder as ~
   rm -rf "$REC/$name" && mv "$REC/$name.tmp" "$REC/$name"
   # the teacher's config.json (its metrics and architecture) once: a registry name's weights change
   # when a model is re-bundled (wave 1's teacher is the bundled basicvsr-uni of its time)
