@@ -67,7 +67,8 @@ def test_every_ssl_table_row_the_queue_runs_parses() -> None:
 
     text = QUEUE.read_text()
     rows = {r for line in re.findall(r"for row in ([^;]+);", text) for r in line.split()}
-    assert {"ssl-uni-short", "ssl-uni-maxg"} <= rows
+    rows |= set(re.findall(r"^\s*ssl_table_row (ssl-[\w-]+)", text, re.M))
+    assert {"ssl-uni-short", "ssl-uni-maxg", "ssl-uni-random"} <= rows
     script = QUEUE.parents[1] / "benchmarks" / "ssl_tables.sh"
     for row in sorted(rows):
         out = subprocess.run(["bash", str(script), "--flags", row], capture_output=True, text=True)
