@@ -8,10 +8,12 @@
 # Environment: TEACHER (registry name or model folder; basicvsr-uni), DATA (data/corpus), TABLES
 # (the set's name: its records go to artifacts/TABLES, its timing to docs/bench-models-TABLES.json,
 # its report to docs/TABLES.md; ssl-tables), SSL_TABLES_OUT (the run folders; runs/tables),
-# PRECISION (of the timing; bf16). The round-2 rows (issue #18: the same rows from the long-trained
-# teacher) are run by scripts/train-queue.sh and recorded, timed and reported with
+# PRECISION (of the timing; bf16), FRAMES (a timed clip's frames; 16). The round-2 rows (issue
+# #18: the same rows from the long-trained teacher) are run by scripts/train-queue.sh and
+# recorded, timed and reported with
 #     TABLES=ssl-tables-v2 TEACHER=artifacts/basicvsr-uni-x4-cpu-long DATA=~/.cache/slimvsr/corpus \
-#       SSL_TABLES_OUT=~/.cache/slimvsr/runs/ssl-tables-v2 PRECISION=fp32 bash benchmarks/ssl_tables.sh --time
+#       SSL_TABLES_OUT=~/.cache/slimvsr/runs/ssl-tables-v2 PRECISION=fp32 FRAMES=8 \
+#       bash benchmarks/ssl_tables.sh --time
 # (a row that has run but has no record yet is recorded by naming it: ... ssl_tables.sh ROW).
 #
 # Every pruned row is `vsr-compress ssl --teacher basicvsr-uni --preset cpu-short` plus the row's
@@ -34,6 +36,7 @@ T=${TEACHER:-basicvsr-uni}  # a registry name or a model folder
 SET=${TABLES:-ssl-tables}   # names the records (artifacts/SET), the timing file and the report
 OUT=${SSL_TABLES_OUT:-runs/tables}
 PRECISION=${PRECISION:-bf16}  # of the timing run: fp32 on a CPU without bf16 units
+FRAMES=${FRAMES:-16}  # a timed clip's frames (fp32 is ~3x slower: 8 keeps the run near 6 minutes)
 DATA=${DATA:-data/corpus}
 REC=artifacts/$SET
 TIMING=docs/bench-models-$SET.json
@@ -104,14 +107,14 @@ labels() {  # the teacher as recorded with the set and every row with a record, 
 
 timing() {
   labels
-  $V/python benchmarks/bench_models.py "${labels[@]}" --scale 4 --size 180x320 --frames 16 \
+  $V/python benchmarks/bench_models.py "${labels[@]}" --scale 4 --size 180x320 --frames "$FRAMES" \
     --precision "$PRECISION" --repeats 3 --out "$TIMING"
 }
 
 report() {  # the table from the records and the timing file, written whole or not at all
   labels
   local how="bash benchmarks/ssl_tables.sh"
-  if [[ $SET != ssl-tables ]]; then how="TABLES=$SET TEACHER=$T PRECISION=$PRECISION $how"; fi
+  if [[ $SET != ssl-tables ]]; then how="TABLES=$SET TEACHER=$T PRECISION=$PRECISION FRAMES=$FRAMES $how"; fi
   {
     echo "# SSL Tables 1-3 (uni): every row"
     echo

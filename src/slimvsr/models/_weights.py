@@ -87,6 +87,13 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "SwinIRmini (99K / 107K params): distilled from SPAN",
         ),
         WeightsEntry(
+            "edsr-s32d",
+            "edsr-s32d",
+            "image",
+            (4,),
+            "EDSR student (172K params, SPAN's one-conv upsampler) distilled from SPAN: above edsrmini x4, faster",
+        ),
+        WeightsEntry(
             "edsr-baseline", "edsr-baseline", "image", (2, 4), "EDSR baseline teacher (1.4M params)"
         ),
         WeightsEntry("swinir-lw", "swinir-lw", "image", (2, 4), "SwinIR lightweight teacher (0.9M params)"),
