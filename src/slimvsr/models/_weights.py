@@ -91,7 +91,7 @@ WEIGHTS: dict[str, WeightsEntry] = _entries(
             "edsr-s32d",
             "image",
             (4,),
-            "EDSR student (172K params, SPAN's one-conv upsampler) distilled from SPAN: above edsrmini x4, faster",
+            "EDSR student (172K params, SPAN's upsampler) distilled from SPAN: above edsrmini x4, faster",
         ),
         WeightsEntry(
             "edsr-baseline", "edsr-baseline", "image", (2, 4), "EDSR baseline teacher (1.4M params)"
