@@ -123,7 +123,8 @@ report() {  # the table from the records and the timing file, written whole or n
     echo "$REC/NAME/config.json. Times: $TIMING. Machine:"
     echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, torch $($V/python -c 'import torch; print(torch.__version__)')."
     echo
-    $V/python benchmarks/report_ssl.py "${labels[@]}" --runtime "$TIMING" --plots "docs/$SET"
+    $V/python benchmarks/report_ssl.py "${labels[@]}" --runtime "$TIMING" --precision "$PRECISION" \
+      --plots "docs/$SET"
   } >"docs/$SET.md.tmp"
   mv "docs/$SET.md.tmp" "docs/$SET.md"
   cat "docs/$SET.md"
